@@ -1,0 +1,43 @@
+# The two commands: `make book` and `make test`. Each creates and fills .venv from the
+# exact pins in constraints.txt on a machine that has only Python 3.11.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= book
+STAMP := $(VENV)/.installed
+DATA_DIR ?= $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(wildcard ../shared/data))
+export COLLAPSE_DATA_DIR := $(DATA_DIR)
+
+.PHONY: venv book test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): constraints.txt pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[book,test]"
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (collapse)" >/dev/null
+	touch $(STAMP)
+
+# The execution cache key does not see the library or the profile: clear it when either changes.
+LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)-$(PROFILE)
+
+book: venv
+	@mkdir -p _build
+	@if [ "$$(cat _build/.cache-key 2>/dev/null)" != "$(LIB_HASH)" ]; then \
+		echo "library or profile changed: clearing the execution cache"; rm -rf _build/.jupyter_cache; \
+	fi
+	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(CURDIR)/_runs MPLBACKEND=Agg \
+		$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
+	@echo "$(LIB_HASH)" > _build/.cache-key
+	@echo "book built: $(CURDIR)/_build/html/index.html"
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf _build _runs

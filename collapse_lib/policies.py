@@ -1,0 +1,107 @@
+r"""Data policies: how generation ``i``'s training set is built from what came before.
+
+The paper writes the data of generation ``i+1`` as a draw from
+:math:`\alpha\,p_{\theta_{i+1}} + \beta\,p_i + \gamma\,p_0`. The policies here are the
+settings its experiments and follow-ups use:
+
+``replace``
+    :math:`D_i` = ``M_i`` fresh samples of the previous model (the paper's main setting,
+    :math:`\alpha=1`).
+``accumulate``
+    :math:`D_i = D_0 \cup \dots \cup D_{i-1} \cup` ``M_i`` fresh samples: nothing is thrown
+    away (Gerstgrasser et al. 2024).
+``accumulate-subsample``
+    ``M_i`` points drawn without replacement from that growing pool, so each fit costs the
+    same (Nature SI Fig. 4; Kazdan et al. 2024).
+``mix``
+    ``round(real_fraction * M_i)`` fresh real points plus the rest from the previous
+    model (the LM experiment's 10% setting, :math:`\gamma` = ``real_fraction``).
+
+A dataset is either a NumPy array whose samples lie along ``sample_axis``, or one of the
+sufficient-statistics classes in :mod:`collapse_lib.sufficient_stats`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .sufficient_stats import CategoryCounts, GaussianStats
+from .validation import SettingError, check_choice, check_fraction
+
+POLICIES = ("replace", "accumulate", "accumulate-subsample", "mix")
+
+
+@dataclass(frozen=True)
+class DataPolicy:
+    """A validated data policy: its ``name`` (one of :data:`POLICIES`) and ``real_fraction``."""
+
+    name: str = "replace"
+    real_fraction: float = 0.0
+
+    def __post_init__(self):
+        check_choice("policy", self.name, POLICIES)
+        fraction = check_fraction("real_fraction", self.real_fraction)
+        if self.name != "mix" and fraction != 0.0:
+            raise SettingError(
+                f"real_fraction={fraction} only applies to policy 'mix'; "
+                f"set policy='mix' or real_fraction=0 (policy is {self.name!r})."
+            )
+
+    @property
+    def keeps_pool(self) -> bool:
+        """Whether the policy needs every earlier dataset (the growing pool)."""
+        return self.name in ("accumulate", "accumulate-subsample")
+
+    def n_real(self, sample_size: int) -> int:
+        """Fresh real points in a dataset of ``sample_size`` points."""
+        return int(round(self.real_fraction * sample_size)) if self.name == "mix" else 0
+
+
+def dataset_size(data, sample_axis: int = 0) -> int:
+    """Number of samples in ``data`` (per chain, for batched datasets)."""
+    if isinstance(data, np.ndarray):
+        return int(data.shape[sample_axis])
+    return int(data.size)
+
+
+def merge_datasets(first, second, sample_axis: int = 0):
+    """The union of two datasets of the same kind."""
+    if isinstance(first, np.ndarray):
+        return np.concatenate([first, second], axis=sample_axis)
+    return first.merge(second)
+
+
+def subsample_dataset(data, n: int, rng: np.random.Generator, sample_axis: int = 0):
+    """``n`` samples drawn without replacement, independently for each chain when batched."""
+    if not isinstance(data, np.ndarray):
+        return data.subsample(n, rng)
+    total = data.shape[sample_axis]
+    if n > total:
+        raise SettingError(f"cannot subsample {n} points from a pool of {total}.")
+    if sample_axis == 0:
+        return data[rng.choice(total, size=n, replace=False)]
+    moved = np.moveaxis(data, sample_axis, -1)
+    keys = rng.random(moved.shape[:-1] + (total,)) if moved.ndim > 1 else rng.random(total)
+    index = np.argpartition(keys, n - 1, axis=-1)[..., :n] if n < total else np.argsort(keys, axis=-1)
+    picked = np.take_along_axis(moved, index, axis=-1)
+    return np.moveaxis(picked, -1, sample_axis)
+
+
+def dataset_to_arrays(data) -> dict:
+    """Flatten a dataset into named arrays for the run store."""
+    if isinstance(data, np.ndarray):
+        return {"kind": np.asarray("array"), "data": data}
+    kind = type(data).__name__
+    return {"kind": np.asarray(kind), **data.to_arrays()}
+
+
+def dataset_from_arrays(arrays: dict):
+    """Inverse of :func:`dataset_to_arrays`."""
+    kind = str(arrays["kind"])
+    rest = {k: v for k, v in arrays.items() if k != "kind"}
+    if kind == "array":
+        return np.asarray(rest["data"])
+    classes = {cls.__name__: cls for cls in (GaussianStats, CategoryCounts)}
+    return classes[kind].from_arrays(rest)

@@ -1,0 +1,144 @@
+"""The run store: finished generations on disk, written atomically, keyed by settings and seed.
+
+Layout::
+
+    <root>/<experiment>/<key>/settings.json      what produced the run (for people)
+    <root>/<experiment>/<key>/gen_000042.npz     one finished generation (while running)
+    <root>/<experiment>/<key>/result.npz         the whole run, once it has finished
+
+``key`` is a hash of the experiment's name, its result version, its full settings and the
+seed. Every file is written to a temporary name in the same folder and then renamed
+(``os.replace``), so a run killed at any moment leaves only whole files behind. The root is
+``$COLLAPSE_RUNS`` when set, else ``~/.cache/collapse_lib/runs``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+RESULT = "result.npz"
+
+
+def default_root() -> Path:
+    """``$COLLAPSE_RUNS`` or ``~/.cache/collapse_lib/runs``."""
+    env = os.environ.get("COLLAPSE_RUNS")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "collapse_lib" / "runs"
+
+
+def settings_key(experiment: str, settings: dict, seed: int, version: int) -> str:
+    """A stable 16-hex-digit key for one run."""
+    text = json.dumps({"experiment": experiment, "settings": settings, "seed": seed, "version": version},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _flatten(groups: dict) -> dict:
+    return {f"{group}/{name}": value for group, arrays in groups.items() if arrays is not None
+            for name, value in arrays.items()}
+
+
+def _unflatten(flat) -> dict:
+    groups: dict = {}
+    for key in flat.files:
+        group, name = key.split("/", 1)
+        groups.setdefault(group, {})[name] = flat[key]
+    return groups
+
+
+def atomic_write_bytes(path: Path, writer) -> None:
+    """Call ``writer(file)`` on a temporary file next to ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            writer(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npz(path: Path, arrays: dict) -> None:
+    """Write ``arrays`` (name -> ndarray) to ``path`` atomically."""
+    atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays))
+
+
+class Run:
+    """One run's folder: its finished generations and, once complete, its result."""
+
+    def __init__(self, path: Path, experiment: str, settings: dict, seed: int):
+        self.path, self.experiment, self.settings, self.seed = Path(path), experiment, settings, seed
+
+    def __repr__(self) -> str:
+        return f"Run({self.experiment!r}, seed={self.seed}, path='{self.path}')"
+
+    def _generation_path(self, generation: int) -> Path:
+        return self.path / f"gen_{generation:06d}.npz"
+
+    def is_finished(self) -> bool:
+        return (self.path / RESULT).exists()
+
+    def finished_generations(self) -> int:
+        """How many consecutive generations, from 0, are saved."""
+        count = 0
+        while self._generation_path(count).exists():
+            count += 1
+        return count
+
+    def save_generation(self, generation: int, record: dict, params: dict, added: dict | None) -> None:
+        """Save one finished generation (atomically)."""
+        if generation == 0:
+            self.path.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({"experiment": self.experiment, "seed": self.seed, "settings": self.settings},
+                              indent=2, sort_keys=True, default=str)
+            atomic_write_bytes(self.path / "settings.json", lambda h: h.write(text.encode()))
+        save_npz(self._generation_path(generation), _flatten({"record": record, "params": params, "added": added}))
+
+    def load_generation(self, generation: int) -> dict:
+        """``{"record": ..., "params": ..., "added": ...}`` of a saved generation."""
+        with np.load(self._generation_path(generation), allow_pickle=False) as flat:
+            groups = _unflatten(flat)
+        groups.setdefault("added", None)
+        return groups
+
+    def save_result(self, result: dict) -> None:
+        """Save the finished run and remove its per-generation files."""
+        save_npz(self.path / RESULT, result)
+        for path in self.path.glob("gen_*.npz"):
+            path.unlink()
+
+    def load_result(self) -> dict:
+        """The finished run's arrays; raises a clear error if the file is damaged."""
+        try:
+            with np.load(self.path / RESULT, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError) as error:
+            raise RuntimeError(
+                f"the stored result {self.path / RESULT} is unreadable ({error}); delete that folder "
+                "to recompute the run."
+            ) from error
+
+
+class RunStore:
+    """Runs on disk under ``root`` (default :func:`default_root`)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_root()
+
+    def __repr__(self) -> str:
+        return f"RunStore('{self.root}')"
+
+    def run(self, experiment: str, settings: dict, seed: int, version: int = 1) -> Run:
+        """The run of ``experiment`` with these ``settings`` and ``seed`` (it may not exist yet)."""
+        key = settings_key(experiment, settings, seed, version)
+        return Run(self.root / experiment / key, experiment, settings, seed)
