@@ -1,0 +1,57 @@
+"""Every chapter of the book executes at the smoke profile (papermill, jupytext in memory)."""
+
+from pathlib import Path
+
+import jupytext
+import papermill
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [entry["file"] for entry in part["chapters"]]
+    return files
+
+
+def notebook_chapters():
+    """Chapters that hold code cells (a jupytext/MyST notebook header)."""
+    return [f for f in toc_files() if "kernelspec:" in (ROOT / f"{f}.md").read_text()]
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_in_the_toc():
+    files = toc_files()
+    for name in files:
+        assert (ROOT / f"{name}.md").exists(), name
+    listed = {f"{name}.md" for name in files}
+    for path in (ROOT / "chapters").glob("*.md"):
+        assert f"chapters/{path.name}" in listed, f"{path.name} is not in _toc.yml"
+    assert len(notebook_chapters()) >= 2
+
+
+@pytest.mark.parametrize("chapter", notebook_chapters())
+def test_chapter_has_one_parameters_cell_and_no_outputs(chapter):
+    notebook = jupytext.read(ROOT / f"{chapter}.md")
+    tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert 'profile = "book"' in tagged[0].source and "seed = " in tagged[0].source
+    assert not list((ROOT / "chapters").glob("*.ipynb")), "no executed notebooks in chapters/"
+
+
+@pytest.mark.parametrize("chapter", notebook_chapters())
+def test_chapter_executes_at_smoke_profile(chapter, tmp_path):
+    notebook = jupytext.read(ROOT / f"{chapter}.md")
+    output = tmp_path / "executed.ipynb"
+    papermill.execute_notebook(notebook, str(output), parameters={"profile": "smoke", "seed": 0},
+                               kernel_name="python3", cwd=str(ROOT / "chapters"), progress_bar=False)
+    executed = jupytext.read(output)
+    images = sum("image/png" in out.get("data", {}) for cell in executed.cells if cell.cell_type == "code"
+                 for out in cell.get("outputs", []))
+    assert images >= 1, "the chapter drew no figure"
+    text = "".join(out.get("text", "") for cell in executed.cells if cell.cell_type == "code"
+                   for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+    assert "smoke" in text, "the chapter should print the profile it ran at"
