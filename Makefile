@@ -20,18 +20,25 @@ $(STAMP): constraints.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (collapse)" >/dev/null
 	touch $(STAMP)
 
-# The execution cache key does not see the library or the profile: clear it when either changes.
-LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)-$(PROFILE)
+# Jupyter-cache's key does not see the library or the profile. When the library changes, clear
+# the execution cache and the book's own run store (_runs/, unless COLLAPSE_RUNS names another);
+# when only the profile changes, clear the execution cache.
+LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)
+RUNS_DIR = $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs)
 
 book: venv
 	@mkdir -p _build
-	@if [ "$$(cat _build/.cache-key 2>/dev/null)" != "$(LIB_HASH)" ]; then \
-		echo "library or profile changed: clearing the execution cache"; rm -rf _build/.jupyter_cache; \
+	@if [ "$$(cat _build/.library-key 2>/dev/null)" != "$(LIB_HASH)" ]; then \
+		echo "library changed: clearing the execution cache"; rm -rf _build/.jupyter_cache; \
+		if [ -z "$(COLLAPSE_RUNS)" ]; then rm -rf _runs; fi; \
 	fi
-	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(CURDIR)/_runs MPLBACKEND=Agg \
+	@if [ "$$(cat _build/.profile-key 2>/dev/null)" != "$(PROFILE)" ]; then \
+		echo "profile changed to $(PROFILE): clearing the execution cache"; rm -rf _build/.jupyter_cache; \
+	fi
+	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key
+	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR) \
 		$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
-	@echo "$(LIB_HASH)" > _build/.cache-key
-	@echo "book built: $(CURDIR)/_build/html/index.html"
+	@echo "book built at profile $(PROFILE): $(CURDIR)/_build/html/index.html"
 
 test: venv
 	$(BIN)/python -m pytest -q

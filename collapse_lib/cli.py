@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 
-from .experiments import EXPERIMENTS, get_experiment, resolve_settings, run_sweep, validated_runs
+from .experiments import EXPERIMENTS, get_experiment, resolve_settings, run_sweep, stored_run, validated_runs
 from .profiles import PROFILE_NAMES, Sweep, check_profile
 from .store import RunStore
 from .validation import SettingError, check_seed
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds = sorted({seed for _, seed in runs})
         results = run_sweep(args.experiment, args.profile, seeds, store=store, jobs=jobs, progress=True, **overrides)
         for settings, seed, _ in results:
-            path = store.run(args.experiment, settings, seed, experiment.version).path
+            path = stored_run(args.experiment, settings, seed, store).path
             print(f"done seed={seed} {path}")
         return 0
     except SettingError as error:

@@ -58,3 +58,44 @@ def first_true(flags, axis: int = 0):
 def chain_quantiles(values, quantiles=QUANTILES):
     """Quantiles over chains (last axis) of a per-chain metric; shape ``(len(quantiles), ...)``."""
     return np.quantile(np.asarray(values, dtype=float), quantiles, axis=-1)
+
+
+def binomial_interval(successes, trials, level: float = 0.95):
+    r"""Wilson score interval for a binomial proportion.
+
+    ``successes`` and ``trials`` are counts (broadcastable arrays); returns ``(low, high)``,
+    proportions in [0, 1] of the broadcast shape. Good coverage even near 0 or 1, unlike the
+    normal approximation :math:`\hat p \pm z\sqrt{\hat p(1-\hat p)/n}`.
+    """
+    from scipy import stats
+
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def absorption_times(fixed_state):
+    """Multinomial draws until each chain is absorbed, from a recorded ``fixed_state`` array.
+
+    ``fixed_state`` has shape (n_generations + 1, n_chains) (as recorded by the
+    ``wright_fisher`` experiment: the absorbing state of generation ``g``'s model, or -1).
+    Generation ``g``'s model has been through ``g + 1`` draws, so the time is the first
+    generation with ``fixed_state >= 0``, plus one. Returns int64 of shape (n_chains,);
+    -1 for a chain not absorbed by the last generation.
+    """
+    first = first_true(np.asarray(fixed_state) >= 0, axis=0)
+    return np.where(first >= 0, first + 1, -1).astype(np.int64)
+
+
+def mean_and_standard_error(values, axis: int = -1):
+    r"""Monte Carlo mean and its standard error :math:`s/\sqrt n` along ``axis``.
+
+    Returns ``(mean, standard_error)``, in the units of ``values``, each with ``axis`` removed.
+    """
+    v = np.asarray(values, dtype=float)
+    n = v.shape[axis]
+    return v.mean(axis=axis), v.std(axis=axis, ddof=1) / np.sqrt(n)

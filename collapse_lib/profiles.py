@@ -43,22 +43,26 @@ PROFILES: dict = {
                       ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
         "book": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=1000,
                      ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
-        "paper": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=1000,
-                      ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"]), method="samples"),
+        # The paper's M, generations, estimators and policies, over 10,000 chains. The exact
+        # sufficient-statistic sampler is used: literal samples (--set method=samples) give the
+        # same distribution but an accumulate pool of M=10,000 reaches ~80 GB by generation 1000.
+        "paper": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=10000,
+                      ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
     },
     # Theory checks of Theorem 3.1 with growing sample sizes (formulas G1-G6).
     "gaussian_theory": {
-        "smoke": dict(sample_size=20, n_generations=30, n_chains=4000, ddof=Sweep([0, 1]),
+        # growth: the geometric ratio, chosen so that M stays below ~1e8 at the last generation.
+        "smoke": dict(sample_size=20, n_generations=30, n_chains=4000, ddof=Sweep([0, 1]), growth=1.5,
                       schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
-        "book": dict(sample_size=20, n_generations=200, n_chains=20000, ddof=Sweep([0, 1]),
+        "book": dict(sample_size=20, n_generations=200, n_chains=20000, ddof=Sweep([0, 1]), growth=1.08,
                      schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
-        "paper": dict(sample_size=100, n_generations=1000, n_chains=100000, ddof=Sweep([0, 1]),
+        "paper": dict(sample_size=100, n_generations=1000, n_chains=100000, ddof=Sweep([0, 1]), growth=1.014,
                       schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
     },
     # Discrete distributions with exact approximation: neutral Wright-Fisher chains.
     "wright_fisher": {
         "smoke": dict(sample_size=20, n_generations=150, n_chains=2000),
-        "book": dict(sample_size=50, n_generations=1000, n_chains=20000),
+        "book": dict(sample_size=50, n_generations=700, n_chains=20000),
         "paper": dict(sample_size=100, n_generations=2000, n_chains=100000),
     },
 }

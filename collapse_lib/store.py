@@ -3,7 +3,8 @@
 Layout::
 
     <root>/<experiment>/<key>/settings.json      what produced the run (for people)
-    <root>/<experiment>/<key>/gen_000042.npz     one finished generation (while running)
+    <root>/<experiment>/<key>/gen_000042.npz     one finished generation's record (while running)
+    <root>/<experiment>/<key>/params_000042.npz  the newest finished generation's model (while running)
     <root>/<experiment>/<key>/result.npz         the whole run, once it has finished
 
 ``key`` is a hash of the experiment's name, its result version, its full settings and the
@@ -52,25 +53,30 @@ def _unflatten(flat) -> dict:
     return groups
 
 
-def atomic_write_bytes(path: Path, writer) -> None:
-    """Call ``writer(file)`` on a temporary file next to ``path``, then rename it into place."""
+def atomic_write_bytes(path: Path, writer, durable: bool = False) -> None:
+    """Call ``writer(file)`` on a temporary file next to ``path``, then rename it into place.
+
+    The rename makes the write atomic against the process being killed at any moment;
+    ``durable=True`` also flushes the file to disk first (``fsync``), against power loss.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             writer(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def save_npz(path: Path, arrays: dict) -> None:
-    """Write ``arrays`` (name -> ndarray) to ``path`` atomically."""
-    atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays))
+def save_npz(path: Path, arrays: dict, durable: bool = False) -> None:
+    """Write ``arrays`` (name -> ndarray) to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays), durable)
 
 
 class Run:
@@ -95,27 +101,47 @@ class Run:
             count += 1
         return count
 
+    def _params_path(self, generation: int) -> Path:
+        return self.path / f"params_{generation:06d}.npz"
+
     def save_generation(self, generation: int, record: dict, params: dict, added: dict | None) -> None:
-        """Save one finished generation (atomically)."""
+        """Save one finished generation (atomically).
+
+        The record (and the data added to the pool) of every generation is kept; the model's
+        parameters only for the newest one, which is all that resuming needs. Order of writes:
+        parameters, then the generation's record, then the previous parameters are removed, so
+        a kill between any two steps leaves the parameters of the last finished generation.
+        """
         if generation == 0:
             self.path.mkdir(parents=True, exist_ok=True)
             text = json.dumps({"experiment": self.experiment, "seed": self.seed, "settings": self.settings},
                               indent=2, sort_keys=True, default=str)
             atomic_write_bytes(self.path / "settings.json", lambda h: h.write(text.encode()))
-        save_npz(self._generation_path(generation), _flatten({"record": record, "params": params, "added": added}))
+        save_npz(self._params_path(generation), params)
+        save_npz(self._generation_path(generation), _flatten({"record": record, "added": added}))
+        if generation > 0:
+            self._params_path(generation - 1).unlink(missing_ok=True)
 
     def load_generation(self, generation: int) -> dict:
-        """``{"record": ..., "params": ..., "added": ...}`` of a saved generation."""
+        """``{"record": ..., "added": ..., "params": ...}`` of a saved generation.
+
+        ``params`` is ``None`` except for the last finished generation.
+        """
         with np.load(self._generation_path(generation), allow_pickle=False) as flat:
             groups = _unflatten(flat)
         groups.setdefault("added", None)
+        groups["params"] = None
+        if self._params_path(generation).exists():
+            with np.load(self._params_path(generation), allow_pickle=False) as params:
+                groups["params"] = {key: params[key] for key in params.files}
         return groups
 
     def save_result(self, result: dict) -> None:
         """Save the finished run and remove its per-generation files."""
-        save_npz(self.path / RESULT, result)
-        for path in self.path.glob("gen_*.npz"):
-            path.unlink()
+        save_npz(self.path / RESULT, result, durable=True)
+        for pattern in ("gen_*.npz", "params_*.npz", ".*.tmp"):
+            for path in self.path.glob(pattern):
+                path.unlink()
 
     def load_result(self) -> dict:
         """The finished run's arrays; raises a clear error if the file is damaged."""

@@ -42,6 +42,7 @@ def test_killed_mid_generation_resumes_identically(tmp_path, policy):
     killed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a"), "24"], capture_output=True)
     assert killed.returncode == -signal.SIGKILL
     assert len(stored_generations(tmp_path / "a")) == 23  # generations 0..22 finished
+    assert [p.name for p in (tmp_path / "a").rglob("params_*.npz")] == ["params_000022.npz"]
     assert not list((tmp_path / "a").rglob("result.npz"))
 
     resumed = cl.run_experiment("gaussian", "smoke", 0, store=cl.RunStore(tmp_path / "a"), **settings)
@@ -68,7 +69,7 @@ def test_cli_run_killed_from_outside_resumes_identically(tmp_path):
     assert subprocess.run(args + ["--store", str(tmp_path / "b")], capture_output=True).returncode == 0
     settings = cl.experiments.validated_runs("gaussian", "smoke", 1, dict(
         sample_size=100, ddof=0, policy="accumulate", n_generations=3000, n_chains=2000))[0][0]
-    a = cl.RunStore(tmp_path / "a").run("gaussian", settings, 1).load_result()
-    b = cl.RunStore(tmp_path / "b").run("gaussian", settings, 1).load_result()
+    a = cl.experiments.stored_run("gaussian", settings, 1, cl.RunStore(tmp_path / "a")).load_result()
+    b = cl.experiments.stored_run("gaussian", settings, 1, cl.RunStore(tmp_path / "b")).load_result()
     for key in b:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)

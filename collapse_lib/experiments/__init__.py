@@ -91,9 +91,14 @@ def run_experiment(name: str, profile: str = "book", seed: int = 0, *, store: Ru
     return _run_one(name, settings, seed, store, progress)
 
 
+def stored_run(name: str, settings: dict, seed: int, store: RunStore | None = None):
+    """The :class:`~collapse_lib.store.Run` that holds (or will hold) one validated run."""
+    return (store or RunStore()).run(name, settings, seed, get_experiment(name).version)
+
+
 def _run_one(name: str, settings: dict, seed: int, store: RunStore | None, progress: bool) -> dict:
     experiment = get_experiment(name)
-    run = (store or RunStore()).run(name, settings, seed, experiment.version)
+    run = stored_run(name, settings, seed, store)
     if run.is_finished():
         return run.load_result()
     result = experiment.runner(settings, seed, run=run, progress=progress)
