@@ -65,6 +65,10 @@ PROFILES: dict = {
         "book": dict(sample_size=50, n_generations=700, n_chains=20000),
         "paper": dict(sample_size=100, n_generations=2000, n_chains=100000),
     },
+    # --- gmm (issue 3): Gaussian mixture models ---
+    # --- prevention (issue 6): replace vs accumulate, fresh real data, growing samples ---
+    # --- vae (issue 4): a VAE on MNIST ---
+    # --- language_model (issue 5): WikiText-2 ---
 }
 
 

@@ -127,7 +127,16 @@ def run_sweep(name: str, profile: str = "book", seeds=0, *, store: RunStore | No
     return [(s, seed, _run_one(name, s, seed, store, progress)) for s, seed in runs]
 
 
-from . import discrete, gaussian  # noqa: E402,F401  (register the experiments)
+def _register_all() -> None:
+    """Import every module of this package: each registers its experiments."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_all()
 
 
 def settings_table(name: str, profile: str, **overrides) -> str:
