@@ -113,3 +113,30 @@ def test_accumulate_keeps_the_mean_error_bounded():
     assert err_r[-1] > 20 * err_a[-1]
     # under accumulate the pooled variance stays near sigma^2 (no collapse)
     assert abs(np.median(accumulate["sigma"][-1]) - SIGMA) < 0.2 * SIGMA
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_vectorised_replace_trajectories_match_the_generic_loop(ddof, schedule):
+    """``sample_replace_trajectories`` (vectorised over generations) has the loop's distribution.
+
+    Eight KS tests per case; each must exceed 1e-4 (a false alarm has probability < 1e-3 per case).
+    """
+    from collapse_lib.models.gaussian import sample_replace_trajectories
+
+    sizes = np.full(31, 20) if schedule == "constant" else 10 * np.arange(1, 32)
+    loop = simulate(ddof, sizes, n_chains=5000, seed=5)
+    mu, sigma = sample_replace_trajectories(MU, SIGMA, sizes, 5000, ddof, np.random.default_rng(6))
+    assert mu.shape == sigma.shape == (31, 5000)
+    for g in (0, 1, 10, 30):
+        assert stats.ks_2samp(mu[g], loop["mu"][g]).pvalue > 1e-4, f"mu at generation {g}"
+        assert stats.ks_2samp(sigma[g], loop["sigma"][g]).pvalue > 1e-4, f"sigma at generation {g}"
+
+
+def test_vectorised_replace_trajectories_do_not_depend_on_the_chunk_size():
+    from collapse_lib.models.gaussian import sample_replace_trajectories
+
+    a = sample_replace_trajectories(0.0, 1.0, 50, 300, 1, np.random.default_rng(3), n_generations=200, chunk=7)
+    b = sample_replace_trajectories(0.0, 1.0, 50, 300, 1, np.random.default_rng(3), n_generations=200, chunk=64)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
