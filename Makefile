@@ -26,14 +26,25 @@ $(STAMP): constraints.txt pyproject.toml
 LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)
 RUNS_DIR = $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs)
 
-book: venv
+# MathJax is served by the book itself (no network needed to read it): copied at build time from
+# the pinned django-static-mathjax wheel (MathJax 3.2.2), never committed.
+MATHJAX_STATIC := _build/mathjax_static/mathjax
+
+$(MATHJAX_STATIC)/tex-mml-chtml.js: $(STAMP)
+	@src=$$($(BIN)/python -c "import mathjax, os; print(os.path.join(os.path.dirname(mathjax.__file__), 'static', 'mathjax', 'es5'))"); \
+	rm -rf $(MATHJAX_STATIC); mkdir -p $(MATHJAX_STATIC); \
+	cp -r $$src/tex-mml-chtml.js $$src/input $$src/output $$src/a11y $$src/ui $$src/adaptors $(MATHJAX_STATIC)/
+
+book: venv $(MATHJAX_STATIC)/tex-mml-chtml.js
 	@mkdir -p _build
 	@if [ "$$(cat _build/.library-key 2>/dev/null)" != "$(LIB_HASH)" ]; then \
-		echo "library changed: clearing the execution cache"; rm -rf _build/.jupyter_cache; \
+		echo "library changed: clearing the execution cache and re-reading every page"; \
+		rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute; \
 		if [ -z "$(COLLAPSE_RUNS)" ]; then rm -rf _runs; fi; \
 	fi
 	@if [ "$$(cat _build/.profile-key 2>/dev/null)" != "$(PROFILE)" ]; then \
-		echo "profile changed to $(PROFILE): clearing the execution cache"; rm -rf _build/.jupyter_cache; \
+		echo "profile changed to $(PROFILE): clearing the execution cache and re-reading every page"; \
+		rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute; \
 	fi
 	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key
 	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR) \
