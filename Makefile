@@ -17,6 +17,8 @@ $(STAMP): constraints.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[book,test]"
+	# cffconvert only for its CITATION.cff schema (tests); its own pins clash with Jupyter's jsonschema
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt cffconvert
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (collapse)" >/dev/null
 	touch $(STAMP)
 
@@ -26,16 +28,7 @@ $(STAMP): constraints.txt pyproject.toml
 LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)
 RUNS_DIR = $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs)
 
-# MathJax is served by the book itself (no network needed to read it): copied at build time from
-# the pinned django-static-mathjax wheel (MathJax 3.2.2), never committed.
-MATHJAX_STATIC := _build/mathjax_static/mathjax
-
-$(MATHJAX_STATIC)/tex-mml-chtml.js: $(STAMP)
-	@src=$$($(BIN)/python -c "import mathjax, os; print(os.path.join(os.path.dirname(mathjax.__file__), 'static', 'mathjax', 'es5'))"); \
-	rm -rf $(MATHJAX_STATIC); mkdir -p $(MATHJAX_STATIC); \
-	cp -r $$src/tex-mml-chtml.js $$src/input $$src/output $$src/a11y $$src/ui $$src/adaptors $(MATHJAX_STATIC)/
-
-book: venv $(MATHJAX_STATIC)/tex-mml-chtml.js
+book: venv
 	@mkdir -p _build
 	@if [ "$$(cat _build/.library-key 2>/dev/null)" != "$(LIB_HASH)" ]; then \
 		echo "library changed: clearing the execution cache and re-reading every page"; \

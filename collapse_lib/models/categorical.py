@@ -17,10 +17,10 @@ from ..validation import SettingError, check_positive_int
 class CategoricalModel:
     """``n_chains`` independent categorical distributions over ``K`` states.
 
-    Attributes (after ``fit``)
-    --------------------------
+    Attributes
+    ----------
     probabilities_ : ndarray, shape (n_chains, K)
-        Fitted state probabilities; every row sums to 1.
+        Fitted state probabilities, set by :meth:`fit`; every row sums to 1.
     """
 
     def fit(self, data, rng=None) -> "CategoricalModel":

@@ -43,10 +43,12 @@ class GaussianModel:
         What :meth:`sample` returns: :class:`~collapse_lib.sufficient_stats.GaussianStats`
         or an array of shape ``(n_chains, n)``.
 
-    Attributes (after ``fit``)
-    --------------------------
-    mu_, sigma_ : ndarray, shape (n_chains,)
-        Fitted mean and standard deviation, in data units.
+    Attributes
+    ----------
+    mu_ : ndarray, shape (n_chains,)
+        Fitted mean (data units), set by :meth:`fit`.
+    sigma_ : ndarray, shape (n_chains,)
+        Fitted standard deviation (data units), set by :meth:`fit`.
     """
 
     sample_axis = 1
