@@ -112,7 +112,7 @@ def test_page_renders_in_a_browser(page, built_book, server, browser):
 
     for href in {a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "main a[href]")}:
         parsed = urlparse(href)
-        if not href.startswith(server) or parsed.path.endswith((".ipynb", ".md", ".pdf")):
+        if not href.startswith(server) or parsed.path.endswith((".md", ".pdf")):
             continue
         target = built_book / parsed.path.lstrip("/")
         if target.is_dir():
@@ -120,6 +120,10 @@ def test_page_renders_in_a_browser(page, built_book, server, browser):
         assert target.exists(), f"internal link to a missing page: {href}"
         if parsed.fragment and target.suffix == ".html":
             assert re.search(rf'id="{re.escape(parsed.fragment)}"', target.read_text()), f"missing anchor: {href}"
+
+    if "kernelspec:" in (ROOT / f"{page}.md").read_text():
+        link = browser.find_element(By.CSS_SELECTOR, "p.executed-notebook a")
+        assert urlparse(link.get_attribute("href")).path.endswith(f"_notebooks/{page}.ipynb")
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / f"{page.replace('/', '_')}.png"))
