@@ -51,7 +51,8 @@ def test_chapter_executes_at_smoke_profile(chapter, tmp_path):
     executed = jupytext.read(output)
     images = sum("image/png" in out.get("data", {}) for cell in executed.cells if cell.cell_type == "code"
                  for out in cell.get("outputs", []))
-    assert images >= 1, "the chapter drew no figure"
+    if "matplotlib" in (ROOT / f"{chapter}.md").read_text():
+        assert images >= 1, "the chapter drew no figure"
     text = "".join(out.get("text", "") for cell in executed.cells if cell.cell_type == "code"
                    for out in cell.get("outputs", []) if out.get("output_type") == "stream")
     assert "smoke" in text, "the chapter should print the profile it ran at"
