@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sufficient_stats import CategoryCounts, GaussianStats
+from . import sufficient_stats
 from .validation import SettingError, check_choice, check_fraction
 
 POLICIES = ("replace", "accumulate", "accumulate-subsample", "mix")
@@ -82,11 +82,13 @@ def subsample_dataset(data, n: int, rng: np.random.Generator, sample_axis: int =
         raise SettingError(f"cannot subsample {n} points from a pool of {total}.")
     if sample_axis == 0:
         return data[rng.choice(total, size=n, replace=False)]
-    moved = np.moveaxis(data, sample_axis, -1)
-    keys = rng.random(moved.shape[:-1] + (total,)) if moved.ndim > 1 else rng.random(total)
+    # one independent draw per batch index (the axes before sample_axis); trailing axes
+    # (e.g. the coordinates of a point) stay together
+    batch = data.shape[:sample_axis]
+    keys = rng.random(batch + (total,))
     index = np.argpartition(keys, n - 1, axis=-1)[..., :n] if n < total else np.argsort(keys, axis=-1)
-    picked = np.take_along_axis(moved, index, axis=-1)
-    return np.moveaxis(picked, -1, sample_axis)
+    index = index.reshape(index.shape + (1,) * (data.ndim - sample_axis - 1))
+    return np.take_along_axis(data, index, axis=sample_axis)
 
 
 def dataset_to_arrays(data) -> dict:
@@ -103,5 +105,4 @@ def dataset_from_arrays(arrays: dict):
     rest = {k: v for k, v in arrays.items() if k != "kind"}
     if kind == "array":
         return np.asarray(rest["data"])
-    classes = {cls.__name__: cls for cls in (GaussianStats, CategoryCounts)}
-    return classes[kind].from_arrays(rest)
+    return getattr(sufficient_stats, kind).from_arrays(rest)

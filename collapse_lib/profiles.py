@@ -66,9 +66,128 @@ PROFILES: dict = {
         "paper": dict(sample_size=100, n_generations=2000, n_chains=100000),
     },
     # --- gmm (issue 3): Gaussian mixture models ---
+    # The paper's mixture experiment (SI Figs. 6, 8; official notebook cells 1-7): M = 1000 points,
+    # 2050 generations, both data variants; K = 1 is a single Gaussian fitted to the same data.
+    "gmm": {
+        "smoke": dict(data=Sweep(["blob", "two_gaussians"]), n_components=Sweep([2, 1]), n_generations=60,
+                      n_chains=8),
+        "book": dict(data=Sweep(["blob", "two_gaussians"]), n_components=Sweep([2, 1]), n_generations=2050,
+                     n_chains=40),
+        "paper": dict(data=Sweep(["blob", "two_gaussians"]), n_components=Sweep([2, 1]), n_generations=2050,
+                      n_chains=100),
+    },
+    # Functional expressivity: one step of a one- and a two-component fit to two Gaussians, over M.
+    "gmm_expressivity": {
+        "smoke": dict(data="two_gaussians", n_components=Sweep([1, 2]), sample_size=Sweep([100, 1000, 10000]),
+                      n_generations=1, n_chains=4),
+        "book": dict(data="two_gaussians", n_components=Sweep([1, 2]),
+                     sample_size=Sweep([100, 1000, 10000, 100000]), n_generations=1, n_chains=20),
+        "paper": dict(data="two_gaussians", n_components=Sweep([1, 2]),
+                      sample_size=Sweep([100, 1000, 10000, 100000, 1000000]), n_generations=1, n_chains=100),
+    },
+    # Replace, accumulate (the pool grows: quadratic cost) and 10% fresh real data per generation.
+    "gmm_policies": {
+        "smoke": dict(data="two_gaussians", sample_size=100, n_generations=30, n_chains=8,
+                      policy=Sweep(["replace", "accumulate", "mix"])),
+        "book": dict(data="two_gaussians", sample_size=100, n_generations=200, n_chains=40,
+                     policy=Sweep(["replace", "accumulate", "mix"])),
+        "paper": dict(data="two_gaussians", sample_size=1000, n_generations=500, n_chains=100,
+                      policy=Sweep(["replace", "accumulate", "mix"])),
+    },
     # --- prevention (issue 6): replace vs accumulate, fresh real data, growing samples ---
+    # Linear regression fitted to its own predictions (Gerstgrasser et al.; Kazdan et al.'s sweep
+    # of d and T with T > d). accumulate-subsample keeps every chain's pool of labels.
+    "prevention_regression": {
+        "smoke": dict(dim=5, design_size=Sweep([15, 40]), n_generations=20, n_chains=300,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "book": dict(dim=10, design_size=Sweep([20, 40, 100]), n_generations=100, n_chains=1000,
+                     policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "paper": dict(dim=10, design_size=Sweep([32, 100, 316, 1000]), n_generations=100, n_chains=100,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+    },
+    # The d-dimensional Gaussian under three policies (mix: prevention_mix, with the same d, M, ddof and
+    # spectrum, so that the chapter can draw the four policies together).
+    "prevention_gaussian": {
+        "smoke": dict(dim=3, sample_size=20, n_generations=20, n_chains=300,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "book": dict(dim=5, sample_size=50, n_generations=100, n_chains=1000,
+                     policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "paper": dict(dim=5, sample_size=50, n_generations=500, n_chains=200,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+    },
+    # A fraction of fresh real data per generation, and the size of the first model's real data.
+    "prevention_mix": {
+        "smoke": dict(dim=3, sample_size=20, n_generations=20, n_chains=300, policy="mix",
+                      real_fraction=Sweep([0.0, 0.1, 0.5, 1.0]), real_sample_size=Sweep([0, 5])),
+        "book": dict(dim=5, sample_size=50, n_generations=150, n_chains=600, policy="mix",
+                     real_fraction=Sweep([0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]),
+                     real_sample_size=Sweep([0, 7, 5000])),
+        "paper": dict(dim=5, sample_size=50, n_generations=1000, n_chains=10000, policy="mix",
+                      real_fraction=Sweep([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]),
+                      real_sample_size=Sweep([0, 7, 5000])),
+    },
+    # Sample sizes that grow with the generation (sum of 1/M_i finite or not), replace vs accumulate.
+    "prevention_schedules": {
+        "smoke": dict(dim=3, sample_size=20, n_generations=30, n_chains=500,
+                      schedule=Sweep(["constant", "linear", "quadratic"]), policy=Sweep(["replace", "accumulate"])),
+        "book": dict(dim=5, sample_size=20, n_generations=200, n_chains=2000,
+                     schedule=Sweep(["constant", "linear", "quadratic"]), policy=Sweep(["replace", "accumulate"])),
+        "paper": dict(dim=5, sample_size=20, n_generations=1000, n_chains=10000,
+                      schedule=Sweep(["constant", "linear", "quadratic"]), policy=Sweep(["replace", "accumulate"])),
+    },
+    # A two-component Gaussian mixture in the plane (batched EM), three policies; mix: prevention_gmm_mix.
+    # "paper" uses the paper's M = 1000 but not its 2050 generations: accumulate refits EM to the whole
+    # pool, (g + 1) M points per chain, so 500 generations over 10 chains already fit 2.5 billion points.
+    "prevention_gmm": {
+        "smoke": dict(sample_size=50, n_generations=10, n_chains=50, n_test=200,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "book": dict(sample_size=50, n_generations=80, n_chains=200,
+                     policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "paper": dict(sample_size=1000, n_generations=500, n_chains=10,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+    },
+    "prevention_gmm_mix": {
+        "smoke": dict(sample_size=50, n_generations=10, n_chains=50, n_test=200, policy="mix", real_fraction=0.1),
+        "book": dict(sample_size=50, n_generations=80, n_chains=200, policy="mix", real_fraction=Sweep([0.1])),
+        "paper": dict(sample_size=1000, n_generations=500, n_chains=10, policy="mix", real_fraction=Sweep([0.1])),
+    },
+    # A Zipf-like distribution resampled: tail mass, and the loss time of rare states.
+    "prevention_tails": {
+        "smoke": dict(n_states=50, sample_size=50, n_generations=100, n_chains=500,
+                      policy=Sweep(["replace", "accumulate"]), max_count=8),
+        "book": dict(n_states=100, sample_size=100, n_generations=500, n_chains=1500,
+                     policy=Sweep(["replace", "accumulate"])),
+        "paper": dict(n_states=1000, sample_size=1000, n_generations=3000, n_chains=500,
+                      policy=Sweep(["replace", "accumulate"]), max_count=50),
+    },
     # --- vae (issue 4): a VAE on MNIST ---
+    # The paper's VAE experiment (SI Fig. 7; arXiv v2 Figs. 8-9; official VAE_experiments.ipynb), replace
+    # and keep-10%-real. The CPU profiles use the small MLP VAE on a subset; `paper` is the defaults: the
+    # conv VAE on all 60,000 images, 30 epochs, 20 generations (a GPU is advised).
+    "vae": {
+        "smoke": dict(architecture="mlp", hidden=128, n_train=1024, epochs=1, n_generations=3, n_test=500,
+                      n_eval=300, n_grid=16, classifier_epochs=1, policy=Sweep(["replace", "mix"])),
+        "book": dict(architecture="mlp", n_train=12000, epochs=6, n_generations=20, n_test=5000, n_eval=2000,
+                     policy=Sweep(["replace", "mix"])),
+        "paper": dict(policy=Sweep(["replace", "mix"])),
+    },
     # --- language_model (issue 5): WikiText-2 ---
+    # smoke/book: the library's small OPT-shaped transformer on a CPU, pretrained once on the training
+    # text, a few hundred blocks, few generations. paper: OPT-125m with the paper's hyperparameters
+    # (a GPU and network access to Hugging Face are needed).
+    "language_model": {
+        "smoke": dict(setting=Sweep([1, 2]), n_generations=2, n_seeds=1, vocab_size=320, d_model=32, n_layers=1,
+                      n_heads=2, d_ff=64, n_train_blocks=24, n_valid_blocks=16, n_test_blocks=32, lr=3e-3,
+                      batch_size=8, eta_min=1e-4, base_epochs=1, base_max_blocks=400, base_lr=3e-3,
+                      base_batch_size=32, generate_batch_size=24),
+        "book": dict(setting=Sweep([1, 2]), n_generations=5, n_seeds=2, vocab_size=1024, d_model=128, n_layers=2,
+                     n_heads=4, d_ff=512, n_train_blocks=192, n_valid_blocks=64, n_test_blocks=256, lr=1e-4,
+                     batch_size=32, eta_min=5e-6, base_epochs=2, base_max_blocks=0, base_lr=2e-3,
+                     base_batch_size=32, generate_batch_size=64),
+        "paper": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=5, backend="opt", opt_model="facebook/opt-125m",
+                      device="auto", lr=2e-5, batch_size=128, eta_min=1e-6, n_train_blocks=0, n_valid_blocks=0,
+                      n_test_blocks=0, base_epochs=0, generate_batch_size=128, eval_batch_size=128),
+    },
 }
 
 

@@ -229,3 +229,254 @@ def mean_absorption_time_two_states_exact(q: float, sample_size: int) -> float:
     times = np.linalg.solve(np.eye(m - 1) - transient, np.ones(m - 1))
     first = stats.binom.pmf(np.arange(1, m), m, float(q))
     return float(1.0 + first @ times)
+
+
+# ------------------------------------------------- what prevents collapse (replace vs accumulate)
+#
+# Policies as in collapse_lib.policies. Under "accumulate" generation g fits the pool of
+# N_g = M_0 + ... + M_g points, in which the newest batch has weight M_g / N_g; under "replace"
+# N_g = M_g. The error a new batch adds is proportional to M_g / N_g^2: 1/M under replace, and
+# 1/(M (g+1)^2) under accumulate at constant M, whose sum converges to pi^2/6 / M.
+
+def _pool_sizes(sample_sizes, policy: str) -> np.ndarray:
+    """:math:`N_g`: the points generation ``g`` is fitted to (``replace`` or ``accumulate``)."""
+    m = _sizes(sample_sizes)
+    if policy == "replace":
+        return m
+    if policy == "accumulate":
+        return np.cumsum(m)
+    raise ValueError(f"this closed form covers the policies 'replace' and 'accumulate', not {policy!r}.")
+
+
+def regression_first_fit_error(sigma, dim: int, design_size: int):
+    r"""Expected test error of ordinary least squares on real data: :math:`\sigma^2 d/(T-d-1)`.
+
+    For a Gaussian design :math:`X\in\mathbb R^{T\times d}` (i.i.d. :math:`\mathcal N(0,1)`
+    entries) and labels :math:`Xw^*+\sigma\varepsilon`, :math:`\hat w - w^* = (X^\top X)^{-1}X^\top\sigma\varepsilon`
+    and the noise-free test error over :math:`x\sim\mathcal N(0, I_d)` is :math:`\|\hat w-w^*\|^2`,
+    whose mean is :math:`\sigma^2\,\mathrm{tr}\,E[(X^\top X)^{-1}] = \sigma^2 d/(T-d-1)` (the mean
+    of an inverse Wishart). Needs :math:`T > d + 1`. Units: squared label units.
+    """
+    if design_size <= dim + 1:
+        raise ValueError(f"the mean test error is finite only for design_size > dim + 1; got T={design_size}, d={dim}.")
+    return sigma**2 * dim / (design_size - dim - 1)
+
+
+def regression_test_error(sigma, dim: int, design_size: int, sample_sizes, policy: str = "replace"):
+    r"""Expected test error of the regression fitted at generation ``g`` to its own predictions.
+
+    ``sample_sizes`` are the rows :math:`M_g = k_g T` of each generation (``k_g`` relabelled
+    copies of the fixed design; the real data, ``g = 0``, usually one copy). Then
+
+    .. math::
+        E[\mathcal E_g] = \sigma^2\,\frac{d}{T-d-1}\;T\sum_{i\le g}\frac{M_i}{N_i^2},
+
+    which is :math:`\sigma^2\frac{d}{T-d-1}\,n` under *replace* and
+    :math:`\sigma^2\frac{d}{T-d-1}\sum_{i=1}^{n} i^{-2} < \frac{\pi^2}6\sigma^2\frac{d}{T-d-1}`
+    under *accumulate* at one copy per generation, with :math:`n = g+1` fits. Exact (the noise level
+    is known, so nothing but the coefficients is re-estimated). Shape ``(n+1,)``.
+    """
+    m = _sizes(sample_sizes)
+    pooled = _pool_sizes(m, policy)
+    return regression_first_fit_error(sigma, dim, design_size) * design_size * np.cumsum(m / pooled**2)
+
+
+def _mix_coefficients(trace_cov, size, n_real, ddof):
+    r"""One step of the *mix* recursion of :math:`(m, t) = (E\|\hat\mu-\mu\|^2, E\,\mathrm{tr}\hat\Sigma)`:
+    returns ``A`` (2x2) and ``b`` (2,) with ``(m', t') = A (m, t) + b``."""
+    n_gen = size - n_real
+    denominator = size - ddof
+    a = np.array([
+        [(n_gen / size) ** 2, n_gen / size**2],
+        [n_gen * n_real / (size * denominator), (max(n_gen - 1, 0) + (n_real / size if n_gen else 0.0)) / denominator],
+    ])
+    b = np.array([n_real * trace_cov / size**2,
+                  (max(n_real - 1, 0) + (n_gen / size if n_real else 0.0)) * trace_cov / denominator])
+    return a, b
+
+
+def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace", real_fraction: float = 0.0,
+                                 ddof: int = 1):
+    r"""Exact :math:`E\|\hat\mu_g-\mu\|^2` and :math:`E\,\mathrm{tr}\,\hat\Sigma_g` of the d-dimensional Gaussian recursion.
+
+    Only :math:`\mathrm{tr}\,\Sigma` (``trace_cov``) of the truth enters. Generation 0 fits
+    :math:`M_0` real points: :math:`\mathrm{tr}\Sigma/M_0` and :math:`\mathrm{tr}\Sigma\,(M_0-1)/(M_0-\mathrm{ddof})`.
+    Then, with :math:`m, t` the two moments of the previous generation:
+
+    ``replace``
+        :math:`m' = m + t/M`, :math:`t' = t\,(M-1)/(M-\mathrm{ddof})`; for ``ddof = 1``
+        :math:`m_g = \mathrm{tr}\Sigma\sum_{i\le g}1/M_i` (G3 in d dimensions).
+    ``accumulate`` (the pool of :math:`N_g` points)
+        :math:`m' = m + (M_g/N_g^2)\,t` and :math:`t' = t\,(1 - M_g/(N_g(N_g-\mathrm{ddof})))`;
+        at constant M, :math:`m_g \approx \frac{\mathrm{tr}\Sigma}{M}\sum_{i=1}^{g+1} i^{-2}`.
+    ``mix`` (:math:`r` fresh real points and :math:`M-r` generated, ``r = round(real_fraction M)``)
+        :math:`m' = ((M-r)/M)^2 m + (M-r)\,t/M^2 + r\,\mathrm{tr}\Sigma/M^2`, and
+        :math:`t'` from the pooled scatter of the two groups (see :func:`_mix_coefficients`).
+
+    Each step is linear in :math:`(m, t)` because every increment has conditional mean zero, so
+    the recursion is exact for any sample sizes. ``accumulate-subsample`` has no closed form here.
+    Returns two arrays of shape ``(n+1,)`` (squared data units).
+    """
+    from .policies import DataPolicy
+
+    m_sizes = _sizes(sample_sizes)
+    data_policy = DataPolicy(policy, real_fraction)
+    if policy == "accumulate-subsample":
+        raise ValueError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
+    if np.any(m_sizes - ddof < 1):
+        raise ValueError(f"every sample size must be >= ddof + 1 = {ddof + 1}.")
+    pooled = np.cumsum(m_sizes)
+    mean_error, trace = np.empty(m_sizes.size), np.empty(m_sizes.size)
+    mean_error[0] = trace_cov / m_sizes[0]
+    trace[0] = trace_cov * (m_sizes[0] - 1) / (m_sizes[0] - ddof)
+    for g in range(1, m_sizes.size):
+        size, m, t = m_sizes[g], mean_error[g - 1], trace[g - 1]
+        if policy == "accumulate":
+            n_pool = pooled[g]
+            mean_error[g] = m + size / n_pool**2 * t
+            trace[g] = t * (1 - size / (n_pool * (n_pool - ddof)))
+            continue
+        a, b = _mix_coefficients(trace_cov, size, data_policy.n_real(int(size)), ddof)
+        mean_error[g], trace[g] = a @ np.array([m, t]) + b
+    return mean_error, trace
+
+
+def log_det_moments(dim: int, sample_sizes, ddof: int = 1):
+    r"""Mean and standard deviation of :math:`\log\det\hat\Sigma_g - \log\det\Sigma` under *replace* (G6 in d dimensions).
+
+    Each fit multiplies the covariance by an independent factor: :math:`\hat\Sigma_g = F\,\frac{W}{M_g-\mathrm{ddof}}\,F^\top`
+    with :math:`FF^\top = \hat\Sigma_{g-1}` and :math:`W\sim W_d(M_g-1, I)`, and by Bartlett's
+    decomposition :math:`\log\det W = \sum_{i<d}\log\chi^2_{M_g-1-i}` with independent terms. So
+    :math:`\log\det\hat\Sigma_g - \log\det\Sigma` is a sum over :math:`i \le g` of independent steps with
+
+    .. math::
+        E = \sum_{j<d}\Bigl[\psi\bigl(\tfrac{M_i-1-j}{2}\bigr) + \log 2\Bigr] - d\log(M_i-\mathrm{ddof})
+        \approx -\frac{d(d+1)}{2M_i},
+        \qquad \mathrm{Var} = \sum_{j<d}\psi'\bigl(\tfrac{M_i-1-j}{2}\bigr) \approx \frac{2d}{M_i}:
+
+    the volume collapses :math:`(d+1)/2` times faster than :math:`d` independent variances would. Needs
+    :math:`M_i > d` (else the fit is singular). For ``dim = 1`` this is :func:`log_variance_moments`
+    less :math:`\log\sigma^2`. Returns two arrays of shape ``(n+1,)`` (natural log units).
+    """
+    m = _sizes(sample_sizes)
+    if np.any(m - 1 < dim):
+        raise ValueError(f"every sample size must exceed dim = {dim} for a non-singular covariance.")
+    shape = (m[:, None] - 1 - np.arange(dim)[None, :]) / 2
+    step_mean = (special.digamma(shape) + np.log(2.0)).sum(axis=1) - dim * np.log(m - ddof)
+    step_var = special.polygamma(1, shape).sum(axis=1)
+    return np.cumsum(step_mean), np.sqrt(np.cumsum(step_var))
+
+
+def multivariate_gaussian_mix_limit(trace_cov, sample_size: int, real_fraction: float, ddof: int = 1):
+    r"""The limits of :func:`multivariate_gaussian_errors` under ``mix`` at constant M, as generations grow.
+
+    The fixed point :math:`(m^*, t^*)` of the linear step, with :math:`\gamma = r/M` the realised
+    fraction of fresh real points. For ``ddof = 1`` it is
+
+    .. math::
+        m^* = \frac{\mathrm{tr}\Sigma}{M\,[\gamma(2-\gamma) - (1-\gamma)^2/(M-1)]},
+        \qquad t^* = \mathrm{tr}\Sigma + \frac{(1-\gamma)M}{M-1}\,m^*,
+
+    finite for every :math:`r \ge 1` and close to :math:`\mathrm{tr}\Sigma/(M\gamma(2-\gamma))`
+    once :math:`\gamma M \gg 1`: the fitted covariance absorbs the spread of the mean. Returns
+    ``(inf, nan)`` when no real point is drawn (``round(real_fraction M) = 0``), where the error
+    grows without bound. Units: squared data units.
+    """
+    from .policies import DataPolicy
+
+    n_real = DataPolicy("mix", real_fraction).n_real(int(sample_size))
+    if n_real == 0:
+        return np.inf, np.nan
+    a, b = _mix_coefficients(trace_cov, float(sample_size), n_real, ddof)
+    m_star, t_star = np.linalg.solve(np.eye(2) - a, b)
+    return float(m_star), float(t_star)
+
+
+def subset_mass_variance(mass, sample_sizes, policy: str = "replace", real_fraction: float = 0.0):
+    r"""Variance over chains of the probability a categorical model gives a fixed set of states.
+
+    For a set :math:`A` with original mass :math:`q = q(A)` (``mass``), the fitted
+    :math:`p_g(A)` is a martingale under every policy here, :math:`E\,p_g(A) = q`, and its
+    variance :math:`V_g` follows from the binomial draws: :math:`V_0 = q(1-q)/M_0`, then
+
+    * ``replace`` / ``accumulate``: :math:`V' = V + (M_g/N_g^2)\,(q(1-q) - V)`, so under replace
+      :math:`V_g = q(1-q)\,[1-\prod_{i\le g}(1-1/M_i)]\to q(1-q)` (all or nothing), while under
+      accumulate it converges to about :math:`q(1-q)\,\frac{\pi^2}{6M}`;
+    * ``mix`` with :math:`r` fresh real points: :math:`V' = ((M-r)/M)^2 V + [(M-r)(q(1-q)-V) + r\,q(1-q)]/M^2`.
+
+    ``mass`` may be an array (one set per entry); returns shape ``(n+1,) + mass.shape``
+    (squared probability).
+    """
+    from .policies import DataPolicy
+
+    q = np.asarray(mass, dtype=float)
+    spread = q * (1 - q)
+    m = _sizes(sample_sizes)
+    data_policy = DataPolicy(policy, real_fraction)
+    if policy == "accumulate-subsample":
+        raise ValueError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
+    pooled = np.cumsum(m) if policy == "accumulate" else m
+    out = np.empty((m.size,) + q.shape)
+    out[0] = spread / m[0]
+    for g in range(1, m.size):
+        v = out[g - 1]
+        if policy == "mix":
+            n_real = data_policy.n_real(int(m[g]))
+            n_gen = m[g] - n_real
+            out[g] = (n_gen / m[g]) ** 2 * v + (n_gen * (spread - v) + n_real * spread) / m[g] ** 2
+        else:
+            out[g] = v + m[g] / pooled[g] ** 2 * (spread - v)
+    return out
+
+
+def loss_time_cdf(sample_size: int, counts, horizon: int):
+    r"""Exact :math:`P(T_k \le g)`, ``g = 0..horizon``: the chance a state with count ``k`` is lost within g resamplings.
+
+    Under *replace* a state's count is a two-state Wright-Fisher chain,
+    :math:`C' \mid C \sim \mathrm{Binomial}(M, C/M)`, and the state is lost when it reaches 0.
+    ``counts`` (shape ``(K,)``, each in ``1..M``) are the counts in the data of generation 0;
+    the result has shape ``(horizon + 1, K)`` (probabilities; row 0 is zero). Cost: ``horizon``
+    products of a vector with an ``(M+1) x (M+1)`` matrix.
+    """
+    m = int(sample_size)
+    counts = np.atleast_1d(np.asarray(counts, dtype=int))
+    if np.any(counts < 1) or np.any(counts > m):
+        raise ValueError(f"counts must lie in 1..{m}.")
+    transition = _binomial_transition_matrix(m)
+    state = np.zeros((counts.size, m + 1))
+    state[np.arange(counts.size), counts] = 1.0
+    out = np.empty((int(horizon) + 1, counts.size))
+    out[0] = 0.0
+    for g in range(1, int(horizon) + 1):
+        state = state @ transition
+        out[g] = state[:, 0]
+    return out
+
+
+def mean_loss_time_given_loss(sample_size: int, counts):
+    r"""Exact mean number of resamplings until a state with count ``k`` is lost, given that it is lost.
+
+    A state of count ``k`` is lost with probability :math:`1-k/M` (else it is fixed). Conditioning
+    the binomial chain on loss (Doob's h-transform with :math:`h(c) = 1 - c/M`) gives the transient
+    kernel :math:`Q^*_{cc'} = Q_{cc'}h(c')/h(c)`, and the mean times solve :math:`(I-Q^*)t = \mathbf 1`
+    on the counts ``1..M-1``. Compare :func:`mean_loss_time_diffusion`. Shape of ``counts``; units:
+    generations (resamplings).
+    """
+    m = int(sample_size)
+    counts = np.asarray(counts, dtype=int)
+    c = np.arange(1, m)
+    h = 1.0 - c / m
+    conditioned = _binomial_transition_matrix(m)[1:m, 1:m] * h[None, :] / h[:, None]
+    times = np.linalg.solve(np.eye(m - 1) - conditioned, np.ones(m - 1))
+    return times[counts - 1]
+
+
+def mean_loss_time_diffusion(sample_size: int, counts):
+    r"""Diffusion approximation of :func:`mean_loss_time_given_loss`: :math:`2k\ln(M/k)/(1-k/M)`.
+
+    Kimura and Ohta's mean time to loss of a neutral allele at frequency :math:`p = k/M`,
+    :math:`-2Mp\ln p/(1-p)` for a haploid population of M: close to linear in the original count
+    k (up to the slowly varying logarithm), as Suresh et al. find for maximum-likelihood estimation.
+    """
+    k = np.asarray(counts, dtype=float)
+    return 2 * k * np.log(sample_size / k) / (1 - k / sample_size)

@@ -119,3 +119,15 @@ def test_corrupt_stored_result_gives_a_clear_message(isolated_run_store):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(RuntimeError, match="is unreadable .* delete that folder"):
         cl.run_experiment("wright_fisher", "smoke", 0)
+
+
+def test_batched_subsample_keeps_the_coordinates_of_a_point_together():
+    rng = np.random.default_rng(2)
+    points = np.arange(30.0)[None, :, None] * np.array([1.0, 10.0, 100.0])  # point j = (j, 10j, 100j)
+    pool = np.repeat(points, 5, axis=0)  # (chains=5, N=30, d=3)
+    picked = subsample_dataset(pool, 12, rng, sample_axis=1)
+    assert picked.shape == (5, 12, 3)
+    np.testing.assert_array_equal(picked[..., 1], 10 * picked[..., 0])
+    np.testing.assert_array_equal(picked[..., 2], 100 * picked[..., 0])
+    for chain in picked:
+        assert len(np.unique(chain[:, 0])) == 12

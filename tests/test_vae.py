@@ -1,0 +1,203 @@
+"""The VAE models and the VAE experiment: the paper's parameter count, a loss that falls, generation n
+trained only on generation n-1's decoder output, seeded determinism, and resuming after a kill."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import collapse_lib as cl
+from collapse_lib.datasets import mnist
+from collapse_lib.models.vae import VAE, DecodedImages, count_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("COLLAPSE_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+#: A run small enough for tests: the MLP VAE, 1,000 images, 1 epoch.
+TINY = dict(architecture="mlp", hidden=64, n_train=1000, epochs=1, n_generations=3, n_test=500, n_eval=200,
+            n_grid=4, classifier_epochs=1, policy="replace")
+
+
+@pytest.fixture(autouse=True)
+def shared_data(monkeypatch):
+    """Read MNIST from the shared copy when there is one (CI exports COLLAPSE_DATA_DIR too)."""
+    if (SHARED / "mnist").is_dir():
+        monkeypatch.setenv("COLLAPSE_DATA_DIR", str(SHARED))
+
+
+@pytest.fixture(scope="module")
+def images():
+    """2,000 real training images, float32 in [0, 1]."""
+    saved = os.environ.get("COLLAPSE_DATA_DIR")
+    if (SHARED / "mnist").is_dir():
+        os.environ["COLLAPSE_DATA_DIR"] = str(SHARED)
+    try:
+        return mnist.load_mnist().float_images()[:2000]
+    finally:
+        if saved is None:
+            os.environ.pop("COLLAPSE_DATA_DIR", None)
+        else:
+            os.environ["COLLAPSE_DATA_DIR"] = saved
+
+
+def test_the_paper_vae_has_the_official_parameter_count():
+    assert count_parameters("conv", latent_dim=20, capacity=64) == 647_081
+    assert VAE("conv").n_parameters() == 647_081
+    assert count_parameters("mlp", latent_dim=20, hidden=400) == 652_824
+
+
+def test_conv_vae_trains_samples_and_round_trips_its_parameters(images):
+    model = VAE("conv", capacity=8, epochs=1, batch_size=32).fit(images[:64], np.random.default_rng(0))
+    assert model.n_parameters() == count_parameters("conv", capacity=8)
+    samples = model.generate(5, np.random.default_rng(1))
+    assert samples.shape == (5, 28, 28) and samples.dtype == np.float32
+    assert 0 <= samples.min() and samples.max() <= 1
+    copy = VAE("conv", capacity=8).set_params(model.get_params())
+    np.testing.assert_array_equal(copy.generate(5, np.random.default_rng(1)), samples)
+    with pytest.raises(cl.SettingError, match="do not fit a VAE"):
+        VAE("conv", capacity=16).set_params(model.get_params())
+
+
+def test_a_tiny_vae_loss_falls(images):
+    model = VAE("mlp", hidden=128, epochs=6, batch_size=128).fit(images, np.random.default_rng(0))
+    loss = model.loss_history_
+    assert loss.shape == (6,) and np.all(np.isfinite(loss))
+    assert np.all(np.diff(loss) < 0), loss
+    assert loss[-1] < 0.75 * loss[0], loss
+    # the training loss is the negative ELBO: on held-out images it is close to the last epoch's
+    held_out = model.negative_elbo(images[:500], np.random.default_rng(1))["negative_elbo"].mean()
+    assert abs(held_out - loss[-1]) < 0.15 * loss[-1]
+
+
+def test_decoded_images_are_the_previous_decoders_output_with_fresh_latents(images):
+    previous = VAE("mlp", hidden=64, epochs=1).fit(images, np.random.default_rng(0))
+    source = previous.sample(300, np.random.default_rng(1))
+    assert isinstance(source, DecodedImages) and source.size == 300 and source.real is None
+    stream = source.stream(chunk=256)
+    first, second = stream.take(300), stream.take(300)
+    # the images are sigmoid(decoder(z)) for z drawn from the source's own seed, chunk by chunk, in order
+    generator = torch.Generator().manual_seed(source.seed)
+    z = torch.cat([torch.randn(256, 20, generator=generator) for _ in range(3)])
+    with torch.no_grad():
+        expected = torch.sigmoid(previous.decoder(z))
+    np.testing.assert_allclose(torch.cat([first, second]).numpy(), expected[:600].numpy(), rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(first, second)  # each draw decodes new latents
+    fixed = VAE("mlp", hidden=64, resample_per_batch=False).set_params(previous.get_params())
+    array = fixed.sample(300, np.random.default_rng(1))
+    assert isinstance(array, np.ndarray) and array.shape == (300, 28, 28)
+    binary = VAE("mlp", hidden=64, binarise=True).set_params(previous.get_params()).sample(50, np.random.default_rng(2))
+    assert set(np.unique(binary.materialise())) <= {0.0, 1.0}
+
+
+class SpyVAE(VAE):
+    """Records what every generation was trained on."""
+
+    fitted: list = []
+
+    def fit(self, data, rng=None):
+        SpyVAE.fitted.append((data, self))
+        return super().fit(data, rng)
+
+
+@pytest.mark.parametrize("policy, fraction", [("replace", 0.0), ("mix", 0.1)])
+def test_generation_n_trains_only_on_generation_n_minus_1s_decoder(images, policy, fraction):
+    SpyVAE.fitted = []
+    real = images[:1000]
+    cl.run_generations(lambda: SpyVAE("mlp", hidden=32, epochs=1), real, 3, 1000, policy, real_fraction=fraction,
+                       real_sampler=lambda n, rng: real[rng.choice(len(real), n, replace=False)], seed=0,
+                       record=lambda model, g: {"loss": model.loss_history_})
+    assert SpyVAE.fitted[0][0] is real
+    rows = {row.tobytes() for row in real}
+    for (data, _), (_, previous) in zip(SpyVAE.fitted[1:], SpyVAE.fitted[:-1]):
+        assert isinstance(data, DecodedImages)
+        assert data.count == 1000 - round(fraction * 1000)
+        for key, value in previous.decoder.state_dict().items():
+            np.testing.assert_array_equal(data.decoder[key], value.numpy(), err_msg=key)
+        if policy == "replace":
+            assert data.real is None
+        else:
+            assert len(data.real) == 100 and all(row.tobytes() in rows for row in data.real)
+
+
+def test_same_seed_same_numbers_and_another_seed_differs(isolated_run_store):
+    a = cl.run_experiment("vae", "smoke", 0, store=cl.RunStore(isolated_run_store / "a"), **TINY)
+    b = cl.run_experiment("vae", "smoke", 0, store=cl.RunStore(isolated_run_store / "b"), **TINY)
+    c = cl.run_experiment("vae", "smoke", 1, store=cl.RunStore(isolated_run_store / "c"), **TINY)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert not np.array_equal(a["test_negative_elbo"], c["test_negative_elbo"])
+    assert a["grid"].shape == (4, 4, 28, 28) and a["grid"].dtype == np.uint8
+    assert a["class_counts"].shape == (4, 10) and np.all(a["class_counts"].sum(axis=1) == 200)
+    assert a["latent_mu"].shape == (4, 200, 20)
+    assert 0 <= a["class_entropy"].min() and a["class_entropy"].max() <= np.log(10) + 1e-9
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    import collapse_lib as cl
+    from collapse_lib.experiments import vae
+
+    original = vae.sample_measures
+    def measure_then_die(*args, **kwargs):
+        measure_then_die.calls += 1
+        if measure_then_die.calls == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)  # killed mid-generation, before it is saved
+        return original(*args, **kwargs)
+    measure_then_die.calls = 0
+    vae.sample_measures = measure_then_die
+    cl.run_experiment("vae", "smoke", 0, store=cl.RunStore(sys.argv[1]), **{SETTINGS})
+""")
+
+
+@pytest.mark.parametrize("policy", ["replace", "mix"])
+def test_killed_mid_generation_resumes_identically(tmp_path, policy):
+    settings = dict(TINY, policy=policy)
+    script = KILL_SCRIPT.replace("{SETTINGS}", repr(settings))
+    killed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a"), "3"], capture_output=True,
+                            env=dict(os.environ))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    runs = tmp_path / "a" / "vae"
+    assert sorted(p.name for p in runs.rglob("gen_*.npz")) == ["gen_000000.npz", "gen_000001.npz"]
+    assert sorted(p.name for p in runs.rglob("params_*.npz")) == ["params_000001.npz", "params_reference.npz"]
+
+    resumed = cl.run_experiment("vae", "smoke", 0, store=cl.RunStore(tmp_path / "a"), **settings)
+    straight = cl.run_experiment("vae", "smoke", 0, store=cl.RunStore(tmp_path / "b"), **settings)
+    assert resumed.keys() == straight.keys()
+    for key in straight:
+        np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
+    assert not list(runs.rglob("params_*.npz"))  # cleaned up once the run finished
+
+
+@pytest.mark.parametrize("override, message", [
+    (dict(architecture="resnet"), "unknown architecture 'resnet'; choose one of: conv, mlp"),
+    (dict(policy="accumulate"), "with resample_per_batch=True the images are never stored"),
+    (dict(precision="fp16"), "unknown precision 'fp16'"),
+    (dict(n_train=100), r"n_train \(100\) must be at least batch_size \(256\)"),
+    (dict(real_fraction=1.5, policy="mix"), r"real_fraction must be a fraction in \[0, 1\]"),
+    (dict(epochs=0), "epochs must be >= 1"),
+])
+def test_bad_settings_are_rejected_before_any_work(override, message):
+    with pytest.raises(cl.SettingError, match=message):
+        cl.run_experiment("vae", "smoke", 0, **dict(TINY, **override))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_is_a_setting_error():
+    with pytest.raises(cl.SettingError, match="device='cuda' but torch.cuda.is_available"):
+        cl.run_experiment("vae", "smoke", 0, **dict(TINY, device="cuda"))
+
+
+def test_the_profiles_state_the_papers_settings():
+    paper = cl.resolve_settings("vae", "paper")
+    assert (paper["architecture"], paper["capacity"], paper["latent_dim"], paper["epochs"], paper["batch_size"],
+            paper["lr"], paper["weight_decay"], paper["n_generations"], paper["n_train"]) == (
+        "conv", 64, 20, 30, 256, 1e-3, 1e-5, 20, 60000)
+    table = cl.settings_table("vae", "book")
+    assert "| `architecture` | mlp | conv |" in table and "| `epochs` |" in table
