@@ -15,6 +15,7 @@ many Python threads over blocks of chains (a single chain runs in one).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 import warnings
@@ -34,8 +35,9 @@ SAMPLE_SIZE = 1000  # the paper's points per generation
 OFFICIAL_TIME_CAP = 150.0
 
 
-def official_loop(n_generations: int, time_cap: float | None = None) -> int:
-    """The notebook's loop, one unseeded chain; returns the generations it completed."""
+def official_loop(n_generations: int, time_cap: float | None = None, keep: list | None = None) -> int:
+    """The notebook's loop, one unseeded chain; returns the generations it completed. With ``keep``
+    (a list), the dataset of every generation and the fit's EM iterations are appended to it."""
     from sklearn.datasets import make_blobs
     from sklearn.mixture import GaussianMixture
 
@@ -47,10 +49,25 @@ def official_loop(n_generations: int, time_cap: float | None = None) -> int:
         warnings.simplefilter("ignore")  # ConvergenceWarning on rare long fits
         for generation in range(n_generations):
             gmm = GaussianMixture(n_components=2, covariance_type="full", tol=1e-5, max_iter=2000).fit(x)
+            if keep is not None:
+                keep.append((x, gmm.n_iter_))
             x = gmm.sample(SAMPLE_SIZE)[0]
             if time_cap is not None and time.perf_counter() - start > time_cap:
                 return generation + 1
     return n_generations
+
+
+def library_replay(datasets, seed: int = 0):
+    """The library's fit + sample on each dataset of the official loop's own chain: the same work
+    on the same data, so that the comparison does not depend on how many EM iterations one random
+    trajectory happens to need. Returns the mean EM iterations."""
+    rng = np.random.default_rng(seed)
+    iterations = 0
+    for x, _ in datasets:
+        model = GaussianMixtureModel(2, tol=1e-5, max_iter=2000, reg_covar=1e-6).fit(x[None], rng=rng)
+        model.sample(SAMPLE_SIZE, rng)
+        iterations += int(model.n_iter_[0])
+    return iterations / len(datasets)
 
 
 def library_loop(n_generations: int, seed: int = 0):
@@ -80,26 +97,31 @@ def _one_chain(threads: int, ctx) -> Result:
     n = 205 if ctx.quick else N_GENERATIONS
     with threadpool_limits(limits=threads):
         library_loop(20)  # warm-up (imports, first calls)
-        before = best_time(lambda: library_loop(n), repeats=2, warmup=0)
+        datasets: list = []
         start = time.perf_counter()
-        done = official_loop(n, time_cap=OFFICIAL_TIME_CAP)
+        done = official_loop(n, time_cap=OFFICIAL_TIME_CAP, keep=datasets)
         base = time.perf_counter() - start
-        after = best_time(lambda: library_loop(done), repeats=2, warmup=0)
+        iterations: list = []
+        replay = best_time(lambda: iterations.append(library_replay(datasets)), repeats=3, warmup=0)
+        own = best_time(lambda: library_loop(done), repeats=2, warmup=0)
         generic = best_time(lambda: library_chain(done), repeats=1, warmup=0)
-    ours = min(after.best, before.best) if done == n else after.best
+    official_iterations = np.mean([n_iter for _, n_iter in datasets])
     how = (f"{done} generations" + ("" if done == N_GENERATIONS else
                                     f" (official loop stopped at the {OFFICIAL_TIME_CAP:.0f} s cap, or QUICK)"))
-    return Result.ratio(name, base / ours, at_least=10,
+    return Result.ratio(name, base / replay.best, at_least=10,
                         detail=f"{how}, {threads} thread(s) each: official {base:.1f} s once "
-                               f"({base / done * 1e3:.1f} ms/generation), library fit+sample loop best of "
-                               f"{2 if done != n else 4} {ours:.2f} s ({ours / done * 1e3:.2f} ms/generation); "
+                               f"({base / done * 1e3:.2f} ms/generation, {official_iterations:.1f} EM iterations "
+                               f"per fit); library fit + sample on the official chain's own datasets, best of 3, "
+                               f"{replay.best:.2f} s ({replay.best / done * 1e3:.2f} ms/generation, "
+                               f"{iterations[-1]:.1f} EM iterations per fit); the library's "
+                               f"own chain (seed 0, its own trajectory) {own.best:.2f} s ({base / own.best:.1f}x), "
                                f"through cl.run_generations {generic.best:.2f} s ({base / generic.best:.1f}x)")
 
 
 @benchmark("gmm/one-chain-vs-official-1-thread")
 def one_chain_one_thread(ctx):
-    """One chain of 2050 generations, M = 1000, K = 2: fit + sample with the library's batched EM
-    against the official scikit-learn loop, both limited to one thread."""
+    """One chain of 2050 generations, M = 1000, K = 2: fit + sample with the library's batched EM on
+    the official chain's datasets against the official scikit-learn loop, both limited to one thread."""
     return _one_chain(1, ctx)
 
 
@@ -118,12 +140,14 @@ def hundred_chains(ctx):
     with threadpool_limits(limits=2), tempfile.TemporaryDirectory(prefix="bench-gmm-") as root:
         cl.run_experiment("gmm", "paper", 0, store=cl.RunStore(root + "/warm"), data="blob", n_components=2,
                           n_generations=5)
-        start = time.perf_counter()
+        load = os.getloadavg()[0]
+        start, cpu = time.perf_counter(), time.process_time()
         cl.run_experiment("gmm", "paper", 0, store=cl.RunStore(root), data="blob", n_components=2, n_generations=n)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     chains = cl.resolve_settings("gmm", "paper")["n_chains"]
     total = seconds * N_GENERATIONS / n
-    detail = f"{chains} chains, one run, 2 threads" + (
+    detail = (f"{chains} chains, one run, 2 threads; process CPU time {cpu:.0f} s (both threads); load average "
+              f"{load:.1f} before, {os.getloadavg()[0]:.1f} after") + (
         f"; QUICK: {n} generations in {seconds:.1f} s, EXTRAPOLATED x{N_GENERATIONS / n:.0f}" if ctx.quick else "")
     return Result.time("gmm/100-chains-x-2050-generations", total, below=60, detail=detail)
 

@@ -74,6 +74,9 @@ _NK_EPS = 10 * np.finfo(np.float64).eps
 #: k-means (K = 2) and of the 2-D M-step runs on Python floats, with the same results: faster than
 #: NumPy calls on arrays of a few numbers.
 _SCALAR_MAX = 8
+#: Above this log density ratio of two components, exp() could overflow: the log-sum-exp then takes
+#: the largest term out instead.
+_LOG_RATIO_MAX = 700.0
 #: A thread gets at least this many chains (smaller blocks do not pay for the thread).
 _MIN_CHAINS_PER_THREAD = 8
 
@@ -295,13 +298,42 @@ def _log_normaliser_and_responsibilities(log_prob: np.ndarray):
         bound = np.add.reduce(log_prob[:, 0], axis=-1) / log_prob.shape[-1]
         log_prob.fill(1.0)
         return bound
-    if n_components == 2:  # two slices: faster than a reduction over a short axis
-        top = np.maximum(log_prob[:, 0], log_prob[:, 1])
-    else:
-        top = log_prob.max(axis=1)
+    if n_components > 2:
+        return _normalise_by_max(log_prob)
+    # Two components: relative to component 0, one exponential per point. A row in which the
+    # density ratio could overflow (log ratio above 700) takes the general path instead; each row's
+    # choice depends on its own numbers only.
+    log_ratio = np.subtract(log_prob[:, 1], log_prob[:, 0])
+    risky = np.maximum.reduce(log_ratio, axis=-1) > _LOG_RATIO_MAX
+    if not np.logical_or.reduce(risky):
+        return _normalise_two(log_prob, log_ratio)
+    bound = np.empty(log_prob.shape[0])
+    for rows, normalise in ((np.flatnonzero(risky), _normalise_by_max), (np.flatnonzero(~risky), None)):
+        if rows.size:
+            part = log_prob[rows]
+            bound[rows] = normalise(part) if normalise else _normalise_two(part, log_ratio[rows])
+            log_prob[rows] = part
+    return bound
+
+
+def _normalise_two(log_prob: np.ndarray, log_ratio: np.ndarray):
+    r"""Two components, :math:`q = p_0 (1 + e^{\ell_1-\ell_0})`: see :func:`_log_normaliser_and_responsibilities`."""
+    first, second = log_prob[:, 0], log_prob[:, 1]
+    base = np.add.reduce(first, axis=-1)
+    ratio = np.exp(log_ratio, out=log_ratio)
+    total = ratio + 1.0
+    np.divide(1.0, total, out=first)
+    np.multiply(ratio, first, out=second)
+    np.log(total, out=total)
+    return (base + np.add.reduce(total, axis=-1)) / log_prob.shape[-1]
+
+
+def _normalise_by_max(log_prob: np.ndarray):
+    """Any number of components, the log-sum-exp with the largest term taken out."""
+    top = log_prob.max(axis=1)
     np.subtract(log_prob, top[:, None], out=log_prob)
     np.exp(log_prob, out=log_prob)
-    total = np.add(log_prob[:, 0], log_prob[:, 1]) if n_components == 2 else log_prob.sum(axis=1)
+    total = log_prob.sum(axis=1)
     np.divide(log_prob, total[:, None], out=log_prob)
     np.log(total, out=total)
     total += top
@@ -412,24 +444,32 @@ def _update_centers(sums: np.ndarray, centers: np.ndarray):
     return new, shift, _decision(new)
 
 
+def _two_decision(centres) -> list:
+    """:func:`_decision` of one chain's two centres on Python floats (``centres[j] = [c0_j, c1_j]``)."""
+    diff = [c1 - c0 for c0, c1 in centres]
+    total = (centres[0][1] + centres[0][0]) * diff[0]
+    for (c0, c1), q in zip(centres[1:], diff[1:]):
+        total += (c1 + c0) * q
+    return [total] + [-2.0 * q for q in diff]
+
+
 def _lloyd_two_scalar(ft_linear, totals, centers, tolerance, iterations):
     """Lloyd's iterations for K = 2 on a few chains, with the centres on Python floats.
 
-    The same operations in the same order as :func:`_assign` and :func:`_update_centers`, hence
-    the same numbers, without the cost of NumPy calls on arrays of a few numbers. Runs at most
-    ``iterations`` iterations (the last one stops every chain); returns the final centres (B, d, 2)
-    and their :func:`_decision` (B, 1 + d).
+    The same operations in the same order as :func:`_assign`, :func:`_update_centers` and
+    :func:`_decision`, hence the same numbers, without the cost of NumPy calls on arrays of a few
+    numbers. Runs at most ``iterations`` iterations (the last one stops every chain); returns the
+    final centres (B, d, 2) and their :func:`_decision` (B, 1 + d).
     """
     n_chains, d, _ = centers.shape
     sums_all = totals[:, :, 0].tolist()
     old = centers.tolist()  # old[b][j] = [centre 0, centre 1] of coordinate j
     limits = tolerance.tolist()
-    decision = _decision(centers)
+    decisions = [_two_decision(chain) for chain in old]
     done = [False] * n_chains
     for iteration in range(iterations):
-        labels = np.matmul(decision[:, None, :], ft_linear) < 0.0
+        labels = np.matmul(np.array(decisions)[:, None, :], ft_linear) < 0.0
         in_one = _weighted_sums(ft_linear, labels.astype(np.float64))[:, :, 0].tolist()
-        decisions = decision.tolist()
         for b in range(n_chains):
             if done[b]:
                 continue
@@ -441,38 +481,37 @@ def _lloyd_two_scalar(ft_linear, totals, centers, tolerance, iterations):
             for (a0, a1), (c0, c1) in zip(new, old[b]):
                 for term in ((a0 - c0) ** 2, (a1 - c1) ** 2):
                     shift = term if shift is None else shift + term
-            diff = [a1 - a0 for a0, a1 in new]
-            total = (new[0][1] + new[0][0]) * diff[0]
-            for (a0, a1), q in zip(new[1:], diff[1:]):
-                total += (a1 + a0) * q
-            decisions[b] = [total] + [-2.0 * q for q in diff]
+            decisions[b] = _two_decision(new)
             old[b] = new
             done[b] = shift <= limits[b] or iteration == iterations - 1
         if all(done):
             break
-        decision = np.array(decisions)
     return np.array(old), np.array(decisions)
 
 
 def _kmeans(ft, d, n_components, uniforms, max_iter=KMEANS_MAX_ITER, tol=KMEANS_TOL):
     """Batched Lloyd k-means of the points with features ``ft`` (B, n_f, M), with scikit-learn's
-    stopping rules; returns the clusters as one-hot responsibilities (B, K, M)."""
+    stopping rules. Returns the feature sums of the final clusters (B, n_f, K): the statistics of
+    the hard (one-hot) responsibilities that EM starts from."""
+    feature_totals = np.add.reduce(ft, axis=-1)  # (B, n_f)
     if n_components == 1:
-        return np.ones((ft.shape[0], 1, ft.shape[-1]))
+        return feature_totals[:, :, None]
     # scikit-learn's _tolerance: tol times the mean over coordinates of the variance (the data
     # are centred), per chain
-    tolerance = np.add.reduce(_squares(ft, d), axis=(1, 2)) * (tol / (d * ft.shape[-1]))
+    squares = _layout(d)[2][np.arange(d), np.arange(d)]
+    tolerance = np.add.reduce(feature_totals[:, squares], axis=-1) * (tol / (d * ft.shape[-1]))
     centers = _kmeans_plusplus(ft, d, n_components, uniforms)
     ft_linear = ft[:, :1 + d]
-    totals = np.add.reduce(ft_linear, axis=-1, keepdims=True)
+    totals = feature_totals[:, :1 + d, None]
     floats = n_components == 2 and d == 2  # few chains: the loop on Python floats
     if floats and ft.shape[0] * n_components <= _SCALAR_MAX:
         _, decision = _lloyd_two_scalar(ft_linear, totals, centers, tolerance, max_iter)
-        return _hard_responsibilities(ft_linear, decision, n_components)
+        return _cluster_sums(ft, feature_totals, decision, n_components)
     decision = _decision(centers)
     final = centers.copy()
     index = np.arange(ft.shape[0])  # chain of each working row
     work_ft = ft_linear.copy()  # rows are reordered as chains finish
+    totals = totals.copy()
     n = ft.shape[0]  # rows in use
     for iteration in range(max_iter):
         if floats and n * n_components <= _SCALAR_MAX:
@@ -494,15 +533,18 @@ def _kmeans(ft, d, n_components, uniforms, max_iter=KMEANS_MAX_ITER, tol=KMEANS_
         centers, decision, n = centers[:n_left], decision[:n_left], n_left
         if n == 0:
             break
-    return _hard_responsibilities(ft_linear, _decision(final), n_components)
+    return _cluster_sums(ft, feature_totals, _decision(final), n_components)
 
 
-def _hard_responsibilities(ft_linear: np.ndarray, decision: np.ndarray, n_components: int) -> np.ndarray:
-    """The one-hot responsibilities (B, K, M) of the nearest centres (see :func:`_decision`)."""
+def _cluster_sums(ft: np.ndarray, feature_totals: np.ndarray, decision: np.ndarray, n_components: int):
+    """Feature sums (B, n_f, K) over the clusters of the nearest centres (see :func:`_decision`);
+    ``feature_totals`` (B, n_f) are the sums over all points."""
+    ft_linear = ft[:, :decision.shape[1]]
     if n_components == 2:
         nearer_one = np.matmul(decision[:, None, :], ft_linear) < 0.0  # (B, 1, M)
-        return (nearer_one == np.array([[False], [True]])).astype(np.float64)
-    return _one_hot(_log_prob(decision, ft_linear).argmin(axis=1), n_components)
+        in_one = _weighted_sums(ft, nearer_one.astype(np.float64))  # (B, n_f, 1)
+        return np.concatenate([feature_totals[:, :, None] - in_one, in_one], axis=-1)
+    return _weighted_sums(ft, _one_hot(_log_prob(decision, ft_linear).argmin(axis=1), n_components))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,7 +649,7 @@ def _fit_block(x, uniforms, n_components, tol, max_iter, reg_covar, init_only=Fa
     """Fit every chain of ``x`` (B, M, d); see :meth:`GaussianMixtureModel.fit`."""
     d = x.shape[-1]
     ft, center = _features(x)
-    stats = _weighted_sums(ft, _kmeans(ft, d, n_components, uniforms))
+    stats = _kmeans(ft, d, n_components, uniforms)
     if not init_only:
         stats, n_iter, converged, lower_bound, repaired = _em(ft, stats, d, tol, max_iter, reg_covar)
     weights, means, covariances, floored = _params_from_stats(stats, d, reg_covar)
@@ -743,7 +785,8 @@ class GaussianMixtureModel:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` points from every chain's mixture: shape ``(n_chains, n, d)``.
 
-        Component counts are multinomial; as in scikit-learn, the points come grouped by component.
+        Component counts are multinomial (binomial for two components); as in scikit-learn, the
+        points come grouped by component.
         The array is a view of a ``(n_chains, d, n)`` array (the layout :meth:`fit` works in).
         """
         n = check_positive_int("sample size", n)
@@ -752,7 +795,12 @@ class GaussianMixtureModel:
         noise = rng.standard_normal((n_chains, d, n))
         out = np.matmul(chol[:, 0], noise)
         out += self.means_[:, 0, :, None]
-        if n_components > 1:
+        if n_components == 2:  # binomial counts: the multinomial's distribution, a fraction of its cost
+            part = np.matmul(chol[:, 1], noise)
+            part += self.means_[:, 1, :, None]
+            for chain, start in enumerate(rng.binomial(n, np.minimum(self.weights_[:, 0], 1.0)).tolist()):
+                out[chain, :, start:] = part[chain, :, start:]
+        elif n_components > 2:
             counts = rng.multinomial(n, self.weights_)
             starts = np.cumsum(counts, axis=1) - counts  # where each component's points begin
             for k in range(1, n_components):
