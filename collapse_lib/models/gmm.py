@@ -304,9 +304,9 @@ def _log_normaliser_and_responsibilities(log_prob: np.ndarray):
     # density ratio could overflow (log ratio above 700) takes the general path instead; each row's
     # choice depends on its own numbers only.
     log_ratio = np.subtract(log_prob[:, 1], log_prob[:, 0])
-    risky = np.maximum.reduce(log_ratio, axis=-1) > _LOG_RATIO_MAX
-    if not np.logical_or.reduce(risky):
+    if not np.maximum.reduce(log_ratio, axis=None) > _LOG_RATIO_MAX:  # the usual case, one test for all rows
         return _normalise_two(log_prob, log_ratio)
+    risky = np.maximum.reduce(log_ratio, axis=-1) > _LOG_RATIO_MAX
     bound = np.empty(log_prob.shape[0])
     for rows, normalise in ((np.flatnonzero(risky), _normalise_by_max), (np.flatnonzero(~risky), None)):
         if rows.size:
