@@ -155,6 +155,123 @@ def check_regression_accumulate_bounded(profile: str, seed: int) -> Verdict:
                    "" if held else "the accumulated error exceeds the π²/6 bound beyond Monte Carlo error")
 
 
+def _gmm_blob(profile, seed):
+    settings = resolve_settings("gmm", profile, data="blob", n_components=2)
+    return settings, run_experiment("gmm", profile, seed, data="blob", n_components=2)
+
+
+def check_gmm_spread_shrinks(profile: str, seed: int) -> Verdict:
+    settings, result = _gmm_blob(profile, seed)
+    n = int(result["generation"][-1])
+    first, last = float(result["spread_q"][0, 2]), float(result["spread_q"][-1, 2])
+    held = last < 0.5 * first
+    return Verdict(f"blob data, K=2, M={settings['sample_size']}, {settings['n_chains']} chains: median spread "
+                   f"√(tr C/d) {first:.3g} at generation 0, {last:.3g} after {n} generations ({last / first:.2f}×)",
+                   held, "" if held else f"only {n} generations at M={settings['sample_size']}: the spread halves "
+                                         "after roughly M generations")
+
+
+def check_gmm_distance_grows(profile: str, seed: int) -> Verdict:
+    settings, result = _gmm_blob(profile, seed)
+    n = int(result["generation"][-1])
+    l2 = result["l2_gen0_q"][:, 2]
+    tenth = max(n // 10, 1)
+    growth = float(l2[-1] / l2[tenth])
+    held = growth > 2
+    return Verdict(f"blob data, K=2: median squared L2 distance to the generation-0 fit {l2[tenth]:.3g} at generation "
+                   f"{tenth}, {l2[-1]:.3g} at generation {n} ({growth:.1f}×)", held,
+                   "" if held else "too few generations for the distance to grow past its early level")
+
+
+def _vae(profile, seed, policy="replace"):
+    return run_experiment("vae", profile, seed, policy=policy)
+
+
+def check_vae_digits_collapse(profile: str, seed: int) -> Verdict:
+    result = _vae(profile, seed)
+    entropy = result["class_entropy"]
+    n = int(result["generation"][-1])
+    counts = result["class_counts"][-1]
+    top2 = float(np.sort(counts)[-2:].sum() / counts.sum())
+    held = entropy[-1] < 0.6 * entropy[0]
+    return Verdict(f"entropy of the digits read in the samples {entropy[0]:.2f} nats at generation 0 "
+                   f"(real test images {float(result['real_class_entropy']):.2f}; log 10 = {np.log(10):.2f}), "
+                   f"{entropy[-1]:.2f} at generation {n}; the two commonest digits take {top2:.0%} of the last "
+                   "generation's samples", held,
+                   "" if held else f"only {n} generations of a briefly trained model at this profile")
+
+
+def check_vae_latents_concentrate(profile: str, seed: int) -> Verdict:
+    result = _vae(profile, seed)
+    std, q = result["latent_std"], result["latent_q"]
+    n = int(result["generation"][-1])
+    low, high = q[:, 0], q[:, -1]  # 1% and 99% quantiles of the generation-0 encoder's latent means
+    held = std[-1] < 0.5 * std[0] and (high[-1] - low[-1]) < 0.5 * (high[0] - low[0])
+    return Verdict(f"spread of the samples' latent means under the generation-0 encoder: sd {std[0]:.3f} at "
+                   f"generation 0, {std[-1]:.3f} at generation {n} (real test images "
+                   f"{float(result['real_latent_std']):.3f}); 1%–99% range {high[0] - low[0]:.2f} → "
+                   f"{high[-1] - low[-1]:.2f}", held,
+                   "" if held else f"only {n} generations of a briefly trained model at this profile")
+
+
+def _language_model(profile, seed):
+    n_seeds = resolve_settings("language_model", profile, setting=1)["n_seeds"]
+    seeds = range(seed, seed + n_seeds)
+    return {setting: [run_experiment("language_model", profile, s, setting=setting) for s in seeds]
+            for setting in (1, 2)}
+
+
+def _mean_perplexity(results) -> np.ndarray:
+    return np.mean([r["test_perplexity"] for r in results], axis=0)
+
+
+def check_lm_perplexity_rises(profile: str, seed: int) -> Verdict:
+    runs = _language_model(profile, seed)[1]
+    ppl = np.array([r["test_perplexity"] for r in runs])  # (seeds, generations)
+    mean, n = ppl.mean(axis=0), ppl.shape[1] - 1
+    held = bool(mean[1:].min() > mean[0] and np.all(ppl[:, -1] > ppl[:, 0]))
+    return Verdict(f"setting 1 (no real data), mean over {len(runs)} seeds: test perplexity {mean[0]:.1f} for the model "
+                   f"trained on real text, {mean[1]:.1f} at generation 1, {mean[-1]:.1f} at generation {n}", held,
+                   "" if held else "the seeds disagree at this profile")
+
+
+def check_lm_real_data_helps(profile: str, seed: int) -> Verdict:
+    runs = _language_model(profile, seed)
+    rise = {setting: _mean_perplexity(results)[-1] - _mean_perplexity(results)[0]
+            for setting, results in runs.items()}
+    held = rise[2] < rise[1]
+    return Verdict(f"rise of the mean test perplexity from the real-data model to the last generation: "
+                   f"{rise[1]:.2f} in setting 1, {rise[2]:.2f} in setting 2 (10% real data, 10 epochs)", held,
+                   "" if held else "a small model whose kept checkpoint is its first epoch: the 10% real "
+                                   "blocks barely move it at this scale")
+
+
+def _generated_block_perplexities(results):
+    """Per-block perplexities under the generation-0 model: the real blocks, and the generated ones of generation >= 1."""
+    real = np.concatenate([r["data_perplexity"][0] for r in results])
+    generated = np.concatenate([r["data_perplexity"][g][~r["data_is_real"][g]]
+                                for r in results for g in range(1, len(r["data_perplexity"]))])
+    return real, generated
+
+
+def check_lm_low_perplexity_pileup(profile: str, seed: int) -> Verdict:
+    real, generated = _generated_block_perplexities(_language_model(profile, seed)[1])
+    held = np.median(generated) < np.median(real)
+    return Verdict(f"setting 1: median perplexity under the generation-0 model {np.median(real):.1f} for real blocks, "
+                   f"{np.median(generated):.1f} for generated blocks", held,
+                   "" if held else "the generated text is not more probable than real text at this profile")
+
+
+def check_lm_long_tail(profile: str, seed: int) -> Verdict:
+    real, generated = _generated_block_perplexities(_language_model(profile, seed)[1])
+    tail = float(np.mean(generated > np.quantile(real, 0.99)))
+    held = tail > 0.01
+    return Verdict(f"setting 1: {tail:.2%} of generated blocks lie above the real blocks' 99th percentile of "
+                   f"perplexity ({np.quantile(real, 0.99):.1f})", held,
+                   "" if held else "a small CPU model's beams stay in loops the generation-0 model also likes; "
+                                   "the tail needs OPT-125m (profile paper)")
+
+
 CLAIMS: list[Claim] = [
     Claim("gaussian-variance-collapses", "gaussian",
           "Fitting a Gaussian to its own samples at fixed M makes the variance collapse (Thm 3.1; SI Fig. 3)",
@@ -180,6 +297,30 @@ CLAIMS: list[Claim] = [
     Claim("followup-regression-accumulate", "prevention",
           "Follow-up (Gerstgrasser et al. 2024): accumulating data keeps it below π²/6 times the first fit's",
           check_regression_accumulate_bounded),
+    Claim("gmm-spread-shrinks", "gmm",
+          "A GMM refitted to its own samples for 2000 generations shrinks towards a point (SI Fig. 6)",
+          check_gmm_spread_shrinks),
+    Claim("gmm-distance-grows", "gmm",
+          "The L2 distance between the original GMM and generation n grows with n (SI Fig. 8)",
+          check_gmm_distance_grows),
+    Claim("vae-digits-collapse", "vae",
+          "A VAE trained on its predecessor's samples loses the variety of digits: samples converge to a few "
+          "modes (SI Fig. 7; arXiv v2 Fig. 9)", check_vae_digits_collapse),
+    Claim("vae-latents-concentrate", "vae",
+          "Under the original encoder, later generations' samples lose the tails of the latent distribution and "
+          "pile up near the mean (arXiv v2 Fig. 8)", check_vae_latents_concentrate),
+    Claim("lm-perplexity-rises", "language_model",
+          "Models fine-tuned on the previous generation's text do worse on the real test set (Fig. 1b, right)",
+          check_lm_perplexity_rises),
+    Claim("lm-real-data-helps", "language_model",
+          "Keeping 10% of the original data makes the degradation smaller (Fig. 1c against 1b)",
+          check_lm_real_data_helps),
+    Claim("lm-low-perplexity-pileup", "language_model",
+          "Generated text is more probable under the real-data model than real text: mass piles up at low "
+          "perplexity (Fig. 1b, left)", check_lm_low_perplexity_pileup),
+    Claim("lm-long-tail", "language_model",
+          "Generated text also grows a long tail of blocks the real-data model finds improbable (Fig. 1b, left)",
+          check_lm_long_tail),
 ]
 
 

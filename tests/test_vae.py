@@ -64,6 +64,32 @@ def test_conv_vae_trains_samples_and_round_trips_its_parameters(images):
         VAE("conv", capacity=16).set_params(model.get_params())
 
 
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_folded_decoder_is_the_official_decoder_with_the_same_gradients(channels_last):
+    """``fold_linear`` evaluates fc then conv2 as one affine map: same outputs and same gradient for every
+    parameter as running the layers one by one (float64, so only rounding can differ)."""
+    from collapse_lib.models.vae import build_networks
+
+    torch.manual_seed(0)
+    _, folded = build_networks("conv", 20, 16, 400, channels_last, fold_linear=True)
+    _, layered = build_networks("conv", 20, 16, 400, channels_last, fold_linear=False)
+    layered.load_state_dict(folded.state_dict())
+    folded, layered = folded.double(), layered.double()
+    z = torch.randn(37, 20, dtype=torch.float64)
+    out_folded, out_layered = folded(z), layered(z)
+    assert out_folded.shape == out_layered.shape == (37, 1, 28, 28)
+    torch.testing.assert_close(out_folded, out_layered, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(out_layered)
+    (out_folded * weights).sum().backward()
+    (out_layered * weights).sum().backward()
+    for (name, a), b in zip(folded.named_parameters(), layered.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12, msg=f"gradient of {name}")
+    # and a wrong fold (the conv2 bias left out) would be caught by this comparison
+    with torch.no_grad():
+        folded.conv2.bias += 1.0
+    assert (folded(z) - layered(z)).abs().max() > 1e-3
+
 def test_a_tiny_vae_loss_falls(images):
     model = VAE("mlp", hidden=128, epochs=6, batch_size=128).fit(images, np.random.default_rng(0))
     loss = model.loss_history_
