@@ -36,7 +36,7 @@ import collapse_lib as cl
 from collapse_lib.experiments import language_model as lm_exp
 from collapse_lib.models import language_model as lm
 from collapse_lib.models import opt_path
-from collapse_lib.models.vae import torch_threads
+from collapse_lib.models.torch_utils import torch_threads
 from harness import Result, Timing, benchmark, best_time
 
 BOOK_SHAPE = dict(vocab_size=1024, d_model=128, n_layers=2, n_heads=4, d_ff=512, max_len=128)

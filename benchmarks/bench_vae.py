@@ -11,8 +11,8 @@ installed, so its ``MNIST`` dataset is replaced by a dataset that does the same 
 from the uint8 array, then ``ToTensor``: float32 / 255, shape (1, 28, 28)).
 
 The library side is ``collapse_lib.models.vae.VAE("conv").fit(previous.sample(n, rng))`` for one epoch
-of the same number of images: fresh latents for every image, decoded in chunks, channels-last
-convolutions, the loss on logits, a fused Adam step, no DataLoader; with ``precision="bf16"``
+of the same number of images: fresh latents for every image, decoded in chunks, the decoder's ``fc`` and
+``conv2`` evaluated as one affine map (see ``ConvDecoder``), channels-last convolutions, the loss on logits, a fused Adam step, no DataLoader; with ``precision="bf16"``
 (bfloat16 autocast) where the CPU has native bf16 (AVX512-BF16 or AMX), and in float32.
 
 Each side runs the first ``N`` batches of a generation (throughput is the same for every batch of the 30
@@ -35,7 +35,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from collapse_lib.datasets import mnist
-from collapse_lib.models.vae import VAE, torch_threads
+from collapse_lib.models.torch_utils import torch_threads
+from collapse_lib.models.vae import VAE
 from harness import Result, benchmark
 
 THREADS = 2

@@ -164,13 +164,10 @@ def epochs_and_fraction(s: dict) -> tuple[int, float]:
 
 
 def device_of(s: dict) -> str:
-    import torch
+    """The torch device of the settings (``"auto"``: ``"cuda"`` when a GPU is visible)."""
+    from ..models.torch_utils import resolve_device
 
-    if s["device"] == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if s["device"] == "cuda" and not torch.cuda.is_available():
-        raise SettingError("device='cuda' but torch sees no GPU; use device='cpu' or 'auto'.")
-    return s["device"]
+    return resolve_device(s["device"])
 
 
 # --- the corpus and the base model ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..store import RunStore, save_npz, settings_key
 from ..validation import SettingError, check_positive_float, check_positive_int
-from .vae import torch_seed, torch_threads
+from .torch_utils import torch_seed, torch_threads
 
 VERSION = 1
 
