@@ -230,7 +230,7 @@ def check_lm_perplexity_rises(profile: str, seed: int) -> Verdict:
     ppl = np.array([r["test_perplexity"] for r in runs])  # (seeds, generations)
     mean, n = ppl.mean(axis=0), ppl.shape[1] - 1
     held = bool(mean[1:].min() > mean[0] and np.all(ppl[:, -1] > ppl[:, 0]))
-    return Verdict(f"setting 1 (no real data), mean over {len(runs)} seeds: test perplexity {mean[0]:.1f} for the model "
+    return Verdict(f"setting 1 (no real data), mean over {len(runs)} seed{'s' if len(runs) > 1 else ''}: test perplexity {mean[0]:.1f} for the model "
                    f"trained on real text, {mean[1]:.1f} at generation 1, {mean[-1]:.1f} at generation {n}", held,
                    "" if held else "the seeds disagree at this profile")
 
@@ -239,11 +239,14 @@ def check_lm_real_data_helps(profile: str, seed: int) -> Verdict:
     runs = _language_model(profile, seed)
     rise = {setting: _mean_perplexity(results)[-1] - _mean_perplexity(results)[0]
             for setting, results in runs.items()}
-    held = rise[2] < rise[1]
+    # "smaller" means materially smaller: at most three quarters of setting 1's rise
+    held = bool(rise[1] > 0 and rise[2] < 0.75 * rise[1])
+    share = f" ({rise[2] / rise[1]:.0%} of setting 1's)" if rise[1] > 0 else ""
     return Verdict(f"rise of the mean test perplexity from the real-data model to the last generation: "
-                   f"{rise[1]:.2f} in setting 1, {rise[2]:.2f} in setting 2 (10% real data, 10 epochs)", held,
-                   "" if held else "a small model whose kept checkpoint is its first epoch: the 10% real "
-                                   "blocks barely move it at this scale")
+                   f"{rise[1]:.2f} in setting 1, {rise[2]:.2f} in setting 2 (10% real data, 10 epochs){share}", held,
+                   "" if held else "at this scale the kept checkpoint is each generation's first epoch and the "
+                                   "10% real blocks barely move it; the paper's OPT-125m runs (profile paper) "
+                                   "train longer on far more blocks")
 
 
 def _generated_block_perplexities(results):
