@@ -54,3 +54,18 @@ def test_corrupt_download_never_enters_the_cache(server, tmp_path):
 def test_unreachable_mirror_names_the_problem(tmp_path):
     with pytest.raises(DataError, match="could not fetch f.bin: http://127.0.0.1:9/f.bin"):
         download_verified(["http://127.0.0.1:9/f.bin"], tmp_path / "f.bin", "0" * 64, timeout=2)
+
+
+def test_a_data_dir_that_is_not_a_folder_is_named_and_a_relative_one_explained(tmp_path, monkeypatch):
+    from collapse_lib.datasets.fetch import data_dir
+
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path / "missing"))
+    with pytest.raises(DataError, match=r"missing'? is not a folder;"):
+        data_dir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", "../nowhere")
+    with pytest.raises(DataError, match=r"relative path, read from the working directory .*absolute path"):
+        data_dir()
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", "data")
+    assert data_dir().resolve() == (tmp_path / "data").resolve()

@@ -32,7 +32,9 @@ def data_dir() -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_dir():
-        raise DataError(f"COLLAPSE_DATA_DIR={value!r} is not a folder; point it at a folder of datasets "
+        where = "" if path.is_absolute() else (f" (a relative path, read from the working directory {os.getcwd()}: "
+                                               "notebooks run in chapters/, so export an absolute path)")
+        raise DataError(f"COLLAPSE_DATA_DIR={value!r} is not a folder{where}; point it at a folder of datasets "
                         "(laid out like shared/data) or unset it.")
     return path
 
