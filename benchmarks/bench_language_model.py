@@ -97,6 +97,7 @@ def _beam_lines(n_prompts: int, target: float | None, repeats_ours: int, repeats
 def beam_vs_generate(ctx):
     """Tokens per second of the batched beam search vs Hugging Face generate (same model, prompts, beams)."""
     return [_beam_lines(128, 3.0, 2 if ctx.quick else 4, 1 if ctx.quick else 3),
+            _beam_lines(64, None, 4, 3),  # the book profile's generation batch
             _beam_lines(32, None, 4, 3)]
 
 
