@@ -163,13 +163,6 @@ def epochs_and_fraction(s: dict) -> tuple[int, float]:
     return epochs, fraction
 
 
-def device_of(s: dict) -> str:
-    """The torch device of the settings (``"auto"``: ``"cuda"`` when a GPU is visible)."""
-    from ..models.torch_utils import resolve_device
-
-    return resolve_device(s["device"])
-
-
 # --- the corpus and the base model ---------------------------------------------------------------
 
 @dataclass
@@ -244,9 +237,10 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     from ..datasets.wikitext import load_wikitext2
     from ..models import language_model as lm
     from ..models import opt_path
+    from ..models.torch_utils import resolve_device, torch_threads
 
     s = validate(settings) if "n_seeds" in settings else settings
-    device = device_of(s)
+    device = resolve_device(s["device"])
     text = load_wikitext2()
     if s["backend"] == "opt" and s["opt_model"] != opt_path.RANDOM:
         backbone, codec = opt_path.load_pretrained(s["opt_model"], device)
@@ -255,7 +249,7 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     else:
         path = (store or RunStore()).root / "language_model_base" / _base_key(s, text.fingerprint) / "base.npz"
         if not path.exists():
-            with lm.torch_threads(s["threads"]):
+            with torch_threads(s["threads"]):
                 save_npz(path, _build_base(s, text, device))
         with np.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
@@ -316,6 +310,7 @@ def distinct_4gram_fraction(blocks: np.ndarray) -> float:
 def run_language_model(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """One seed of one setting through :func:`collapse_lib.run_generations` (see the module docstring)."""
     from ..models import language_model as lm
+    from ..models.torch_utils import torch_threads
 
     s = settings
     epochs, fraction = epochs_and_fraction(s)
@@ -355,7 +350,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
             "example_text": np.asarray(corpus.codec.decode(example)),
         }
 
-    with lm.torch_threads(s["threads"]):
+    with torch_threads(s["threads"]):
         base_test = lm.perplexity(lm.block_losses(corpus.backbone.new_module(), corpus.test_blocks,
                                                   corpus.backbone.logits, s["eval_batch_size"],
                                                   corpus.backbone.device))

@@ -34,7 +34,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..validation import SettingError
-from .torch_utils import torch_threads  # noqa: F401 (re-exported: the runs set their torch threads with it)
 
 EOS = "</s>"  # the one special token: OPT's end of sequence, suppressed while generating
 

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
-from .torch_utils import deterministic, resolve_device, torch_seed, torch_threads  # noqa: F401
+from .torch_utils import deterministic, resolve_device, torch_seed, torch_threads
 
 ARCHITECTURES = ("conv", "mlp")
 PRECISIONS = ("fp32", "bf16")
