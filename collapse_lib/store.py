@@ -88,6 +88,11 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({self.experiment!r}, seed={self.seed}, path='{self.path}')"
 
+    @property
+    def store(self) -> "RunStore":
+        """The store this run lives in (a run's folder is ``<root>/<experiment>/<key>``)."""
+        return RunStore(self.path.parent.parent)
+
     def _generation_path(self, generation: int) -> Path:
         return self.path / f"gen_{generation:06d}.npz"
 

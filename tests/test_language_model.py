@@ -234,6 +234,13 @@ def test_seeded_runs_repeat_exactly_and_seeds_differ(tmp_path):
     assert not np.array_equal(a["test_block_perplexity"], c["test_block_perplexity"])
 
 
+def test_the_base_model_is_built_once_in_the_runs_own_store(tmp_path, isolated_run_store):
+    store = cl.RunStore(tmp_path / "own")
+    cl.run_experiment("language_model", "smoke", 0, store=store, **TINY)
+    assert len(list((store.root / "language_model_base").glob("*/base.npz"))) == 1
+    assert not (isolated_run_store / "language_model_base").exists()  # not built again in the default store
+
+
 def test_an_interrupted_run_resumes_with_identical_numbers(tmp_path, monkeypatch):
     settings = {**TINY, "n_generations": 2}
     whole = cl.run_experiment("language_model", "smoke", 0, store=cl.RunStore(tmp_path / "whole"), **settings)

@@ -314,7 +314,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
 
     s = settings
     epochs, fraction = epochs_and_fraction(s)
-    corpus = prepare(s)
+    corpus = prepare(s, None if run is None else run.store)  # the base model cached beside the run
     tuning = lm.FineTuning(epochs=epochs, lr=s["lr"], batch_size=s["batch_size"], weight_decay=s["weight_decay"],
                            eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"], n_beams=s["n_beams"],
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
