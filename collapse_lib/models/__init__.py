@@ -7,6 +7,3 @@ from .linear_regression import LinearRegressionModel
 from .multivariate_gaussian import MultivariateGaussianModel
 
 __all__ = ["CategoricalModel", "GaussianMixtureModel", "GaussianModel", "LinearRegressionModel", "MultivariateGaussianModel"]
-from .vae import VAE  # noqa: E402  (torch; the experiments import it anyway)
-
-__all__ += ["VAE"]
