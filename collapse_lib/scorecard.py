@@ -15,9 +15,9 @@ from scipy import stats
 
 from . import theory
 from .experiments import gmm as gmm_experiment
+from .experiments import language_model as lm_experiment
 from .experiments import prevention, resolve_settings, run_experiment
-from .metrics import first_true, l2_squared_gmm
-from .models.gmm import mixture_moments
+from .metrics import first_true
 from .profiles import Sweep, check_profile
 
 
@@ -456,17 +456,9 @@ def _gmm_expressivity(profile, seed):
                       for k in (1, 2) for m in sorted(settings["sample_size"])}
 
 
-def _expressivity_floor(settings) -> float:
-    """Squared L2 distance from the true mixture to its best single Gaussian (unlimited data)."""
-    truth = gmm_experiment.true_mixture(settings)
-    best = gmm_experiment.moment_matched_gaussian(truth["weights"], truth["means"], truth["covariances"])
-    return float(l2_squared_gmm(best["weights"], best["means"], best["covariances"],
-                                truth["weights"], truth["means"], truth["covariances"]))
-
-
 def check_gmm_expressivity_error(profile: str, seed: int) -> Verdict:
     settings, runs = _gmm_expressivity(profile, seed)
-    floor, m = _expressivity_floor(settings), max(size for _, size in runs)
+    floor, m = gmm_experiment.expressivity_floor(settings), max(size for _, size in runs)
     one, two = (float(runs[k, m]["l2_truth_q"][0, 2]) for k in (1, 2))
     smallest = float(runs[1, min(size for _, size in runs)]["l2_truth_q"][0, 2])
     # K=1 stays at the closed-form floor (within 2%) at the largest M; K=2 is far below it (< 10%)
@@ -498,8 +490,7 @@ def _gmm_policies(profile, seed):
 
 def check_gmm_policies_keep_variance(profile: str, seed: int) -> Verdict:
     settings, runs = _gmm_policies(profile, seed)
-    truth = gmm_experiment.true_mixture(settings)
-    total = float(np.trace(mixture_moments(truth["weights"], truth["means"], truth["covariances"])[1]))
+    total = gmm_experiment.true_total_variance(settings)
     replace, n = runs["replace"], int(runs["replace"]["generation"][-1])
     mean = {policy: float(r["mean_total_variance"][-1]) for policy, r in runs.items()}
     se = {policy: float(r["sd_total_variance"][-1]) / np.sqrt(settings["n_chains"]) for policy, r in runs.items()}
@@ -590,10 +581,9 @@ def check_lm_real_data_helps(profile: str, seed: int) -> Verdict:
 
 def _generated_block_perplexities(results):
     """Per-block perplexities under the generation-0 model: the real blocks, and the generated ones of generation >= 1."""
-    real = np.concatenate([r["data_perplexity"][0] for r in results])
-    generated = np.concatenate([r["data_perplexity"][g][~r["data_is_real"][g]]
-                                for r in results for g in range(1, len(r["data_perplexity"]))])
-    return real, generated
+    generations = range(1, len(results[0]["data_perplexity"]))
+    return (lm_experiment.data_perplexities(results, 0),
+            np.concatenate([lm_experiment.data_perplexities(results, g) for g in generations]))
 
 
 def check_lm_low_perplexity_pileup(profile: str, seed: int) -> Verdict:

@@ -67,6 +67,17 @@ def check_positive_float(name: str, value) -> float:
     return value
 
 
+def check_nonnegative_float(name: str, value) -> float:
+    """A finite real number >= 0 (weight decay, a separation, an exponent)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise SettingError(f"{name} must be a number >= 0, got {value!r}.") from None
+    if not np.isfinite(value) or value < 0:
+        raise SettingError(f"{name} must be a finite number >= 0, got {value}.")
+    return value
+
+
 def check_choice(name: str, value, allowed: Iterable) -> object:
     """``value`` must be one of ``allowed``; the message lists them."""
     allowed = list(allowed)

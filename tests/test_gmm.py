@@ -340,3 +340,21 @@ def test_single_gaussian_fit_is_the_moment_matched_gaussian_with_unlimited_data(
                             truth["covariances"])
     np.testing.assert_allclose(errors, floor, rtol=0.02)
     assert floor > 0.05  # an error no amount of data removes
+
+
+def test_true_total_variance_and_expressivity_floor_match_direct_computations():
+    two = dict(data="two_gaussians", separation=3.0, component_std=0.5)
+    # tr C = within-component variance (2 sigma^2) + between-component variance along the axis ((s/2)^2)
+    assert gmm_experiment.true_total_variance(two) == pytest.approx(2 * 0.5**2 + 1.5**2, rel=1e-12)
+    assert gmm_experiment.true_total_variance(dict(data="blob")) == pytest.approx(2.0, rel=1e-12)
+    # the floor against a direct numerical integral of (p - q)^2 over the plane
+    x, y = np.meshgrid(np.linspace(-7, 7, 1401), np.linspace(-5, 5, 1001), indexing="ij")
+
+    def density(mean, var):
+        return np.exp(-((x - mean[0]) ** 2 / var[0] + (y - mean[1]) ** 2 / var[1]) / 2) / (2 * np.pi * np.sqrt(var[0] * var[1]))
+
+    p = 0.5 * density((-1.5, 0), (0.25, 0.25)) + 0.5 * density((1.5, 0), (0.25, 0.25))
+    q = density((0, 0), (0.25 + 1.5**2, 0.25))
+    integral = ((p - q) ** 2).sum() * (14 / 1400) * (10 / 1000)
+    assert gmm_experiment.expressivity_floor(two) == pytest.approx(integral, rel=1e-4)
+    assert gmm_experiment.expressivity_floor(dict(data="blob")) == pytest.approx(0.0, abs=1e-15)

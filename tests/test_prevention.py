@@ -357,3 +357,25 @@ def test_bad_settings_name_the_problem(name, overrides, message):
     with pytest.raises(cl.SettingError) as error:
         cl.run_experiment(name, "smoke", 0, **overrides)
     assert message in str(error.value)
+
+
+def test_loss_time_moments_of_a_geometric_loss_time():
+    """A value lost with probability p each generation: mean 1/p and second moment (2 - p)/p^2."""
+    from collapse_lib.experiments.prevention import loss_time_moments
+
+    p = np.array([0.05, 0.2, 0.5])
+    generations = np.arange(2001)
+    lost_by = 1 - (1 - p[None, :]) ** generations[:, None]
+    mean, second = loss_time_moments(lost_by, generations)
+    np.testing.assert_allclose(mean, 1 / p, rtol=1e-9)
+    np.testing.assert_allclose(second, (2 - p) / p**2, rtol=1e-9)
+
+
+def test_error_unit_is_the_trace_of_sigma_over_m():
+    from collapse_lib.experiments.prevention import error_unit, true_covariance
+
+    settings = dict(dim=4, spectrum=10.0, sample_size=50)
+    trace, unit = error_unit(settings)
+    assert trace == pytest.approx(np.geomspace(1, 0.1, 4).sum(), rel=1e-12)  # the eigenvalues' sum
+    assert unit == pytest.approx(trace / 50, rel=1e-15)
+    assert trace == pytest.approx(np.trace(true_covariance(4, 10.0)), rel=1e-12)

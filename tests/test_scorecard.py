@@ -6,7 +6,6 @@ import collapse_lib.scorecard as scorecard
 from collapse_lib import theory
 from collapse_lib.experiments import gmm as gmm_experiment
 from collapse_lib.experiments import prevention
-from collapse_lib.models.gmm import mixture_moments
 
 
 def test_scorecard_rows_are_computed_and_explain_failures():
@@ -175,7 +174,7 @@ def test_gmm_accumulate_must_stay_near_pi2_over_6(monkeypatch):
 
 def _fake_expressivity(one_at_floor=True, step_falls=True):
     settings = scorecard.resolve_settings("gmm_expressivity", "book")
-    floor = scorecard._expressivity_floor(settings)
+    floor = gmm_experiment.expressivity_floor(settings)
     runs = {}
     for m in settings["sample_size"]:
         step = 0.1 / m if step_falls else 1e-3
@@ -187,8 +186,7 @@ def _fake_expressivity(one_at_floor=True, step_falls=True):
 
 def _fake_gmm_policies(kept=True):
     settings = scorecard.resolve_settings("gmm_policies", "book")
-    truth = gmm_experiment.true_mixture(settings)
-    total = np.trace(mixture_moments(truth["weights"], truth["means"], truth["covariances"])[1])
+    total = gmm_experiment.true_total_variance(settings)
     g = np.arange(settings["n_generations"] + 1)
     sizes = np.full(g.size, settings["sample_size"])
     collapsing = gmm_experiment.expected_total_variance(total, sizes, settings["reg_covar"])

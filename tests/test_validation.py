@@ -86,3 +86,17 @@ def test_cli_bad_input_exit_code_and_message(args, message, tmp_path):
     assert result.returncode == 2
     assert message in result.stderr
     assert not any(tmp_path.rglob("*.npz"))
+
+
+def test_nonnegative_float_accepts_zero_and_names_the_setting_otherwise():
+    from collapse_lib.validation import check_nonnegative_float
+
+    assert check_nonnegative_float("weight_decay", 0) == 0.0
+    assert check_nonnegative_float("weight_decay", "1e-5") == 1e-5
+    for bad in (-1e-9, float("nan"), float("inf")):
+        with pytest.raises(SettingError, match=r"weight_decay must be a finite number >= 0"):
+            check_nonnegative_float("weight_decay", bad)
+    with pytest.raises(SettingError, match=r"separation must be a number >= 0, got 'wide'"):
+        check_nonnegative_float("separation", "wide")
+    with pytest.raises(SettingError, match=r"weight_decay must be a finite number >= 0"):
+        cl.run_experiment("vae", "smoke", 0, policy="replace", weight_decay=-1)

@@ -32,8 +32,8 @@ from ..models.gmm import GaussianMixtureModel, check_mixture_data, mixture_momen
 from ..policies import DataPolicy
 from ..seeding import generation_rng
 from ..theory import expected_variance
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_positive_float,
-                          check_positive_int)
+from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+                          check_positive_float, check_positive_int)
 from . import Experiment, register
 
 DATA = ("blob", "two_gaussians")
@@ -64,9 +64,7 @@ SNAPSHOT_GENERATIONS = (0, 50, 100, 150, 200, 350, 2000)
 def validate(settings: dict) -> dict:
     s = dict(settings)
     check_choice("data", s["data"], DATA)
-    s["separation"] = float(s["separation"])
-    if not np.isfinite(s["separation"]) or s["separation"] < 0:
-        raise SettingError(f"separation must be a finite number >= 0, got {s['separation']}.")
+    s["separation"] = check_nonnegative_float("separation", s["separation"])
     s["component_std"] = check_positive_float("component_std", s["component_std"])
     s["n_components"] = check_int("n_components", s["n_components"], minimum=1)
     s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
@@ -112,6 +110,21 @@ def moment_matched_gaussian(weights, means, covariances) -> dict:
     parameters with K = 1 and the same leading axes."""
     mean, cov = mixture_moments(weights, means, covariances)
     return dict(weights=np.ones(mean.shape[:-1] + (1,)), means=mean[..., None, :], covariances=cov[..., None, :, :])
+
+
+def true_total_variance(settings: dict) -> float:
+    """:math:`\mathrm{tr}\,C` of the true mixture of ``settings``: the total variance the recursion starts from."""
+    truth = true_mixture(settings)
+    return float(np.trace(mixture_moments(truth["weights"], truth["means"], truth["covariances"])[1]))
+
+
+def expressivity_floor(settings: dict) -> float:
+    """Squared L2 distance from the true mixture of ``settings`` to its best single Gaussian
+    (:func:`moment_matched_gaussian`): the error a one-component fit keeps with unlimited data."""
+    truth = true_mixture(settings)
+    best = moment_matched_gaussian(truth["weights"], truth["means"], truth["covariances"])
+    return float(l2_squared_gmm(best["weights"], best["means"], best["covariances"],
+                                truth["weights"], truth["means"], truth["covariances"]))
 
 
 def expected_total_variance(total_variance: float, sample_sizes, reg_covar: float, d: int = 2) -> np.ndarray:

@@ -48,7 +48,8 @@ import numpy as np
 from ..loop import run_generations
 from ..policies import DataPolicy
 from ..store import RunStore, save_npz
-from ..validation import SettingError, check_choice, check_fraction, check_int, check_positive_float, check_positive_int
+from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+                          check_positive_float, check_positive_int)
 from . import Experiment, register
 
 #: The paper's two settings: epochs per generation and fraction of fresh real blocks.
@@ -139,9 +140,7 @@ def validate(settings: dict) -> dict:
     for key in ("lr", "base_lr"):
         s[key] = check_positive_float(key, s[key])
     for key in ("weight_decay", "eta_min"):
-        s[key] = float(s[key])
-        if not np.isfinite(s[key]) or s[key] < 0:
-            raise SettingError(f"{key} must be a finite number >= 0, got {s[key]}.")
+        s[key] = check_nonnegative_float(key, s[key])
     if s["eta_min"] > s["lr"]:
         raise SettingError(f"eta_min ({s['eta_min']}) must not exceed lr ({s['lr']}).")
     return s
@@ -296,6 +295,14 @@ def example_prompt(train_text: str, codec, train_blocks: np.ndarray, block_size:
 
 
 # --- one run ------------------------------------------------------------------------------------
+
+def data_perplexities(results: list[dict], generation: int) -> np.ndarray:
+    """The perplexities under the generation-0 model of the blocks of dataset ``generation``, pooled
+    over ``results`` (runs of one setting): all blocks at generation 0 (the real ones), only the
+    generated continuations after it (the real blocks mixed in by setting 2 are left out)."""
+    return np.concatenate([r["data_perplexity"][generation][~r["data_is_real"][generation] if generation
+                                                             else slice(None)] for r in results])
+
 
 def distinct_4gram_fraction(blocks: np.ndarray) -> float:
     """Mean over blocks of (distinct 4-grams) / (4-grams): 1 when no 4-gram repeats within a block."""

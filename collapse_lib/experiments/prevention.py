@@ -27,8 +27,8 @@ from ..policies import POLICIES, DataPolicy
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
 from ..sufficient_stats import PointSamples
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_positive_float,
-                          check_positive_int)
+from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+                          check_positive_float, check_positive_int)
 from . import Experiment, register
 
 METHODS = ("auto", "sufficient", "samples")
@@ -152,6 +152,14 @@ def true_covariance(dim: int, spectrum: float) -> np.ndarray:
     return (rotation * values) @ rotation.T
 
 
+def error_unit(settings: dict) -> tuple[float, float]:
+    r"""``(tr Σ, tr Σ / M)`` for the settings of a Gaussian experiment: the true total variance, and
+    the expected :math:`\lVert\hat\mu - \mu\rVert^2` of one fit to ``M`` real points, the unit
+    in which the chapter and the scorecard measure the error of the mean."""
+    trace = float(np.trace(true_covariance(settings["dim"], settings["spectrum"])))
+    return trace, trace / settings["sample_size"]
+
+
 def gaussian_sample_sizes(s: dict) -> np.ndarray:
     """``M_0..M_n`` of a Gaussian run: the schedule, with ``real_sample_size`` (if > 0) as ``M_0``."""
     sizes = sample_size_schedule(s["sample_size"], s["n_generations"], s["schedule"], s["growth"])
@@ -273,9 +281,7 @@ def tail_sets(probabilities: np.ndarray, levels) -> np.ndarray:
 def validate_tails(settings: dict) -> dict:
     s = dict(settings)
     s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
-    s["exponent"] = float(s["exponent"])
-    if not np.isfinite(s["exponent"]) or s["exponent"] < 0:
-        raise SettingError(f"exponent must be a finite number >= 0, got {s['exponent']}.")
+    s["exponent"] = check_nonnegative_float("exponent", s["exponent"])
     s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
     s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
     check_choice("policy", s["policy"], POLICIES)
@@ -325,6 +331,15 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
                               record=record, run=run, progress=progress, description=f"tails {s['policy']}")
     history["tail_mass_true"] = q @ tails
     return history
+
+
+def loss_time_moments(lost_by: np.ndarray, generations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and second moment of the generation at which a value is lost, among the values lost by
+    the last generation. ``lost_by`` ``(G + 1, K)``: the fraction lost by each generation, for each of
+    ``K`` groups (an observed fraction, or an exact distribution function such as
+    :func:`collapse_lib.theory.loss_time_cdf`); ``generations`` ``(G + 1,)``. Returns two ``(K,)`` arrays."""
+    weights = np.diff(lost_by, axis=0) / lost_by[-1]
+    return (generations[1:, None] * weights).sum(axis=0), (generations[1:, None] ** 2 * weights).sum(axis=0)
 
 
 register(Experiment("prevention_tails", run_tails, TAILS_DEFAULTS, validate_tails,
@@ -390,9 +405,7 @@ def true_mixture(separation: float, n_chains: int, **options) -> PointMixture:
 
 def validate_gmm(settings: dict) -> dict:
     s = dict(settings)
-    s["separation"] = float(s["separation"])
-    if not np.isfinite(s["separation"]) or s["separation"] < 0:
-        raise SettingError(f"separation must be a finite number >= 0, got {s['separation']}.")
+    s["separation"] = check_nonnegative_float("separation", s["separation"])
     s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=2)
     s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
     check_choice("policy", s["policy"], POLICIES)

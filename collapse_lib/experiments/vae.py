@@ -35,7 +35,8 @@ from ..loop import run_generations
 from ..policies import POLICIES, DataPolicy
 from ..seeding import STREAMS
 from ..store import save_npz
-from ..validation import SettingError, check_choice, check_fraction, check_int, check_positive_float, check_positive_int
+from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+                          check_positive_float, check_positive_int)
 from . import Experiment, register
 
 DEFAULTS = dict(
@@ -88,9 +89,7 @@ def validate(settings: dict) -> dict:
     s["n_grid"] = check_int("n_grid", s["n_grid"], minimum=0)
     s["lr"] = check_positive_float("lr", s["lr"])
     s["beta"] = check_positive_float("beta", s["beta"])
-    s["weight_decay"] = float(s["weight_decay"])
-    if not np.isfinite(s["weight_decay"]) or s["weight_decay"] < 0:
-        raise SettingError(f"weight_decay must be a finite number >= 0, got {settings['weight_decay']}.")
+    s["weight_decay"] = check_nonnegative_float("weight_decay", s["weight_decay"])
     for key in ("resample_per_batch", "binarise"):
         if not isinstance(s[key], (bool, np.bool_)):
             raise SettingError(f"{key} must be True or False, got {s[key]!r}.")

@@ -54,7 +54,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
+from ..validation import (SettingError, check_choice, check_nonnegative_float, check_positive_float,
+                          check_positive_int)
 from .torch_utils import deterministic, resolve_device, torch_seed, torch_threads
 
 ARCHITECTURES = ("conv", "mlp")
@@ -347,9 +348,7 @@ class VAE:
         self.epochs = check_positive_int("epochs", epochs)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.lr = check_positive_float("lr", lr)
-        self.weight_decay = float(weight_decay)
-        if not np.isfinite(self.weight_decay) or self.weight_decay < 0:
-            raise SettingError(f"weight_decay must be a finite number >= 0, got {weight_decay}.")
+        self.weight_decay = check_nonnegative_float("weight_decay", weight_decay)
         self.beta = check_positive_float("beta", beta)
         self.resample_per_batch, self.binarise = bool(resample_per_batch), bool(binarise)
         self.precision = check_choice("precision", precision, PRECISIONS)
