@@ -2,6 +2,7 @@ import os
 
 import matplotlib
 import pytest
+from helpers import http_folder  # noqa: F401 (a fixture: a folder served on loopback)
 
 matplotlib.use("Agg")
 

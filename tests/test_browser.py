@@ -7,19 +7,16 @@ every internal link points at a page (and anchor) that exists. A screenshot of e
 saved to ``_build/browser-test/``. Under CI (``CI=true``) a missing browser fails the test.
 """
 
-import functools
-import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
-import yaml
+from helpers import serve_folder, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -30,11 +27,6 @@ if not (CHROMIUM and CHROMEDRIVER):
         pytest.fail("the browser test needs Debian's chromium and chromium-driver (.ci/run installs them)",
                     pytrace=False)
     pytestmark = pytest.mark.skip(reason="chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
-
-
-def toc_pages():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +43,8 @@ def built_book(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(built_book):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(built_book) as base:
+        yield base + "/"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +72,7 @@ MathJax.startup.promise.then(() => done('ok')).catch(e => done('error: ' + e));
 """
 
 
-@pytest.mark.parametrize("page", toc_pages())
+@pytest.mark.parametrize("page", toc_files())
 def test_page_renders_in_a_browser(page, built_book, server, browser):
     from selenium.webdriver.common.by import By
 

@@ -5,17 +5,9 @@ from pathlib import Path
 import jupytext
 import papermill
 import pytest
-import yaml
+from helpers import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [entry["file"] for entry in part["chapters"]]
-    return files
 
 
 def notebook_chapters():

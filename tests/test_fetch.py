@@ -1,31 +1,12 @@
 """Verified downloads, tested against a local HTTP server on loopback."""
 
-import functools
-import http.server
-import threading
-
 import pytest
 
 from collapse_lib.datasets import DataError, download_verified, sha256_of
 
 
-@pytest.fixture
-def server(tmp_path):
-    """Serve ``tmp_path / "www"`` on 127.0.0.1 at a free port; yields the base URL and the folder."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_downloads_and_verifies(server, tmp_path):
-    base, root = server
+def test_downloads_and_verifies(http_folder, tmp_path):
+    base, root = http_folder
     (root / "file.bin").write_bytes(b"real data" * 1000)
     expected = sha256_of(b"real data" * 1000)
     path = download_verified([f"{base}/file.bin"], tmp_path / "cache" / "file.bin", expected)
@@ -33,16 +14,16 @@ def test_downloads_and_verifies(server, tmp_path):
     assert not list((tmp_path / "cache").glob(".*.part"))
 
 
-def test_skips_a_corrupt_mirror_and_uses_the_next(server, tmp_path):
-    base, root = server
+def test_skips_a_corrupt_mirror_and_uses_the_next(http_folder, tmp_path):
+    base, root = http_folder
     (root / "bad.bin").write_bytes(b"truncated")
     (root / "good.bin").write_bytes(b"whole file")
     path = download_verified([f"{base}/bad.bin", f"{base}/good.bin"], tmp_path / "c" / "f.bin", sha256_of(b"whole file"))
     assert path.read_bytes() == b"whole file"
 
 
-def test_corrupt_download_never_enters_the_cache(server, tmp_path):
-    base, root = server
+def test_corrupt_download_never_enters_the_cache(http_folder, tmp_path):
+    base, root = http_folder
     (root / "bad.bin").write_bytes(b"corrupt")
     destination = tmp_path / "c" / "f.bin"
     with pytest.raises(DataError, match=r"checksum .* does not match .* set COLLAPSE_DATA_DIR"):

@@ -11,7 +11,6 @@ import pytest
 
 from collapse_lib.datasets import DataError
 from collapse_lib.datasets import mnist
-from http_fixture import http_folder, serve_folder  # noqa: F401  (http_folder is a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COLLAPSE_DATA_DIR") or ROOT.parent / "shared" / "data")

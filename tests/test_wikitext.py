@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from http_fixture import http_folder, serve_folder  # noqa: F401 (a fixture)
+from helpers import serve_folder
 
 from collapse_lib.datasets import DataError, sha256_of
 from collapse_lib.datasets import wikitext as wt

@@ -1,11 +1,16 @@
-"""A local HTTP server on loopback for download tests (import ``serve_folder`` or the ``http_folder`` fixture)."""
+"""Helpers shared by the tests: a local HTTP server on loopback (``serve_folder``, and the ``http_folder``
+fixture that conftest.py provides) and the book's pages in table-of-contents order (``toc_files``)."""
 
 import contextlib
 import functools
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
@@ -30,3 +35,12 @@ def http_folder(tmp_path):
     root.mkdir()
     with serve_folder(root) as base:
         yield base, root
+
+
+def toc_files() -> list[str]:
+    """The book's pages in ``_toc.yml`` order, as paths without suffix (``chapters/gaussian``)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [entry["file"] for entry in part["chapters"]]
+    return files
