@@ -27,17 +27,19 @@ $(STAMP): constraints.txt pyproject.toml
 # when only the profile changes, clear the execution cache.
 LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)
 RUNS_DIR = $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs)
+# what a library or profile change clears, so that every page is executed and re-read
+CLEAR_EXECUTION = rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
 
 book: venv
 	@mkdir -p _build
 	@if [ "$$(cat _build/.library-key 2>/dev/null)" != "$(LIB_HASH)" ]; then \
 		echo "library changed: clearing the execution cache and re-reading every page"; \
-		rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute; \
+		$(CLEAR_EXECUTION); \
 		if [ -z "$(COLLAPSE_RUNS)" ]; then rm -rf _runs; fi; \
 	fi
 	@if [ "$$(cat _build/.profile-key 2>/dev/null)" != "$(PROFILE)" ]; then \
 		echo "profile changed to $(PROFILE): clearing the execution cache and re-reading every page"; \
-		rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute; \
+		$(CLEAR_EXECUTION); \
 	fi
 	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key
 	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR) \

@@ -18,6 +18,8 @@ from harness import Result, benchmark
 CHAPTER_GROUPS = {
     # the Gaussian chapters (replica + theory) and the Wright-Fisher chapter
     "book/gaussian-chapters-total": (("gaussian", "gaussian_theory", "wright_fisher"), 120.0),
+    # the Gaussian-mixture chapter (bench_gmm.py has its speed ratios)
+    "book/gmm-chapter-total": (("gmm", "gmm_expressivity", "gmm_policies"), 180.0),
 }
 
 

@@ -167,12 +167,3 @@ def batched_fits(ctx):
     return Result.ratio("gmm/batched-em-vs-sklearn-fits", base.best / ours.best,
                         detail=f"scikit-learn {base.best:.2f} s, batched {ours.best:.3f} s for 100 fits")
 
-
-try:  # the book-profile budget of the chapter, measured like the other chapters' (bench_book.py)
-    from bench_book import _group
-
-    GMM_EXPERIMENTS = ("gmm", "gmm_expressivity", "gmm_policies")
-    benchmark("book/gmm-chapter-total", "book profiles of the gmm chapter's experiments, each from an empty "
-              "run store; target < 180 s")(lambda ctx: _group("book/gmm-chapter-total", GMM_EXPERIMENTS, 180.0, ctx))
-except ImportError:  # pragma: no cover
-    pass

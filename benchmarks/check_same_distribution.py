@@ -16,7 +16,6 @@ Run::
 
     .venv/bin/python benchmarks/check_same_distribution.py
 
-:func:`ks_table` returns the rows, for a unit test.
 """
 
 from __future__ import annotations
