@@ -9,15 +9,27 @@ three operations a data policy needs: ``size``, ``merge`` (pool two datasets) an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .validation import SettingError
 
 
+class _ArrayFields:
+    """The run store's format for a frozen dataclass of arrays (and an ``int`` count): one array per field."""
+
+    def to_arrays(self) -> dict:
+        return {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict):
+        return cls(**{f.name: int(arrays[f.name]) if f.type == "int" else np.asarray(arrays[f.name])
+                      for f in fields(cls)})
+
+
 @dataclass(frozen=True)
-class GaussianStats:
+class GaussianStats(_ArrayFields):
     r"""Count, mean and centred sum of squares of ``count`` scalar samples, per chain.
 
     Attributes
@@ -62,16 +74,10 @@ class GaussianStats:
             "statistics do not keep; use method='samples' for this policy."
         )
 
-    def to_arrays(self) -> dict:
-        return {"count": np.asarray(self.count), "mean": self.mean, "m2": self.m2}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict) -> "GaussianStats":
-        return cls(int(arrays["count"]), np.asarray(arrays["mean"]), np.asarray(arrays["m2"]))
 
 
 @dataclass(frozen=True)
-class CategoryCounts:
+class CategoryCounts(_ArrayFields):
     """How many of the samples fell in each of ``K`` categories, per chain.
 
     Attributes
@@ -94,12 +100,6 @@ class CategoryCounts:
         rows = [rng.multivariate_hypergeometric(row, n) for row in self.counts]
         return CategoryCounts(np.stack(rows).astype(np.int64))
 
-    def to_arrays(self) -> dict:
-        return {"counts": self.counts}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict) -> "CategoryCounts":
-        return cls(np.asarray(arrays["counts"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def _rows_without_replacement(n_chains: int, total: int, n: int, rng: np.random.
 
 
 @dataclass(frozen=True)
-class MultivariateGaussianStats:
+class MultivariateGaussianStats(_ArrayFields):
     r"""Count, mean vector and scatter matrix of ``count`` samples in :math:`\mathbb R^d`, per chain.
 
     The d-dimensional version of :class:`GaussianStats`.
@@ -191,16 +191,10 @@ class MultivariateGaussianStats:
             "statistics do not keep; use method='samples' (or 'auto') for this policy."
         )
 
-    def to_arrays(self) -> dict:
-        return {"count": np.asarray(self.count), "mean": self.mean, "scatter": self.scatter}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict) -> "MultivariateGaussianStats":
-        return cls(int(arrays["count"]), np.asarray(arrays["mean"]), np.asarray(arrays["scatter"]))
 
 
 @dataclass(frozen=True)
-class PointSamples:
+class PointSamples(_ArrayFields):
     """Literal d-dimensional samples, per chain: ``points`` of shape ``(n_chains, count, d)``.
 
     Unlike a bare array, :meth:`subsample` keeps every sample (row) whole: it picks the same
@@ -221,16 +215,10 @@ class PointSamples:
         index = _rows_without_replacement(self.points.shape[0], self.size, n, rng)
         return PointSamples(np.take_along_axis(self.points, index[:, :, None], axis=1))
 
-    def to_arrays(self) -> dict:
-        return {"points": self.points}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict) -> "PointSamples":
-        return cls(np.asarray(arrays["points"]))
 
 
 @dataclass(frozen=True)
-class RegressionStats:
+class RegressionStats(_ArrayFields):
     r"""Sufficient statistics of a least-squares fit, per chain: :math:`X^\top X` and :math:`X^\top y`.
 
     Attributes
@@ -262,16 +250,10 @@ class RegressionStats:
             "statistics do not keep; use method='samples' (or 'auto') for this policy."
         )
 
-    def to_arrays(self) -> dict:
-        return {"count": np.asarray(self.count), "gram": self.gram, "moment": self.moment}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict) -> "RegressionStats":
-        return cls(int(arrays["count"]), np.asarray(arrays["gram"]), np.asarray(arrays["moment"]))
 
 
 @dataclass(frozen=True)
-class DesignLabels:
+class DesignLabels(_ArrayFields):
     """Labelled rows of a fixed design, per chain: which design row each sample is, and its label.
 
     Attributes
@@ -301,9 +283,3 @@ class DesignLabels:
         index = _rows_without_replacement(self.labels.shape[0], self.size, n, rng)
         return DesignLabels(np.take_along_axis(self.rows, index, axis=1), np.take_along_axis(self.labels, index, axis=1))
 
-    def to_arrays(self) -> dict:
-        return {"rows": self.rows, "labels": self.labels}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict) -> "DesignLabels":
-        return cls(np.asarray(arrays["rows"]), np.asarray(arrays["labels"]))
