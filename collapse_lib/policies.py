@@ -85,8 +85,7 @@ def subsample_dataset(data, n: int, rng: np.random.Generator, sample_axis: int =
     # one independent draw per batch index (the axes before sample_axis); trailing axes
     # (e.g. the coordinates of a point) stay together
     batch = data.shape[:sample_axis]
-    keys = rng.random(batch + (total,))
-    index = np.argpartition(keys, n - 1, axis=-1)[..., :n] if n < total else np.argsort(keys, axis=-1)
+    index = sufficient_stats.rows_by_random_keys(int(np.prod(batch)), total, n, rng).reshape(batch + (n,))
     index = index.reshape(index.shape + (1,) * (data.ndim - sample_axis - 1))
     return np.take_along_axis(data, index, axis=sample_axis)
 

@@ -106,8 +106,9 @@ class CategoryCounts(_ArrayFields):
 # Multivariate data (issue 6): d-dimensional Gaussians and linear regression on a fixed design.
 # ---------------------------------------------------------------------------------------------
 
-def _rows_by_random_keys(n_chains: int, total: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` of ``total`` rows per chain: the rows with the ``n`` smallest of ``total`` uniform keys."""
+def rows_by_random_keys(n_chains: int, total: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices ``(n_chains, n)`` of ``n`` of ``total`` rows per chain, drawn without replacement: the rows
+    with the ``n`` smallest of ``total`` uniform keys (also :func:`collapse_lib.policies.subsample_dataset`'s draw)."""
     keys = rng.random((n_chains, total))
     return np.argpartition(keys, n - 1, axis=1)[:, :n] if n < total else np.argsort(keys, axis=1)
 
@@ -125,7 +126,7 @@ def _rows_without_replacement(n_chains: int, total: int, n: int, rng: np.random.
     if n > total:
         raise SettingError(f"cannot subsample {n} points from a pool of {total}.")
     if 2 * n > total:
-        return _rows_by_random_keys(n_chains, total, n, rng)
+        return rows_by_random_keys(n_chains, total, n, rng)
     repeats = n * n / (2 * total)  # about the expected number of repeats among the draws
     width = n + int(np.ceil(repeats + 4 * np.sqrt(repeats) + 4))
     draws = rng.integers(0, total, size=(n_chains, width))
@@ -139,7 +140,7 @@ def _rows_without_replacement(n_chains: int, total: int, n: int, rng: np.random.
     out = np.empty((n_chains, n), dtype=np.int64)
     out[~short] = draws[~short][keep[~short]].reshape(-1, n)
     if short.any():
-        out[short] = _rows_by_random_keys(int(short.sum()), total, n, rng)
+        out[short] = rows_by_random_keys(int(short.sum()), total, n, rng)
     return out
 
 
