@@ -19,7 +19,6 @@ that names the file and the fix. A download enters the cache only whole and veri
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fetch import DataError, cache_dir, data_dir, download_verified
+from .fetch import DataError, cache_dir, data_dir, download_verified, sha256_of
 
 #: name -> (file name, sha256 of the decompressed IDX file, sha256 of the canonical .gz archive)
 FILES = {
@@ -124,7 +123,7 @@ def read_idx_gz(path: os.PathLike | str, sha256: str | None) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path} is corrupt or truncated ({error}). {fix}") from None
     if sha256 is not None:
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = sha256_of(raw)
         if digest != sha256:
             raise DataError(f"{path} has the wrong content: sha256 of the decompressed file is {digest[:16]}..., "
                             f"expected {sha256[:16]}... {fix}")
