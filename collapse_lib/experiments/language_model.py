@@ -208,6 +208,7 @@ def _build_base(s: dict, text, device: str) -> dict:
     """Train the tokenizer, tokenise the text and pretrain the base (tiny or random OPT)."""
     from ..models import language_model as lm
     from ..models import opt_path
+    from ..models.torch_utils import state_to_arrays
 
     codec = lm.train_tokenizer(text.train, s["vocab_size"])
     ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
@@ -227,7 +228,7 @@ def _build_base(s: dict, text, device: str) -> dict:
                               seed=BASE_SEED, logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
         valid_losses = np.asarray(log.valid_losses)
     arrays = {"tokenizer": codec.to_array(), "valid_losses": valid_losses,
-              **{f"ids.{k}": v for k, v in ids.items()}, **lm.state_to_arrays(module, "state.")}
+              **{f"ids.{k}": v for k, v in ids.items()}, **state_to_arrays(module, "state.")}
     return arrays
 
 
@@ -236,7 +237,7 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     from ..datasets.wikitext import load_wikitext2
     from ..models import language_model as lm
     from ..models import opt_path
-    from ..models.torch_utils import resolve_device, torch_threads
+    from ..models.torch_utils import arrays_to_state, resolve_device, torch_threads
 
     s = validate(settings) if "n_seeds" in settings else settings
     device = resolve_device(s["device"])
@@ -254,7 +255,7 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
             arrays = {k: saved[k] for k in saved.files}
         codec = lm.BPECodec.from_array(arrays["tokenizer"])
         ids = {split: arrays[f"ids.{split}"] for split in ("train", "valid", "test")}
-        state = lm.arrays_to_state(arrays, "state.")
+        state = arrays_to_state(arrays, "state.")
         config = _transformer_config(s, codec.vocab_size)
         if s["backend"] == "tiny":
             backbone = lm.TinyBackbone(config, state, codec, device)

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..store import RunStore, save_npz, settings_key
 from ..validation import SettingError, check_positive_float, check_positive_int
-from .torch_utils import torch_seed, torch_threads
+from .torch_utils import arrays_to_state, state_to_arrays, torch_seed, torch_threads
 
 VERSION = 1
 
@@ -77,11 +77,11 @@ class DigitClassifier:
         return float(np.mean(self.predict(images) == np.asarray(labels)))
 
     def get_params(self) -> dict:
-        return {k: v.detach().numpy().copy() for k, v in self.network.state_dict().items()}
+        return state_to_arrays(self.network)
 
     def set_params(self, params: dict) -> "DigitClassifier":
         self._build()
-        self.network.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in params.items()})
+        self.network.load_state_dict(arrays_to_state(params))
         self.network.eval()
         return self
 

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..validation import SettingError
+from .torch_utils import arrays_to_state, state_to_arrays
 
 EOS = "</s>"  # the one special token: OPT's end of sequence, suppressed while generating
 
@@ -408,14 +409,6 @@ def train_epochs(module, train_blocks, valid_blocks, *, epochs: int, lr: float, 
     return TrainLog(valid_losses, train_losses, int(np.argmin(valid_losses)))
 
 
-def state_to_arrays(module, prefix: str = "") -> dict:
-    return {prefix + k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-
-
-def arrays_to_state(arrays: dict, prefix: str = "") -> dict:
-    return {k[len(prefix):]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith(prefix)}
-
-
 # --- backbones: what the loop's model is made of -----------------------------------------------
 
 class TinyBackbone:
@@ -432,9 +425,7 @@ class TinyBackbone:
         module.load_state_dict(self.state if state is None else state)
         return module.to(self.device).eval()
 
-    @staticmethod
-    def logits(module, ids):
-        return module(ids)
+    logits = staticmethod(tiny_logits)
 
     @staticmethod
     def decoder(module, n_beams: int, n_new: int):

@@ -1,9 +1,11 @@
-"""Small PyTorch helpers shared by the torch models: thread counts, determinism, devices, seeds."""
+"""Small PyTorch helpers shared by the torch models: thread counts, determinism, devices, seeds, and
+weights as NumPy arrays (the run store's format)."""
 
 from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import torch
 
 from ..validation import SettingError, check_choice
@@ -50,3 +52,14 @@ def resolve_device(device: str) -> str:
 def torch_seed(rng) -> int:
     """A 63-bit torch seed drawn from a NumPy generator (0 when ``rng`` is None)."""
     return 0 if rng is None else int(rng.integers(2**63 - 1))
+
+
+def state_to_arrays(module, prefix: str = "") -> dict:
+    """``module.state_dict()`` as NumPy arrays (copies, on the CPU), each key prefixed with ``prefix``."""
+    return {prefix + k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def arrays_to_state(arrays: dict, prefix: str = "") -> dict:
+    """The entries of ``arrays`` whose keys start with ``prefix``, without it, as tensors for ``load_state_dict``."""
+    return {k[len(prefix):]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()
+            if k.startswith(prefix)}

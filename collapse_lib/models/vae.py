@@ -56,7 +56,8 @@ from torch import nn
 
 from ..validation import (SettingError, check_choice, check_nonnegative_float, check_positive_float,
                           check_positive_int)
-from .torch_utils import deterministic, resolve_device, torch_seed, torch_threads
+from .torch_utils import (arrays_to_state, deterministic, resolve_device, state_to_arrays, torch_seed,
+                          torch_threads)
 
 ARCHITECTURES = ("conv", "mlp")
 PRECISIONS = ("fp32", "bf16")
@@ -182,14 +183,6 @@ def vae_loss(logits, x, mu, logvar, beta: float = 1.0):
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _to_numpy(state: dict) -> dict:
-    return {k: v.detach().cpu().numpy().copy() for k, v in state.items()}
-
-
-def _to_torch(arrays: dict, prefix: str) -> dict:
-    return {k[len(prefix):]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items() if k.startswith(prefix)}
-
-
 # --- the lazily decoded dataset ---------------------------------------------------------------
 
 @dataclass
@@ -252,7 +245,7 @@ class _DecodeStream:
         c = source.config
         _, self.decoder = build_networks(c["architecture"], c["latent_dim"], c["capacity"], c["hidden"],
                                          channels_last=(c["architecture"] == "conv" and device == "cpu"))
-        self.decoder.load_state_dict(_to_torch(source.decoder, ""))
+        self.decoder.load_state_dict(arrays_to_state(source.decoder))
         self.decoder.to(device).eval().requires_grad_(False)
         self.latent_dim, self.device, self.chunk, self.binarise = c["latent_dim"], device, chunk, source.binarise
         self.autocast = precision == "bf16"
@@ -445,7 +438,7 @@ class VAE:
 
     def decoder_params(self) -> dict:
         self._check_fitted()
-        return _to_numpy(self.decoder.state_dict())
+        return state_to_arrays(self.decoder)
 
     def sample(self, n: int, rng: np.random.Generator):
         """``n`` synthetic images for the next generation.
@@ -509,8 +502,7 @@ class VAE:
     def get_params(self) -> dict:
         """Encoder and decoder weights as NumPy arrays (keys ``encoder.*``, ``decoder.*``) and the loss history."""
         self._check_fitted()
-        params = {f"encoder.{k}": v for k, v in _to_numpy(self.encoder.state_dict()).items()}
-        params.update({f"decoder.{k}": v for k, v in _to_numpy(self.decoder.state_dict()).items()})
+        params = {**state_to_arrays(self.encoder, "encoder."), **state_to_arrays(self.decoder, "decoder.")}
         params["loss_history"] = np.asarray(getattr(self, "loss_history_", np.zeros(0)))
         return params
 
@@ -518,8 +510,8 @@ class VAE:
         """Load weights saved by :meth:`get_params` into a model of this configuration."""
         self._build()
         try:
-            self.encoder.load_state_dict(_to_torch(params, "encoder."))
-            self.decoder.load_state_dict(_to_torch(params, "decoder."))
+            self.encoder.load_state_dict(arrays_to_state(params, "encoder."))
+            self.decoder.load_state_dict(arrays_to_state(params, "decoder."))
         except RuntimeError as error:
             raise SettingError(f"these parameters do not fit a VAE with {self.config}: {error}") from None
         self.encoder.eval()
