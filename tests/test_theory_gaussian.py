@@ -140,3 +140,19 @@ def test_vectorised_replace_trajectories_do_not_depend_on_the_chunk_size():
     b = sample_replace_trajectories(0.0, 1.0, 50, 300, 1, np.random.default_rng(3), n_generations=200, chunk=64)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_streamed_replace_trajectories_are_the_same_numbers_as_the_whole_ones():
+    from collapse_lib.models.gaussian import iter_replace_trajectories, sample_replace_trajectories
+
+    mu, sigma = sample_replace_trajectories(0.0, 1.0, 50, 7, ddof=1, rng=3, n_generations=40, chunk=8)
+    rows_mu, rows_sigma, next_row = [], [], 0
+    for start, mu_block, sigma_block in iter_replace_trajectories(0.0, 1.0, 50, 7, ddof=1, rng=3, n_generations=40,
+                                                                 chunk=8):
+        assert start == next_row and mu_block.shape == sigma_block.shape and mu_block.shape[1] == 7
+        rows_mu.append(mu_block.copy())
+        rows_sigma.append(sigma_block.copy())
+        next_row += len(mu_block)
+    assert next_row == 41 and len(rows_mu) > 1  # streamed in several blocks
+    np.testing.assert_array_equal(np.concatenate(rows_mu), mu)
+    np.testing.assert_array_equal(np.concatenate(rows_sigma), sigma)
