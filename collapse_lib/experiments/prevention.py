@@ -23,7 +23,7 @@ from ..metrics import chain_quantiles
 from ..models.categorical import CategoricalModel
 from ..models.linear_regression import FixedDesign, LinearRegressionModel
 from ..models.multivariate_gaussian import MultivariateGaussianModel, w2_squared_to_gaussian
-from ..policies import POLICIES, DataPolicy
+from ..policies import DataPolicy
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
 from ..sufficient_stats import PointSamples
@@ -180,8 +180,7 @@ def validate_gaussian(settings: dict) -> dict:
     s["growth"] = check_positive_float("growth", s["growth"])
     s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
     s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
-    check_choice("policy", s["policy"], POLICIES)
-    DataPolicy(s["policy"], s["real_fraction"])
+    DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     _check_method(s)
@@ -284,8 +283,7 @@ def validate_tails(settings: dict) -> dict:
     s["exponent"] = check_nonnegative_float("exponent", s["exponent"])
     s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
     s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
-    check_choice("policy", s["policy"], POLICIES)
-    DataPolicy(s["policy"], s["real_fraction"])
+    DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     levels = [check_fraction("tail_levels", x) for x in np.atleast_1d(s["tail_levels"])]
@@ -408,8 +406,7 @@ def validate_gmm(settings: dict) -> dict:
     s["separation"] = check_nonnegative_float("separation", s["separation"])
     s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=2)
     s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
-    check_choice("policy", s["policy"], POLICIES)
-    DataPolicy(s["policy"], s["real_fraction"])
+    DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     s["n_test"] = check_positive_int("n_test", s["n_test"])
