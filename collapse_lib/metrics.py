@@ -33,10 +33,35 @@ def w2_squared_gaussian(mean_a, cov_a, mean_b, cov_b) -> float:
     return float(np.sum((np.asarray(mean_a) - mean_b) ** 2) + max(trace, 0.0))
 
 
+def w2_squared_to_gaussian(mean, cov, true_mean, true_cov) -> np.ndarray:
+    r"""Squared 2-Wasserstein distance of a batch of Gaussians to one reference Gaussian.
+
+    :math:`\|m-\mu\|^2 + \mathrm{tr}\,\hat\Sigma + \mathrm{tr}\,\Sigma
+    - 2\,\mathrm{tr}\,(\Sigma^{1/2}\hat\Sigma\Sigma^{1/2})^{1/2}`, the batched version of
+    :func:`w2_squared_gaussian`. ``mean`` has shape ``(n_chains, d)``, ``cov``
+    ``(n_chains, d, d)``; the reference ``true_mean`` ``(d,)`` and ``true_cov`` ``(d, d)``. Returns
+    shape ``(n_chains,)``, squared data units. The trace of the matrix square root is the sum of the
+    square roots of the eigenvalues of the symmetric matrix :math:`\Sigma^{1/2}\hat\Sigma\Sigma^{1/2}`.
+    """
+    values, vectors = np.linalg.eigh(np.asarray(true_cov, dtype=float))
+    root = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    cross = np.linalg.eigvalsh(root @ np.asarray(cov, dtype=float) @ root)
+    trace = np.trace(cov, axis1=-2, axis2=-1) + np.trace(true_cov) - 2 * np.sqrt(np.clip(cross, 0.0, None)).sum(-1)
+    return np.sum((np.asarray(mean) - true_mean) ** 2, axis=-1) + np.clip(trace, 0.0, None)
+
+
 def heterozygosity(probabilities):
     r""":math:`H(p) = 1 - \sum_k p_k^2` along the last axis: the chance two draws differ."""
     p = np.asarray(probabilities, dtype=float)
     return 1.0 - np.sum(p**2, axis=-1)
+
+
+def class_entropy(counts) -> np.ndarray:
+    """Shannon entropy (nats) of class counts along the last axis; log(10) = 2.303 for 10 equal classes."""
+    counts = np.asarray(counts, dtype=float)
+    p = counts / counts.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 0.0 - np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
 
 
 def fixed_state(probabilities):

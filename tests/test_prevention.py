@@ -12,8 +12,8 @@ import pytest
 import collapse_lib as cl
 from collapse_lib.experiments import prevention
 from collapse_lib.models.linear_regression import FixedDesign, LinearRegressionModel
-from collapse_lib.models.multivariate_gaussian import (MultivariateGaussianModel, standard_wishart,
-                                                       w2_squared_to_gaussian)
+from collapse_lib.metrics import w2_squared_to_gaussian
+from collapse_lib.models.multivariate_gaussian import MultivariateGaussianModel, standard_wishart
 from collapse_lib.policies import dataset_from_arrays, dataset_to_arrays
 from collapse_lib.sufficient_stats import DesignLabels, MultivariateGaussianStats, PointSamples, RegressionStats
 

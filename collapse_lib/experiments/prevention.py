@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..loop import run_generations
-from ..metrics import chain_quantiles
+from ..metrics import chain_quantiles, w2_squared_to_gaussian
 from ..models.categorical import CategoricalModel
 from ..models.linear_regression import FixedDesign, LinearRegressionModel
-from ..models.multivariate_gaussian import MultivariateGaussianModel, w2_squared_to_gaussian
+from ..models.multivariate_gaussian import MultivariateGaussianModel
 from ..policies import DataPolicy
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng

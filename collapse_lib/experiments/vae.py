@@ -32,6 +32,7 @@ import numpy as np
 
 from ..datasets import mnist as mnist_data
 from ..loop import run_generations
+from ..metrics import class_entropy
 from ..policies import POLICIES, DataPolicy
 from ..seeding import STREAMS
 from ..store import save_npz
@@ -132,8 +133,6 @@ def model_factory(s: dict):
 def sample_measures(images: np.ndarray, reference: VAE, classifier, n_keep: int = N_KEEP) -> dict:
     """The measures of a set of images (float32 in [0, 1], ``(n, 28, 28)``): latent means under the
     ``reference`` (generation-0) encoder, the classifier's digit counts and the pixel variance."""
-    from ..models.digit_classifier import class_entropy
-
     mu, _ = reference.encode(images)
     values = mu.ravel()
     probabilities = classifier.predict_proba(images)

@@ -107,11 +107,3 @@ def trained_classifier(mnist, seed: int = 0, hidden: int = 256, epochs: int = 3,
     classifier.fit(images, mnist.train_labels[:n], np.random.default_rng(seed))
     save_npz(path / "params.npz", classifier.get_params())
     return classifier
-
-
-def class_entropy(counts) -> np.ndarray:
-    """Shannon entropy (nats) of class counts along the last axis; log(10) = 2.303 for 10 equal classes."""
-    counts = np.asarray(counts, dtype=float)
-    p = counts / counts.sum(axis=-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 0.0 - np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
