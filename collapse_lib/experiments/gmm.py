@@ -113,7 +113,7 @@ def moment_matched_gaussian(weights, means, covariances) -> dict:
 
 
 def true_total_variance(settings: dict) -> float:
-    """:math:`\mathrm{tr}\,C` of the true mixture of ``settings``: the total variance the recursion starts from."""
+    r""":math:`\mathrm{tr}\,C` of the true mixture of ``settings``: the total variance the recursion starts from."""
     truth = true_mixture(settings)
     return float(np.trace(mixture_moments(truth["weights"], truth["means"], truth["covariances"])[1]))
 
