@@ -40,8 +40,8 @@ avoids the official loop's overheads: no DataLoader (the batches are index slice
 or decoded directly), decoding in large no-grad chunks, the loss on logits
 (``binary_cross_entropy_with_logits``), a fused Adam step, channels-last convolutions, and an
 explicit thread count (``threads``; 1 by default, because a shared machine punishes OpenMP
-barriers). In float32 one generation trains about 2x as fast as the official loop on two CPU
-cores; ``precision="bf16"`` adds bfloat16 autocast, about 3.5x on CPUs with AVX512-BF16 or AMX
+barriers). In float32 one generation trains 1.8-2.2x as fast as the official loop on two CPU
+cores; ``precision="bf16"`` adds bfloat16 autocast, 2.7-3.6x on CPUs with AVX512-BF16 or AMX
 (the loss and the optimiser state stay float32). ``benchmarks/README.md`` has the figures.
 """
 
