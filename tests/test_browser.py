@@ -10,8 +10,6 @@ saved to ``_build/browser-test/``. Under CI (``CI=true``) a missing browser fail
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -27,18 +25,6 @@ if not (CHROMIUM and CHROMEDRIVER):
         pytest.fail("the browser test needs Debian's chromium and chromium-driver (.ci/run installs them)",
                     pytrace=False)
     pytestmark = pytest.mark.skip(reason="chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
-
-
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    env = dict(os.environ, COLLAPSE_PROFILE="smoke", COLLAPSE_RUNS=str(out / "runs"))
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jupyter_book), "build", str(ROOT), "--path-output", str(out),
-                             "--warningiserror", "--keep-going", "--builder", "html"],
-                            env=env, capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return out / "_build" / "html"
 
 
 @pytest.fixture(scope="module")
