@@ -10,7 +10,8 @@ Layout::
 ``key`` is a hash of the experiment's name, its result version, its full settings and the
 seed. Every file is written to a temporary name in the same folder and then renamed
 (``os.replace``), so a run killed at any moment leaves only whole files behind. The root is
-``$COLLAPSE_RUNS`` when set, else ``~/.cache/collapse_lib/runs``.
+``$COLLAPSE_RUNS`` when set (a relative value is read against the directory it was given in), else
+``<user cache>/collapse_lib/runs``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .environment import runs_root
+
 RESULT = "result.npz"
 
 
 def default_root() -> Path:
-    """``$COLLAPSE_RUNS`` or ``~/.cache/collapse_lib/runs``."""
-    env = os.environ.get("COLLAPSE_RUNS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "collapse_lib" / "runs"
+    """``$COLLAPSE_RUNS`` or ``<user cache>/collapse_lib/runs`` (:func:`collapse_lib.environment.runs_root`)."""
+    return runs_root()
 
 
 def settings_key(experiment: str, settings: dict, seed: int, version: int) -> str:

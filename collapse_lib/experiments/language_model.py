@@ -389,12 +389,11 @@ def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: Ru
     ``{"corpus": Corpus, "main": {(setting, seed): result}, "ablation": {penalty: result}}``;
     the ablation's penalty 1.0 is the main run of setting 1.
     """
-    import os
-
     from . import resolve_settings, run_sweep
+    from ..environment import usable_cores
     from ..profiles import Sweep
 
-    jobs = jobs or len(os.sched_getaffinity(0))
+    jobs = jobs or usable_cores()
     single = resolve_settings("language_model", profile, setting=1)
     corpus = prepare(single, store)
     seeds = list(range(seed, seed + single["n_seeds"]))
