@@ -6,8 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= book
 STAMP := $(VENV)/.installed
+# The datasets: $COLLAPSE_DATA_DIR if set, else shared/data beside the clone if it is there, else none
+# (the library then downloads into its cache, or offline uses the real data an installed package
+# ships, and says so). Always exported as an absolute path: the chapters run inside chapters/.
 DATA_DIR ?= $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(wildcard ../shared/data))
-export COLLAPSE_DATA_DIR := $(DATA_DIR)
+export COLLAPSE_DATA_DIR := $(if $(DATA_DIR),$(abspath $(DATA_DIR)))
+# The CPU build of PyTorch: where PyTorch's CPU wheel index answers (5 s at most), pip may also take
+# torch from it (torch==2.13.0 then resolves to 2.13.0+cpu instead of PyPI's CUDA build on Linux);
+# where it does not (a machine that reaches only PyPI), the install is the plain PyPI one.
+# TORCH_INDEX= (empty) switches the probe off.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: venv book test bench clean
 
@@ -16,7 +24,12 @@ venv: $(STAMP)
 $(STAMP): constraints.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[book,test]"
+	@index=""; if [ -n "$(TORCH_INDEX)" ] && $(PYTHON) -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
+		"$(TORCH_INDEX)/torch/" 2>/dev/null; then index="--extra-index-url $(TORCH_INDEX)"; \
+		echo "PyTorch's CPU wheel index answers: torch comes from $(TORCH_INDEX)"; \
+	else echo "PyTorch's CPU wheel index is out of reach: torch comes from the package index pip is configured with"; fi; \
+	echo "$(BIN)/pip install --quiet -c constraints.txt $$index -e .[book,test]"; \
+	$(BIN)/pip install --quiet -c constraints.txt $$index -e ".[book,test]"
 	# cffconvert only for its CITATION.cff schema (tests); its own pins clash with Jupyter's jsonschema
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt cffconvert
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (collapse)" >/dev/null
@@ -26,7 +39,12 @@ $(STAMP): constraints.txt pyproject.toml
 # the execution cache and the book's own run store (_runs/, unless COLLAPSE_RUNS names another);
 # when only the profile changes, clear the execution cache.
 LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)
-RUNS_DIR = $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs)
+# The data the chapters would read (the data folder's and the cache's files, and offline or not): when it
+# changes (a book built offline, then the data arrive), every page is executed again.
+DATA_KEY = $$( (echo "$(COLLAPSE_DATA_DIR) $(COLLAPSE_OFFLINE)"; ls -lLR $(COLLAPSE_DATA_DIR) \
+	"$$($(BIN)/python -c 'from collapse_lib.environment import cache_dir; print(cache_dir())')" 2>/dev/null) \
+	| sha256sum | cut -c1-16)
+RUNS_DIR = $(abspath $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs))
 # what a library or profile change clears, so that every page is executed and re-read
 CLEAR_EXECUTION = rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
 
@@ -41,7 +59,12 @@ book: venv
 		echo "profile changed to $(PROFILE): clearing the execution cache and re-reading every page"; \
 		$(CLEAR_EXECUTION); \
 	fi
-	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key
+	@if [ "$$(cat _build/.data-key 2>/dev/null)" != "$(DATA_KEY)" ]; then \
+		echo "data changed (or first build): clearing the execution cache and re-reading every page"; \
+		$(CLEAR_EXECUTION); \
+	fi
+	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key; echo "$(DATA_KEY)" > _build/.data-key
+	@echo "data: $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),no data folder: the library's cache, a download, or offline the real data installed packages ship (each chapter says which)")
 	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR) \
 		$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
 	@echo "book built at profile $(PROFILE): $(CURDIR)/_build/html/index.html"
