@@ -30,7 +30,7 @@ from tqdm import tqdm
 from .policies import DataPolicy, dataset_from_arrays, dataset_to_arrays, merge_datasets, subsample_dataset
 from .sample_sizes import as_sample_sizes
 from .seeding import generation_rng
-from .validation import SettingError, check_positive_int, check_seed
+from .validation import SettingError, check_generations, check_seed
 
 
 def default_record(model, generation: int) -> dict:
@@ -112,7 +112,7 @@ def run_generations(
         Each recorded key stacked over generations (leading axis of length
         ``n_generations + 1``), plus ``"generation"`` and ``"sample_size"``.
     """
-    n_generations = check_positive_int("n_generations", n_generations)
+    n_generations = check_generations(n_generations)
     sizes = as_sample_sizes(sample_sizes, n_generations)
     seed = check_seed(seed)
     if not isinstance(policy, DataPolicy):

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..profiles import Sweep, profile_settings
 from ..store import RunStore
-from ..validation import SettingError, check_choice, check_seed
+from ..validation import SettingError, check_choice, check_finite_settings, check_seed
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ def validated_runs(name: str, profile: str, seeds, overrides: dict) -> list[tupl
     experiment = get_experiment(name)
     seeds = [check_seed(s) for s in (seeds if isinstance(seeds, (list, tuple, range)) else [seeds])]
     settings = resolve_settings(name, profile, **overrides)
-    return [(experiment.validate(single), seed) for single in expand_sweep(settings) for seed in seeds]
+    return [(experiment.validate(check_finite_settings(single)), seed) for single in expand_sweep(settings)
+            for seed in seeds]
 
 
 def run_experiment(name: str, profile: str = "book", seed: int = 0, *, store: RunStore | None = None,

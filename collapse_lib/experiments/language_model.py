@@ -48,7 +48,7 @@ import numpy as np
 from ..loop import run_generations
 from ..policies import DataPolicy
 from ..store import RunStore, save_npz
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int, check_nonnegative_float,
                           check_positive_float, check_positive_int)
 from . import Experiment, register
 
@@ -120,7 +120,7 @@ def validate(settings: dict) -> dict:
         s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
         if s["real_fraction"] >= 1:
             raise SettingError("real_fraction must be < 1: some of each dataset must be generated.")
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     check_choice("backend", s["backend"], ("tiny", "opt"))
     if not isinstance(s["opt_model"], str) or not s["opt_model"]:
         raise SettingError(f"opt_model must be a Hugging Face model name or 'random', got {s['opt_model']!r}.")

@@ -36,7 +36,7 @@ from ..metrics import class_entropy
 from ..policies import POLICIES, DataPolicy
 from ..seeding import STREAMS
 from ..store import save_npz
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+from ..validation import (SettingError, check_choice, check_generations, check_fraction, check_int, check_nonnegative_float,
                           check_positive_float, check_positive_int)
 from . import Experiment, register
 
@@ -84,7 +84,8 @@ def validate(settings: dict) -> dict:
 
     s = dict(settings)
     s["architecture"] = check_choice("architecture", s["architecture"], ARCHITECTURES)
-    for key in ("latent_dim", "capacity", "hidden", "n_train", "epochs", "batch_size", "n_generations",
+    s["n_generations"] = check_generations(s["n_generations"])
+    for key in ("latent_dim", "capacity", "hidden", "n_train", "epochs", "batch_size",
                 "n_test", "n_eval", "classifier_epochs"):
         s[key] = check_positive_int(key, s[key])
     s["n_grid"] = check_int("n_grid", s["n_grid"], minimum=0)
