@@ -44,6 +44,7 @@ LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16
 DATA_KEY = $$( (echo "$(COLLAPSE_DATA_DIR) $(COLLAPSE_OFFLINE)"; ls -lLR $(COLLAPSE_DATA_DIR) \
 	"$$($(BIN)/python -c 'from collapse_lib.environment import cache_dir; print(cache_dir())')" 2>/dev/null) \
 	| sha256sum | cut -c1-16)
+NO_DATA_FOLDER = no data folder: the cache or a download; offline the real data installed packages ship (each chapter says which)
 RUNS_DIR = $(abspath $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs))
 # what a library or profile change clears, so that every page is executed and re-read
 CLEAR_EXECUTION = rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
@@ -59,12 +60,12 @@ book: venv
 		echo "profile changed to $(PROFILE): clearing the execution cache and re-reading every page"; \
 		$(CLEAR_EXECUTION); \
 	fi
-	@if [ "$$(cat _build/.data-key 2>/dev/null)" != "$(DATA_KEY)" ]; then \
+	@data_key=$(DATA_KEY); if [ "$$(cat _build/.data-key 2>/dev/null)" != "$$data_key" ]; then \
 		echo "data changed (or first build): clearing the execution cache and re-reading every page"; \
 		$(CLEAR_EXECUTION); \
-	fi
-	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key; echo "$(DATA_KEY)" > _build/.data-key
-	@echo "data: $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),no data folder: the library's cache, a download, or offline the real data installed packages ship (each chapter says which)")
+	fi; echo "$$data_key" > _build/.data-key
+	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key
+	@echo "data: $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(NO_DATA_FOLDER))"
 	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR) \
 		$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
 	@echo "book built at profile $(PROFILE): $(CURDIR)/_build/html/index.html"
