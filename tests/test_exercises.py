@@ -215,3 +215,55 @@ def test_the_syntax_check_sees_a_broken_page(tmp_path):
     page.write_text("<html><body><article><p>Fine {cite}</p><pre>```{exercise} Why does</pre>"
                     "<p>see {numref}`fig-x`</p></article></body></html>")
     assert len(MYST_SYNTAX.findall(page_text(page))) == 2
+
+
+# ---- what a reader sees: the solutions are folded until opened --------------------------------------
+
+CHAPTERS_WITH_SOLUTIONS = [page for page in CHAPTERS
+                           if any(d["name"] == "solution" for d in parse_directives((ROOT / f"{page}.md").read_text(encoding="utf-8")))]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import shutil
+
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        if __import__("os").environ.get("CI"):
+            pytest.fail("the browser checks need Debian's chromium and chromium-driver", pytrace=False)
+        pytest.skip("chromium/chromedriver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--window-size=1280,2000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.parametrize("page", CHAPTERS_WITH_SOLUTIONS)
+def test_solutions_are_folded_in_the_browser_until_opened(page, built_book, browser):
+    from helpers import serve_folder
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serve_folder(built_book) as base:
+        browser.get(f"{base}/{page}.html")
+        exercises = browser.find_elements(By.CSS_SELECTOR, "div.exercise")
+        solutions = browser.find_elements(By.CSS_SELECTOR, "div.solution")
+        assert solutions and len(solutions) == len(exercises)
+        for solution in solutions:
+            body = solution.find_element(By.CSS_SELECTOR, "section")
+            WebDriverWait(browser, 10).until(lambda _: not body.is_displayed(),
+                                             message=f"{page}: solution {solution.get_attribute('id')} is shown")
+            assert solution.find_element(By.CSS_SELECTOR, ".admonition-title").is_displayed()
+        solution = solutions[0]
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", solution)
+        solution.find_element(By.CSS_SELECTOR, ".admonition-title").click()
+        body = solution.find_element(By.CSS_SELECTOR, "section")
+        WebDriverWait(browser, 10).until(lambda _: body.is_displayed(), message=f"{page}: a solution does not open")
