@@ -128,7 +128,14 @@ def _scan_roles(text: str, replace) -> str:
 
 def _convert_block(text: str, ctx: _Context) -> str:
     lines = text.splitlines()
-    out: list[str] = []
+    out: list[str] = []       # converted lines
+    pending: list[str] = []   # Markdown text whose roles are still to convert (a role may span lines)
+
+    def flush():
+        if pending:
+            out.extend(_roles("\n".join(pending), ctx).split("\n"))
+            pending.clear()
+
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -136,6 +143,7 @@ def _convert_block(text: str, ctx: _Context) -> str:
         if m:
             fence, info = m.group("fence"), m.group("info").strip()
             if not (fence[0] == "`" and "`" in info):   # a backtick fence's info string has no backticks
+                flush()
                 end = _fence_end(lines, i, fence)
                 body = lines[i + 1:end]
                 if info.startswith("{"):
@@ -148,27 +156,23 @@ def _convert_block(text: str, ctx: _Context) -> str:
                     out.extend(lines[i:end + 1])        # ordinary code block: verbatim
                 i = end + 1
                 continue
+        i += 1
         if _TARGET.match(line):                          # (label)= : a target, invisible in the book
-            i += 1
             continue
         if mm := _LABELLED_MATH_END.match(line):         # $$ (label): number the equation
             number = ctx.titles.get(mm.group("label"))
             if number:
-                out.append(f"{mm.group('indent')}\\tag{{{number.strip('()')}}}")
-            out.append(f"{mm.group('indent')}$$")
-            i += 1
+                pending.append(f"{mm.group('indent')}\\tag{{{number.strip('()')}}}")
+            pending.append(f"{mm.group('indent')}$$")
             continue
-        if (line.startswith(": ") and out and out[-1].strip() and not out[-1].startswith((": ", "  "))
-                and (len(out) < 2 or not out[-2].strip())):
-            term = out.pop()                             # a definition list item -> a bullet
-            out.append(f"- **{term.strip().strip('*')}**: {_roles(line[2:], ctx)}")
-            i += 1
-            while i < len(lines) and lines[i].startswith("  ") and lines[i].strip():
-                out.append(_roles(lines[i], ctx))
-                i += 1
+        before = pending[-2] if len(pending) > 1 else (out[-1] if out and len(pending) == 1 else "")
+        if (line.startswith(": ") and pending and pending[-1].strip()
+                and not pending[-1].startswith((": ", " ", "-", "*  ")) and not before.strip()):
+            # a definition list item (term, then ": definition") -> a bullet
+            pending[-1] = f"- **{pending[-1].strip().strip('*')}**: {line[2:]}"
             continue
-        out.append(_roles(line, ctx))
-        i += 1
+        pending.append(line)
+    flush()
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 

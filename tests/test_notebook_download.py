@@ -239,3 +239,8 @@ def test_downloaded_notebooks_are_reader_ready(built_book):
         captions = [c for c in nb.cells if en.CAPTION_TAG in c.get("metadata", {}).get("tags", [])]
         assert len(captions) == len(figures), f"{path.name}: a figure without its caption"
         assert all(re.match(r"\*\*Fig\. \d+\.\*\* ", c.source) for c in captions), f"{path.name}: a caption without its number"
+
+
+def test_a_role_broken_over_two_lines_is_converted():
+    out = convert("see {ref}`the\nexercises <gaussian-exercises>` and {numref}`fig-w2`", titles=TITLES)
+    assert out == "see the\nexercises and Fig. 12"
