@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= book
 STAMP := $(VENV)/.installed
-DATA_DIR ?= $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(wildcard ../shared/data))
+DATA_DIR ?= $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(abspath $(wildcard ../shared/data)))
 export COLLAPSE_DATA_DIR := $(DATA_DIR)
 
 .PHONY: venv book test bench clean
