@@ -201,22 +201,28 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
+def _set_parent_death_signal() -> bool:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies; whether that worked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
 def die_with_parent(parent: int) -> None:
     """End this process when process ``parent`` (the one that started it) dies.
 
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel kills it at once; a worker killed
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, so the kernel kills it at once (a worker killed
     mid-generation leaves only whole files, and its run lock is taken over at once). Elsewhere,
-    or if that call fails: a daemon thread that watches ``os.getppid()`` twice a second.
+    or if that call fails: a daemon thread that checks ``os.getppid()`` twice a second.
     """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-            if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
-                if os.getppid() != parent:  # it died before the call
-                    os._exit(1)
-                return
-        except (OSError, AttributeError):
-            pass
+    if _set_parent_death_signal():
+        if os.getppid() != parent:  # it died before the call
+            os._exit(1)
+        return
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
 
 
