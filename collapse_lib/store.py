@@ -270,9 +270,8 @@ class Run:
                 warn(f"{self.path / RESULT} is damaged ({_why(error.__cause__)}); computing the run again")
                 (self.path / RESULT).unlink(missing_ok=True)
             return None
-        if repair or not (self.path / SETTINGS).exists():
-            with contextlib.suppress(OSError):  # a read-only store is still read
-                self._check_settings_file()
+        with contextlib.suppress(OSError):  # a read-only store is still read
+            self._check_settings_file()
         return result
 
     def save_result(self, result: dict) -> None:

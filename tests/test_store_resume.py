@@ -152,6 +152,11 @@ def test_a_damaged_or_missing_settings_file_is_written_again(tmp_path, monkeypat
     (folder / "settings.json").unlink()  # a finished run: written again when it is next loaded
     assert_same(run(store), straight)
     assert json.loads((folder / "settings.json").read_text())["settings"] == info["settings"]
+    (folder / "settings.json").write_bytes(b"")
+    capsys.readouterr()
+    assert_same(run(store), straight)
+    assert f"{folder / 'settings.json'} is damaged" in capsys.readouterr().err
+    assert json.loads((folder / "settings.json").read_text())["key"] == folder.name
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])

