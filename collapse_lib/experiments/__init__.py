@@ -216,8 +216,10 @@ def die_with_parent(parent: int) -> None:
     """End this process when process ``parent`` (the one that started it) dies.
 
     Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, so the kernel kills it at once (a worker killed
-    mid-generation leaves only whole files, and its run lock is taken over at once). Elsewhere,
-    or if that call fails: a daemon thread that checks ``os.getppid()`` twice a second.
+    mid-generation leaves only whole files, and its run lock is taken over at once); the kernel
+    watches the parent's thread that started the worker, which for :func:`worker_pool` is the
+    thread that submits the work and waits for it. Elsewhere, or if that call fails: a daemon
+    thread that checks ``os.getppid()`` twice a second.
     """
     if _set_parent_death_signal():
         if os.getppid() != parent:  # it died before the call
