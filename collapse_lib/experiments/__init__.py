@@ -244,7 +244,7 @@ def run_sweep(name: str, profile: str = "book", seeds=0, *, store: RunStore | No
     store = store or RunStore()
     runs = validated_runs(name, profile, seeds, overrides)
     if jobs > 1:
-        with worker_pool(min(jobs, len(runs))) as pool:
+        with worker_pool(max(1, min(jobs, len(runs)))) as pool:
             list(pool.map(_run_one_star, [(name, s, seed, store.root, progress) for s, seed in runs]))
     return [(s, seed, _run_one(name, s, seed, store, progress)) for s, seed in runs]
 
