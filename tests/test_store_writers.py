@@ -86,7 +86,7 @@ def test_a_second_writer_waits_and_reuses_the_result(tmp_path):
     for name, process in writers.items():
         assert process.returncode == 0, outputs[name][1][-3000:]
     assert len(list(marks.glob("computed.*"))) == 1  # one computed, the other loaded its result
-    waited = [name for name, (_, err) in outputs.items() if "is being written by process" in err]
+    waited = [name for name, (_, err) in outputs.items() if "is being written by" in err]
     assert len(waited) == 1, outputs
     results = {name: dict(np.load(marks / f"result.{name}.npz")) for name in writers}
     assert_same(results["a"], results["b"])
@@ -103,7 +103,7 @@ def test_a_waiting_writer_resumes_the_run_when_the_first_dies(tmp_path):
         wait_for(lambda: (marks / "five.first").exists())
         second = start(tmp_path / "runs", marks, "second", 0.0)
         err = []
-        wait_for(lambda: err.append(second.stderr.readline()) or "is being written by process" in err[-1])
+        wait_for(lambda: err.append(second.stderr.readline()) or "is being written by" in err[-1])
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=60)
         out, _ = second.communicate(timeout=300)
