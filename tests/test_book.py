@@ -57,3 +57,30 @@ def test_the_build_fails_on_warnings_and_on_failing_cells():
 def test_references_have_unique_keys():
     keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), flags=re.M)
     assert len(keys) == len(set(keys)), "duplicate keys in references.bib"
+
+
+def test_the_books_execution_cache_key_follows_the_data(tmp_path):
+    """``make book`` re-executes every page when the data change (a book built offline is rebuilt once the
+    data arrive): its data key differs with the data folder, its contents and the offline switch."""
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which("make"):
+        import pytest
+        pytest.skip("no make")
+
+    def key(**env):
+        full = {k: v for k, v in os.environ.items() if k not in ("COLLAPSE_DATA_DIR", "COLLAPSE_OFFLINE")}
+        full.update(env, COLLAPSE_CACHE=str(tmp_path / "cache"))
+        return subprocess.run(["make", "-s", "--eval", "k: ; @echo $(DATA_KEY)", "k"], cwd=ROOT, env=full,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    folder = tmp_path / "data"
+    (folder / "mnist").mkdir(parents=True)
+    (folder / "mnist" / "a.gz").write_bytes(b"x")
+    first = key(COLLAPSE_DATA_DIR=str(folder))
+    assert len(first) == 16 and first == key(COLLAPSE_DATA_DIR=str(folder))
+    assert key(COLLAPSE_DATA_DIR=str(folder), COLLAPSE_OFFLINE="1") != first
+    (folder / "mnist" / "b.gz").write_bytes(b"yy")
+    assert key(COLLAPSE_DATA_DIR=str(folder)) != first
