@@ -234,6 +234,7 @@ def _build_base(s: dict, text, device: str) -> dict:
 
 def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     """The corpus and base model of ``settings`` (one run's), built once and cached in the run store."""
+    from ..cluster import build_once
     from ..datasets.wikitext import load_wikitext2
     from ..models import language_model as lm
     from ..models import opt_path
@@ -248,9 +249,12 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
         valid_losses = np.zeros(0)
     else:
         path = (store or RunStore()).root / "language_model_base" / _base_key(s, text.fingerprint) / "base.npz"
-        if not path.exists():
+
+        def build():
             with torch_threads(s["threads"]):
                 save_npz(path, _build_base(s, text, device))
+
+        build_once(path, build)  # once, under base.npz.lock, whichever of many processes comes first
         with np.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
         codec = lm.BPECodec.from_array(arrays["tokenizer"])
