@@ -19,6 +19,8 @@ submitit is imported only by :func:`submit` (``pip install -e .[cluster]``); the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -308,8 +310,8 @@ def submit(experiment: str, profile: str, seeds, overrides: dict, *, store=None,
                          cpus_per_task=cpus_per_task, array_parallelism=array_parallelism,
                          max_requeues=max_requeues, job_name=f"collapse-{experiment}")
     if cluster == "slurm":
-        try:
-            with executor.batch():
+        try:  # submitit echoes a refusing sbatch's stderr; its words go into the one error line instead
+            with contextlib.redirect_stderr(io.StringIO()), executor.batch():
                 submitted.jobs = [executor.submit(task) for task in tasks]
         except Exception as error:  # submitit's FailedJobError/FailedSubmissionError carry sbatch's own words
             said = [line.strip() for line in str(error).splitlines() if line.strip()]
