@@ -8,8 +8,10 @@ resumed from the store; shared prerequisites built once under a file lock; the s
   resubmits the same run, and requeues the task (``scontrol requeue``; the script carries
   ``#SBATCH --requeue``). The requeued task finds the run's finished generations in the store and
   resumes after the last of them, so the run ends with exactly the numbers of an uninterrupted one.
-* :func:`build_once` makes a shared prerequisite (the language model's base and tokenizer, the
-  digit classifier) exactly once, whichever task gets there first, under a lock file next to it.
+* :func:`build_once` makes a shared prerequisite (the digit classifier) exactly once, whichever
+  task gets there first, under a lock file next to it (the language model's base and tokenizer are
+  built the same way, under ``writer_lock``, in
+  :func:`collapse_lib.experiments.language_model.prepare`).
 * :func:`sweep_status` says, for each run of a sweep, whether it finished, stopped part way (and
   at which generation), never started, or failed (a submitted task writes ``failure.txt`` into
   its run's folder, with the error).
@@ -56,22 +58,23 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-def build_once(path: str | os.PathLike, build: Callable[[], None]) -> Path:
+def build_once(path: str | os.PathLike, build: Callable[[], None], what: str | None = None) -> Path:
     """Make the file ``path`` by calling ``build()`` unless it exists; return ``path``.
 
     ``build`` must write ``path`` itself, atomically (as :func:`collapse_lib.store.save_npz` does).
     Processes that race here (array tasks on many nodes sharing one store, a sweep's workers) take
-    a lock file next to the artifact (:func:`lock_path`, a ``filelock.FileLock``; it falls back to
-    a lock by file creation where the file system has no ``flock``): the first builds, the others
-    wait and then find the file. A build that fails releases the lock and the next one tries.
+    the lock file next to the artifact (:func:`lock_path`) with the run store's
+    :func:`~collapse_lib.store.writer_lock` (a lease by exclusive file creation, coherent on cluster
+    file systems, taken over from a holder that died): the first builds, the others wait (saying
+    so once on stderr) and then find the file. A build that fails releases the lock and the next
+    caller builds.
     """
-    from filelock import FileLock
+    from .store import writer_lock
 
     path = Path(path)
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(lock_path(path)):
+    with writer_lock(lock_path(path), what or f"the shared prerequisite {path}"):
         if not path.exists():
             build()
     return path
@@ -114,12 +117,15 @@ def sweep_requests(experiment: str, profile: str, seeds, overrides: dict, store)
     seeds = list(seeds)
     validated_runs(experiment, profile, [0], overrides)  # every combination, once: errors before anything
     swept = sorted(k for k, v in resolve_settings(experiment, profile, **overrides).items() if isinstance(v, Sweep))
-    requests = []
+    requests, folders = [], set()
     for pinned in pinned_requests(experiment, profile, overrides):
         label = " ".join(f"{key}={pinned[key]}" for key in swept)
         for settings, seed in validated_runs(experiment, profile, seeds, pinned):
             folder = stored_run(experiment, settings, seed, store).path
-            requests.append(Request(pinned, seed, settings, folder, f"seed={seed}" + (f" {label}" if label else "")))
+            if folder not in folders:  # two values that validate to one run: it runs once
+                folders.add(folder)
+                name = f"seed={seed}" + (f" {label}" if label else "")
+                requests.append(Request(pinned, seed, settings, folder, name))
     return requests
 
 

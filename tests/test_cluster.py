@@ -311,7 +311,7 @@ def test_racing_processes_train_the_digit_classifier_once(tmp_path):
     print(float(model.predict_proba(mnist.train_images[:4]).sum()))
     """
     assert race(tmp_path, setup, call, n=2) == ["built"]
-    assert len(list((tmp_path / "store" / "digit_classifier").glob("*/params.npz.lock"))) == 1, "lock beside it"
+    assert len(list((tmp_path / "store" / "digit_classifier").glob("*/params.npz"))) == 1
 
 
 def test_racing_processes_build_the_language_models_base_once(tmp_path):
@@ -338,7 +338,7 @@ def test_racing_processes_build_the_language_models_base_once(tmp_path):
     call = "lm_exp.prepare(settings, cl.RunStore(store))"
     assert race(tmp_path, setup, call, n=2) == ["built"]
     base = list((tmp_path / "store" / "language_model_base").glob("*/base.npz"))
-    assert len(base) == 1 and (base[0].parent / "base.npz.lock").exists()
+    assert len(base) == 1
 
 
 def test_a_failed_build_leaves_the_next_caller_to_build(tmp_path):
