@@ -170,7 +170,8 @@ class RunTask(Checkpointable):
     It holds only the request (experiment, profile, seed, pinned overrides, the store's root and
     the run's folder as the submitting machine computed it): the settings are resolved and
     validated again on the node that runs the task, and the run's state lives in the store, not
-    in the task. So :meth:`checkpoint`, which submitit calls when the task is signalled before its
+    in the task. The task's thread pools use the cores it was allocated (:func:`limit_threads`),
+    and so does an experiment's machine-only ``threads`` setting unless the request pins it. So :meth:`checkpoint`, which submitit calls when the task is signalled before its
     time limit, resubmits the very same task, and the requeued task resumes from the run's last
     finished generation.
     """
@@ -183,7 +184,7 @@ class RunTask(Checkpointable):
         return f"RunTask({self.experiment!r}, {self.profile!r}, seed={self.seed}, {self.overrides!r})"
 
     def __call__(self) -> str:
-        from .experiments import run_experiment, stored_run, validated_runs
+        from .experiments import get_experiment, run_experiment, stored_run, validated_runs
         from .store import RunStore
 
         folder = Path(self.folder)
@@ -191,7 +192,11 @@ class RunTask(Checkpointable):
         try:
             cores = limit_threads()
             store = RunStore(self.store)
-            settings, seed = validated_runs(self.experiment, self.profile, [self.seed], self.overrides)[0]
+            overrides = dict(self.overrides)
+            experiment = get_experiment(self.experiment)
+            if "threads" in experiment.machine_settings and "threads" not in overrides:
+                overrides["threads"] = cores  # the allocation, not one thread (not part of the run's key)
+            settings, seed = validated_runs(self.experiment, self.profile, [self.seed], overrides)[0]
             run = stored_run(self.experiment, settings, seed, store)
             if run.path != folder:
                 print(f"note: this node keys the run as {run.path}, the submitting machine as {folder}",
@@ -199,7 +204,7 @@ class RunTask(Checkpointable):
             done = run.is_finished() or run.finished_generations()
             print(f"{self!r}: {cores} core(s); " + ("finished before" if run.is_finished() else
                   f"resuming after generation {done - 1}" if done else "starting") + f" ({run.path})", flush=True)
-            run_experiment(self.experiment, self.profile, self.seed, store=store, **self.overrides)
+            run_experiment(self.experiment, self.profile, self.seed, store=store, **overrides)
         except Exception as error:  # a requeue exits with SystemExit, which is not a failure
             record_failure(folder, error)
             raise

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import collapse_lib as cl
-from collapse_lib import cli, cluster, environment
+from collapse_lib import cli, cluster, environment, experiments
 from collapse_lib.experiments import EXPERIMENTS, stored_run, validated_runs
 from collapse_lib.store import Run
 
@@ -26,6 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUEST = ["gaussian", "--profile", "smoke", "--seed", "0-1", "--set", "sample_size=10,20", "--set", "ddof=0",
            "--set", "policy=replace", "--set", "n_chains=20", "--set", "n_generations=10"]
 SINGLE = dict(sample_size=10, ddof=0, policy="replace", n_chains=20, n_generations=10)
+
+
+@pytest.fixture(autouse=True)
+def no_process_wide_thread_limits(monkeypatch):
+    """A task called in this process counts its cores but leaves the test process's thread pools alone
+    (the real :func:`cluster.limit_threads` runs in the tasks' own processes)."""
+    monkeypatch.setattr(cluster, "limit_threads", lambda cores=None: cores or environment.usable_cores())
 
 
 def results_in(store_root, args=REQUEST):
@@ -75,6 +82,16 @@ def test_a_task_sets_torch_threads_to_its_allocation():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1"]
+
+
+def test_a_task_gives_an_experiments_threads_setting_its_allocation_unless_pinned(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cluster, "limit_threads", lambda cores=None: 3)  # as if Slurm allocated 3 cores
+    monkeypatch.setattr(experiments, "run_experiment", lambda name, profile, seed, store=None, **o: seen.append(o))
+    for request in ({"setting": 1}, {"setting": 1, "threads": 2}):
+        cluster.RunTask("language_model", "smoke", 0, request, str(tmp_path), str(tmp_path / "run"))()
+    cluster.RunTask("gaussian", "smoke", 0, SINGLE, str(tmp_path), str(tmp_path / "run"))()
+    assert [o.get("threads") for o in seen] == [3, 2, None], "threads is machine-only: the key is the same"
 
 
 # --- the local executor end to end ----------------------------------------------------------------
