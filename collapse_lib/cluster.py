@@ -48,6 +48,8 @@ LOGS = "submitit_logs"
 #: Times a run may be requeued at its time limit before it is given up (``--max-requeues``).
 MAX_REQUEUES = 20
 CLUSTERS = ("slurm", "local")
+#: Seconds before the time limit that submitit has the scheduler signal a task (its defaults).
+SIGNAL_DELAY_S = {"slurm": 90, "local": 30}
 
 
 # --- shared prerequisites -------------------------------------------------------------------------
@@ -276,7 +278,8 @@ def _executor(cluster: str, logs: Path, *, minutes: float, partition, gpus_per_t
         executor.update_parameters(name=job_name, timeout_min=max(1, int(-(-minutes // 1))),
                                    cpus_per_task=cpus_per_task, slurm_partition=partition,
                                    slurm_gpus_per_task=gpus_per_task, slurm_array_parallelism=array_parallelism,
-                                   slurm_additional_parameters={"requeue": True})
+                                   # one task per array element; Slurm refuses --gpus-per-task without --ntasks
+                                   slurm_additional_parameters={"requeue": True, "ntasks": 1})
     else:
         executor = submitit.AutoExecutor(folder=logs / "%j", cluster="local", local_max_num_timeout=max_requeues)
         executor.update_parameters(name=job_name, local_timeout_min=minutes, local_gpus_per_node=gpus_per_task or 0)
@@ -306,6 +309,11 @@ def submit(experiment: str, profile: str, seeds, overrides: dict, *, store=None,
         if value is not None and (not isinstance(value, int) or value < (0 if name == "--max-requeues" else 1)):
             raise SettingError(f"{name} must be a whole number >= {0 if name == '--max-requeues' else 1}, "
                                f"got {value!r}; fix {name}.")
+    shortest = SIGNAL_DELAY_S[cluster] + 60
+    if minutes * 60 < shortest:
+        raise SettingError(f"--time must be at least {shortest // 60}:{shortest % 60:02d} (minutes:seconds) with "
+                           f"--cluster {cluster}: the task is signalled {SIGNAL_DELAY_S[cluster]} s before its time "
+                           f"limit to be requeued, got {time_limit!r}; fix --time.")
     report = report or (lambda line: print(line, file=sys.stderr))
     store = store if isinstance(store, RunStore) else RunStore(store)
     root = store.root.resolve()

@@ -211,7 +211,7 @@ def test_submit_writes_one_slurm_array_with_the_resources_and_requeue(fake_slurm
     script = (kept / "script.sh").read_text()
     for line in ("#SBATCH --array=0-5%3", "#SBATCH --partition=gpu", "#SBATCH --time=150",
                  "#SBATCH --gpus-per-task=1", "#SBATCH --cpus-per-task=4", "#SBATCH --requeue",
-                 "#SBATCH --signal=USR2@90", "#SBATCH --job-name=collapse-gaussian"):
+                 "#SBATCH --signal=USR2@90", "#SBATCH --job-name=collapse-gaussian", "#SBATCH --ntasks=1"):
         assert line in script.splitlines(), (line, script)
     assert f"{sys.executable} -u -m submitit.core._submit" in script, "the tasks run this interpreter"
     assert str(store.resolve() / cluster.LOGS) in script, "submitit's files under the store by default"
@@ -243,6 +243,8 @@ def test_finished_runs_are_not_submitted_again(fake_slurm, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--time", "soon"], "--time must be minutes or [D-]HH:MM:SS (as sbatch --time), got 'soon'; fix --time."),
     (["--time", "0"], "--time must be longer than zero"),
+    (["--time", "2"], "--time must be at least 2:30 (minutes:seconds) with --cluster slurm: the task is signalled "
+                      "90 s before its time limit to be requeued, got '2'; fix --time."),
     (["--set", "sample_size=-4"], "sample_size"),
 ])
 def test_submit_mistakes_are_one_line_and_exit_2(fake_slurm, tmp_path, capsys, args, message):
