@@ -178,9 +178,11 @@ class RunTask(Checkpointable):
     finished generation.
     """
 
-    def __init__(self, experiment: str, profile: str, seed: int, overrides: dict, store: str, folder: str):
+    def __init__(self, experiment: str, profile: str, seed: int, overrides: dict, store: str, folder: str,
+                 cores: int | None = None):
         self.experiment, self.profile, self.seed = experiment, profile, seed
         self.overrides, self.store, self.folder = dict(overrides), str(store), str(folder)
+        self.cores = cores  # None: what the scheduler allocated (usable_cores); the local executor sets a share
 
     def __repr__(self) -> str:
         return f"RunTask({self.experiment!r}, {self.profile!r}, seed={self.seed}, {self.overrides!r})"
@@ -192,7 +194,7 @@ class RunTask(Checkpointable):
         folder = Path(self.folder)
         (folder / FAILURE).unlink(missing_ok=True)  # a new attempt: an earlier failure is no longer news
         try:
-            cores = limit_threads()
+            cores = limit_threads(self.cores)
             store = RunStore(self.store)
             overrides = dict(self.overrides)
             experiment = get_experiment(self.experiment)
@@ -279,7 +281,9 @@ def _executor(cluster: str, logs: Path, *, minutes: float, partition, gpus_per_t
                                    cpus_per_task=cpus_per_task, slurm_partition=partition,
                                    slurm_gpus_per_task=gpus_per_task, slurm_array_parallelism=array_parallelism,
                                    # one task per array element; Slurm refuses --gpus-per-task without --ntasks
-                                   slurm_additional_parameters={"requeue": True, "ntasks": 1})
+                                   slurm_additional_parameters={"requeue": True, "ntasks": 1},
+                                   # some Slurm versions (22.05) do not hand the job's --cpus-per-task to srun
+                                   slurm_srun_args=["--cpus-per-task", str(cpus_per_task)] if cpus_per_task else None)
     else:
         executor = submitit.AutoExecutor(folder=logs / "%j", cluster="local", local_max_num_timeout=max_requeues)
         executor.update_parameters(name=job_name, local_timeout_min=minutes, local_gpus_per_node=gpus_per_task or 0)
@@ -337,8 +341,10 @@ def submit(experiment: str, profile: str, seeds, overrides: dict, *, store=None,
             raise SettingError(f"sbatch refused the job array ({said[-1] if said else type(error).__name__}); "
                                "check --partition, --time, --gpus-per-task and --cpus-per-task.") from error
         return submitted
-    _run_locally(executor, tasks, submitted, array_parallelism or max(1, usable_cores() // (cpus_per_task or 1)),
-                 poll_s, report)
+    parallelism = array_parallelism or max(1, usable_cores() // (cpus_per_task or 1))
+    for task in tasks:  # the local executor confines nothing: each task takes its share of this machine's cores
+        task.cores = cpus_per_task or max(1, usable_cores() // min(parallelism, len(tasks)))
+    _run_locally(executor, tasks, submitted, parallelism, poll_s, report)
     return submitted
 
 

@@ -109,6 +109,9 @@ def test_local_executor_runs_the_sweep_to_the_numbers_of_run(tmp_path, capsys):
         assert_same_arrays(submitted[key], direct[key])
     logs = list((tmp_path / "submitted" / cluster.LOGS).glob("*/*_log.out"))
     assert len(logs) == 4, "submitit's files under the store by default"
+    cores = environment.usable_cores()
+    share = max(1, cores // min(cores, 4))  # as many at a time as there are cores: each gets its share
+    assert all(f": {share} core(s); starting" in log.read_text() for log in logs)
     capsys.readouterr()
     assert cli.main(["submit", *REQUEST, "--store", str(tmp_path / "submitted"), "--cluster", "local"]) == 0
     assert "all 4 run(s) have finished; nothing to submit" in capsys.readouterr().err
@@ -214,6 +217,8 @@ def test_submit_writes_one_slurm_array_with_the_resources_and_requeue(fake_slurm
                  "#SBATCH --signal=USR2@90", "#SBATCH --job-name=collapse-gaussian", "#SBATCH --ntasks=1"):
         assert line in script.splitlines(), (line, script)
     assert f"{sys.executable} -u -m submitit.core._submit" in script, "the tasks run this interpreter"
+    srun = next(line for line in script.splitlines() if line.startswith("srun "))
+    assert "--cpus-per-task 4" in srun, "the task's step gets the cores of its allocation"
     assert str(store.resolve() / cluster.LOGS) in script, "submitit's files under the store by default"
     lines = captured.out.splitlines()
     assert [line.split()[3] for line in lines] == [f"4242_{i}" for i in range(6)]
