@@ -16,7 +16,8 @@ resumed from the store; shared prerequisites built once under a file lock; the s
   at which generation), never started, or failed (a submitted task writes ``failure.txt`` into
   its run's folder, with the error).
 
-submitit is imported only by :func:`submit` (``pip install -e .[cluster]``); the rest works without it.
+Only :func:`submit` needs submitit (``pip install -e '.[cluster]'``); without it the rest works, and
+:class:`RunTask` is a plain class with the same ``checkpoint`` method.
 """
 
 from __future__ import annotations
@@ -172,10 +173,14 @@ class RunTask(Checkpointable):
     It holds only the request (experiment, profile, seed, pinned overrides, the store's root and
     the run's folder as the submitting machine computed it): the settings are resolved and
     validated again on the node that runs the task, and the run's state lives in the store, not
-    in the task. The task's thread pools use the cores it was allocated (:func:`limit_threads`),
-    and so does an experiment's machine-only ``threads`` setting unless the request pins it. So :meth:`checkpoint`, which submitit calls when the task is signalled before its
+    in the task. So :meth:`checkpoint`, which submitit calls when the task is signalled before its
     time limit, resubmits the very same task, and the requeued task resumes from the run's last
     finished generation.
+
+    The task's thread pools use the cores it was allocated (:func:`limit_threads`), and so does an
+    experiment's machine-only ``threads`` setting unless the request pins it. An error of the run
+    is written to ``failure.txt`` in the run's folder (:func:`record_failure`) and raised again,
+    so that submitit records it too.
     """
 
     def __init__(self, experiment: str, profile: str, seed: int, overrides: dict, store: str, folder: str,
@@ -205,9 +210,10 @@ class RunTask(Checkpointable):
             if run.path != folder:
                 print(f"note: this node keys the run as {run.path}, the submitting machine as {folder}",
                       flush=True)
-            done = run.is_finished() or run.finished_generations()
-            print(f"{self!r}: {cores} core(s); " + ("finished before" if run.is_finished() else
-                  f"resuming after generation {done - 1}" if done else "starting") + f" ({run.path})", flush=True)
+            done = run.finished_generations()
+            state = ("finished before" if run.is_finished() else
+                     f"resuming after generation {done - 1}" if done else "starting")
+            print(f"{self!r}: {cores} core(s); {state} ({run.path})", flush=True)
             run_experiment(self.experiment, self.profile, self.seed, store=store, **overrides)
         except Exception as error:  # a requeue exits with SystemExit, which is not a failure
             record_failure(folder, error)
