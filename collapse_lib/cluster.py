@@ -391,8 +391,9 @@ def _run_locally(executor, tasks, submitted: Submitted, parallelism: int, poll_s
 
 def run_state(folder: Path, n_generations: int | None) -> tuple[str, str]:
     """``(state, detail)`` of one run's folder: ``finished``; ``failed`` (with the error line);
-    ``partial`` (with the generations saved); ``not started``."""
-    from .store import RESULT, Run
+    ``partial`` (with the generations saved); ``not started``. The detail of an unfinished run
+    also names the process writing it, while one holds the run's lock."""
+    from .store import LOCK, RESULT, Run, _lock_holder
 
     folder = Path(folder)
     if (folder / RESULT).exists():
@@ -401,10 +402,11 @@ def run_state(folder: Path, n_generations: int | None) -> tuple[str, str]:
     saved = Run(folder, "", {}, 0).finished_generations() if folder.is_dir() else 0
     total = f" of {n_generations + 1}" if isinstance(n_generations, int) else ""
     reached = f"generations 0-{saved - 1}{total} saved" if saved else "no generation saved"
+    writer = f"; being written by {_lock_holder(folder / LOCK)}" if (folder / LOCK).exists() else ""
     if failure is not None:
         return "failed", f"{failure} ({reached})"
-    if saved:
-        return "partial", reached
+    if saved or writer:  # a run being written has started, even before its first generation is saved
+        return "partial", reached + writer
     return "not started", ""
 
 

@@ -414,5 +414,8 @@ def test_status_names_finished_partial_failed_and_not_started_runs(tmp_path, mon
     assert rows[1].startswith("partial ") and "generations 0-4 of 11 saved" in rows[1]
     assert rows[2].startswith("failed ") and "RuntimeError: the node's disk is full (no generation saved)" in rows[2]
     assert rows[3].startswith("not started ")
+    (folders[1] / ".lock").write_text("pid=4242\nhost=node17\n")  # as the store's writer lock records its holder
+    assert cluster.run_state(folders[1], 10) == ("partial", "generations 0-4 of 11 saved; being written by "
+                                                            "process 4242 on node17")
     assert "1 finished, 1 partial, 1 not started, 1 failed (of 4)" in captured.err
     assert "Traceback" in (folders[2] / cluster.FAILURE).read_text(), "the whole traceback is kept in the file"
