@@ -300,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--logs", default=None,
                         help="folder for submitit's scripts, pickles and logs (default: <store>/submitit_logs)")
     submit.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's)")
-    submit.add_argument("--time", default="1:00:00",
-                        help="time limit per task, as sbatch: minutes or [D-]HH:MM:SS (default: 1:00:00); a task "
+    submit.add_argument("--time", default=None,
+                        help="time limit per task, as sbatch: minutes or [D-]HH:MM:SS (default: 1:00:00 on Slurm, "
+                             "30 days with --cluster local); a task "
                              "that reaches it is requeued and resumes from its last finished generation")
     submit.add_argument("--gpus-per-task", type=_positive_int("--gpus-per-task"), default=None,
                         help="GPUs per task (default: none)")

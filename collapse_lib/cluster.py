@@ -49,6 +49,10 @@ LOGS = "submitit_logs"
 #: Times a run may be requeued at its time limit before it is given up (``--max-requeues``).
 MAX_REQUEUES = 20
 CLUSTERS = ("slurm", "local")
+#: The time limit of a task unless one is given: an hour on Slurm (a queue's usual short limit; a run
+#: that needs longer is requeued and resumes); on one machine, where nothing else waits, thirty days
+#: (submitit's local executor restarts a task at most six times).
+DEFAULT_TIME = {"slurm": "1:00:00", "local": "30-00:00:00"}
 #: Seconds before the time limit that submitit has the scheduler signal a task (its defaults).
 SIGNAL_DELAY_S = {"slurm": 90, "local": 30}
 
@@ -297,14 +301,15 @@ def _executor(cluster: str, logs: Path, *, minutes: float, partition, gpus_per_t
 
 
 def submit(experiment: str, profile: str, seeds, overrides: dict, *, store=None, cluster: str = "slurm",
-           logs=None, time_limit: str | float = "1:00:00", partition: str | None = None,
+           logs=None, time_limit: str | float | None = None, partition: str | None = None,
            gpus_per_task: int | None = None, cpus_per_task: int | None = None,
            array_parallelism: int | None = None, max_requeues: int = MAX_REQUEUES, poll_s: float = 1.0,
            report: Callable[[str], None] | None = None) -> Submitted:
     """Submit every unfinished run of a sweep, one task each, into one shared ``store``.
 
     ``cluster="slurm"``: one job array (``#SBATCH --array=0-N%P``, ``P = array_parallelism``),
-    returned at once. ``cluster="local"``: submitit's local executor on this machine, at most
+    returned at once. ``time_limit`` is per task (minutes, or text as ``sbatch --time``; default
+    :data:`DEFAULT_TIME`). ``cluster="local"``: submitit's local executor on this machine, at most
     ``array_parallelism`` (default: the usable cores over ``cpus_per_task``) at a time; waits
     for all of them. Runs that have finished before are skipped. Every argument is checked before
     anything is submitted.
@@ -313,6 +318,8 @@ def submit(experiment: str, profile: str, seeds, overrides: dict, *, store=None,
 
     if cluster not in CLUSTERS:
         raise SettingError(f"--cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}.")
+    if time_limit is None:
+        time_limit = DEFAULT_TIME[cluster]
     minutes = time_limit if isinstance(time_limit, (int, float)) else parse_time(time_limit)
     for name, value in (("--gpus-per-task", gpus_per_task), ("--cpus-per-task", cpus_per_task),
                         ("--array-parallelism", array_parallelism), ("--max-requeues", max_requeues)):

@@ -97,8 +97,7 @@ def test_a_task_gives_an_experiments_threads_setting_its_allocation_unless_pinne
 # --- the local executor end to end ----------------------------------------------------------------
 
 def test_local_executor_runs_the_sweep_to_the_numbers_of_run(tmp_path, capsys):
-    code = cli.main(["submit", *REQUEST, "--store", str(tmp_path / "submitted"), "--cluster", "local",
-                     "--time", "10"])
+    code = cli.main(["submit", *REQUEST, "--store", str(tmp_path / "submitted"), "--cluster", "local"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert captured.err.count("done seed=") == 4 and "4 of 4 run(s) finished" in captured.err
@@ -241,7 +240,8 @@ def test_finished_runs_are_not_submitted_again(fake_slurm, tmp_path, capsys):
     store = tmp_path / "store"
     cl.run_experiment("gaussian", "smoke", 0, store=cl.RunStore(store), **{**SINGLE, "sample_size": 20})
     assert cli.main(["submit", *REQUEST, "--store", str(store)]) == 0
-    assert "#SBATCH --array=0-2%3" in (kept / "script.sh").read_text()
+    script = (kept / "script.sh").read_text().splitlines()
+    assert "#SBATCH --array=0-2%3" in script and "#SBATCH --time=60" in script, "an hour unless --time says"
     assert "1 finished before, skipped" in capsys.readouterr().err
 
 
