@@ -71,6 +71,12 @@ def test_usable_cores_are_the_allocation_not_the_node(monkeypatch):
     assert environment.usable_cores() == 1
 
 
+def test_runs_default_jobs_are_the_allocation(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")  # on a node with more cores: a sweep runs one process
+    assert cli.main(["run", *REQUEST, "--store", str(tmp_path)]) == 0
+    assert f"4 run(s) at profile 'smoke', seed(s) 0-1 into {tmp_path} (1 process(es))" in capsys.readouterr().err
+
+
 def test_a_task_sets_torch_threads_to_its_allocation():
     script = textwrap.dedent("""
         import torch
