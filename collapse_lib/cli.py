@@ -6,10 +6,16 @@ Examples::
     python -m collapse_lib run gaussian --profile paper --seed 0
     python -m collapse_lib run gaussian --profile book --seed 0-4 --set sample_size=100,1000
     python -m collapse_lib run gaussian --profile paper --seed 0-4 --print-commands | parallel
+    python -m collapse_lib submit language_model --profile paper --seed 0-4 --partition gpu --gpus-per-task 1
+    python -m collapse_lib status language_model --profile paper --seed 0-4
 
 A mistake in the arguments, or a machine that cannot hold the run (a read-only or full store, a bad
 path), ends with one line that names the problem and its fix, and a non-zero exit code; ``--debug``
 shows the traceback instead. An interrupted run resumes when the same command is run again.
+
+``submit`` takes the request arguments of ``run`` and sends one task per unfinished run to Slurm
+(one job array, through submitit) or to submitit's local executor; a task stopped at its time limit
+is requeued and resumes (:mod:`collapse_lib.cluster`). ``status`` lists each run of the same request.
 """
 
 from __future__ import annotations
@@ -186,6 +192,93 @@ def _positive_jobs(text: str) -> int:
     return jobs
 
 
+def _positive_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= 1, got {text!r}")
+        return value
+    return parse
+
+
+def _nonnegative_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= 0, got {text!r}")
+        return value
+    return parse
+
+
+def _add_request(parser: argparse.ArgumentParser) -> None:
+    """The arguments that name a sweep's runs: shared by run, submit and status."""
+    parser.add_argument("experiment")
+    parser.add_argument("--profile", default="book", help=f"one of {', '.join(PROFILE_NAMES)} (default: book)")
+    parser.add_argument("--seed", default="0", help="a seed, a list '0,1,2' or a range '0-4' (default: 0)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting; a comma list sweeps it")
+    parser.add_argument("--store", default=None,
+                        help="run store folder (default: $COLLAPSE_RUNS or the user's cache)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
+
+
+def _request_words(args) -> list[str]:
+    """The arguments that name the sweep, as typed (for the status command a submit suggests)."""
+    words = [args.experiment, "--profile", args.profile, "--seed", args.seed]
+    for item in args.set:
+        words += ["--set", item]
+    return words + (["--store", args.store] if args.store is not None else [])
+
+
+def _submit(args, overrides: dict, seeds: SeedRanges) -> int:
+    from .cluster import MAX_REQUEUES, submit
+
+    submitted = submit(args.experiment, args.profile, seeds, overrides, store=args.store, cluster=args.cluster,
+                       logs=args.logs, time_limit=args.time, partition=args.partition,
+                       gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task,
+                       array_parallelism=args.array_parallelism,
+                       max_requeues=MAX_REQUEUES if args.max_requeues is None else args.max_requeues)
+    status = shlex.join([sys.executable, "-m", "collapse_lib", "status", *_request_words(args)])
+    skipped = f"; {len(submitted.skipped)} finished before, skipped" if submitted.skipped else ""
+    if not submitted.tasks:
+        print(f"{args.experiment}: all {len(submitted.skipped)} run(s) have finished; nothing to submit.",
+              file=sys.stderr)
+        return 0
+    if args.cluster == "slurm":
+        for task, job in zip(submitted.tasks, submitted.jobs):
+            print(f"submitted seed={task.seed} job {job.job_id} {task.folder}")
+        array = submitted.jobs[0].job_id.split("_")[0]
+        print(f"{args.experiment}: {len(submitted.tasks)} run(s) submitted as Slurm job {array}{skipped}; "
+              f"submitit's files in {submitted.logs}. Follow them with: {status}", file=sys.stderr)
+        return 0
+    failed = len(submitted.failed)
+    print(f"{args.experiment}: {len(submitted.tasks) - failed} of {len(submitted.tasks)} run(s) finished on this "
+          f"machine{skipped}" + (f"; {failed} failed (see {status}); submit again to retry them" if failed else ""),
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _status(args, overrides: dict, seeds: SeedRanges) -> int:
+    from .cluster import sweep_status
+
+    rows = sweep_status(args.experiment, args.profile, seeds, overrides, RunStore(args.store))
+    width = max(len(request.label) for request, _, _ in rows)
+    counts: dict[str, int] = {}
+    for request, state, detail in rows:
+        counts[state] = counts.get(state, 0) + 1
+        print(f"{state:<12} {request.label:<{width}}  {detail + '  ' if detail else ''}{request.folder}")
+    order = ("finished", "partial", "not started", "failed")
+    print(f"{args.experiment} at profile {args.profile!r}: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in order)
+          + f" (of {len(rows)}); submit the same request again to run what has not finished.", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m collapse_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -193,17 +286,36 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list experiments and their settings at each profile")
     run = sub.add_parser("run", help="run an experiment (or a sweep) into the run store")
-    run.add_argument("experiment")
-    run.add_argument("--profile", default="book", help=f"one of {', '.join(PROFILE_NAMES)} (default: book)")
-    run.add_argument("--seed", default="0", help="a seed, a list '0,1,2' or a range '0-4' (default: 0)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a setting; a comma list sweeps it")
-    run.add_argument("--store", default=None, help="run store folder (default: $COLLAPSE_RUNS or the user's cache)")
+    _add_request(run)
     run.add_argument("--jobs", type=_positive_jobs, default=None,
                      help="parallel processes for a sweep, >= 1 (default: the usable cores)")
     run.add_argument("--print-commands", action="store_true",
                      help="print one command per run (for Slurm arrays, GNU parallel, Ray) and exit")
-    run.add_argument("--debug", action="store_true", help="show the full traceback of any error")
+    submit = sub.add_parser("submit", help="submit a sweep's unfinished runs, one task each (Slurm job array "
+                                           "through submitit, or its local executor), into one shared store")
+    _add_request(submit)
+    submit.add_argument("--cluster", default="slurm", choices=("slurm", "local"),
+                        help="slurm: one job array; local: submitit's local executor on this machine, "
+                             "waiting for every run (default: slurm)")
+    submit.add_argument("--logs", default=None,
+                        help="folder for submitit's scripts, pickles and logs (default: <store>/submitit_logs)")
+    submit.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's)")
+    submit.add_argument("--time", default=None,
+                        help="time limit per task, as sbatch: minutes or [D-]HH:MM:SS (default: 1:00:00 on Slurm, "
+                             "30 days with --cluster local); a task "
+                             "that reaches it is requeued and resumes from its last finished generation")
+    submit.add_argument("--gpus-per-task", type=_positive_int("--gpus-per-task"), default=None,
+                        help="GPUs per task (default: none)")
+    submit.add_argument("--cpus-per-task", type=_positive_int("--cpus-per-task"), default=None,
+                        help="CPU cores per task (default: the cluster's); a task's threads use what it is given")
+    submit.add_argument("--array-parallelism", type=_positive_int("--array-parallelism"), default=None,
+                        help="tasks running at once (Slurm: the %%N of --array, default 256; local: default the "
+                             "usable cores over --cpus-per-task)")
+    submit.add_argument("--max-requeues", type=_nonnegative_int("--max-requeues"), default=None,
+                        help="times a task may be requeued at its time limit before it fails (default: 20)")
+    status = sub.add_parser("status", help="each run of a sweep in the store: finished, partial (with the "
+                                           "generation reached), not started, or failed (with the error)")
+    _add_request(status)
     args = parser.parse_args(argv)
     store = None
     try:
@@ -218,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         get_experiment(args.experiment)
         overrides = parse_overrides(args.experiment, args.set)
         seeds = parse_seeds(args.seed)
+        if args.command == "submit":
+            return _submit(args, overrides, seeds)
+        if args.command == "status":
+            return _status(args, overrides, seeds)
         if args.print_commands:
             try:
                 for line in command_lines(args.experiment, args.profile, seeds, overrides, args.set, args.store):

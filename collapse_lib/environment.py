@@ -12,6 +12,8 @@ variable                      meaning
                               the default); any other value is an error
 ``COLLAPSE_PROFILE``          the profile of a book build (``make book PROFILE=...``); it
                               replaces a chapter's default, never a profile passed explicitly
+``SLURM_CPUS_PER_TASK``       set by Slurm: caps :func:`usable_cores` (the default ``--jobs`` and
+                              a submitted task's thread count) at the cores allocated
 ============================  ===========================================================
 
 A relative folder is resolved **once**, against the directory it was given in, and the
@@ -89,9 +91,18 @@ def offline() -> bool:
 
 
 def usable_cores() -> int:
-    """The CPU cores this process may run on: its affinity mask where the system has one (Linux),
-    else the machine's count."""
+    """The CPU cores this process may run on: what a scheduler allocated, not the node's count.
+
+    The smallest of the process's CPU affinity mask (Linux; a Slurm task confined by cgroups or
+    ``task/affinity`` sees only its cores there) and ``$SLURM_CPUS_PER_TASK`` (set by Slurm to
+    ``--cpus-per-task`` even where the task is not confined). Without an affinity mask (macOS,
+    Windows) the machine's count; a missing or unreadable ``SLURM_CPUS_PER_TASK`` is ignored.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    allocated = os.environ.get("SLURM_CPUS_PER_TASK", "").strip()
+    if allocated.isdigit() and int(allocated) > 0:
+        cores = min(cores, int(allocated))
+    return max(1, cores)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cluster import build_once
 from ..store import RunStore, save_npz, settings_key
 from ..validation import SettingError, check_positive_float, check_positive_int
 from .torch_utils import arrays_to_state, state_to_arrays, torch_seed, torch_threads
@@ -100,10 +101,16 @@ def trained_classifier(mnist, seed: int = 0, hidden: int = 256, epochs: int = 3,
     settings = dict(hidden=hidden, epochs=epochs, n_train=n, data=identity)
     path = (store or RunStore()).root / "digit_classifier" / settings_key("digit_classifier", settings, seed, VERSION)
     classifier = DigitClassifier(hidden, epochs)
-    if (path / "params.npz").exists():
-        with np.load(path / "params.npz") as saved:
-            return classifier.set_params({k: saved[k] for k in saved.files})
-    images = mnist.train_images[:n].astype(np.float32) / np.float32(255.0)
-    classifier.fit(images, mnist.train_labels[:n], np.random.default_rng(seed))
-    save_npz(path / "params.npz", classifier.get_params())
-    return classifier
+
+    def build():
+        images = mnist.train_images[:n].astype(np.float32) / np.float32(255.0)
+        classifier.fit(images, mnist.train_labels[:n], np.random.default_rng(seed))
+        save_npz(path / "params.npz", classifier.get_params())
+        built.append(True)
+
+    built: list = []
+    build_once(path / "params.npz", build)  # once, under params.npz.lock, whichever process comes first
+    if built:
+        return classifier
+    with np.load(path / "params.npz") as saved:
+        return classifier.set_params({k: saved[k] for k in saved.files})
