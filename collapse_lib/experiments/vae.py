@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,9 +40,12 @@ from ..metrics import class_entropy
 from ..policies import POLICIES, DataPolicy
 from ..seeding import STREAMS
 from ..store import save_npz
-from ..validation import (SettingError, check_choice, check_generations, check_fraction, check_int, check_nonnegative_float,
-                          check_positive_float, check_positive_int)
+from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
+                          check_nonnegative_float, check_positive_float, check_positive_int)
 from . import Experiment, data_environment, register
+
+if TYPE_CHECKING:  # the torch model only for the annotation; importing it loads torch
+    from ..models.vae import VAE
 
 DEFAULTS = dict(
     architecture="conv",      # "conv": the paper's VAE; "mlp": a small fully connected VAE for CPUs
@@ -239,7 +243,7 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     pick = eval_rng(seed, 0, 0).permutation(len(data.train_images))[: s["n_train"]]
     train = data.train_images[np.sort(pick)].astype(np.float32) / np.float32(255.0)
     test = data.float_images("test")[: s["n_test"]]
-    classifier = trained_classifier(data, epochs=s["classifier_epochs"])
+    classifier = trained_classifier(data, epochs=s["classifier_epochs"], store=None if run is None else run.store)
     factory = model_factory(s)
     reference: dict = {}
     reference_path = None if run is None else run.path / "params_reference.npz"
