@@ -55,11 +55,11 @@ def as_array(name: str, value, *, ndim: int | None = None, min_ndim: int = 0, fi
                               f"got {_describe(value)}; pass a NumPy array or nested lists of numbers.") from None
     hint = f" {shape_hint}" if shape_hint else ""
     if ndim is not None and array.ndim != ndim:
-        raise InputArrayError(f"{name} must have {ndim} axes{hint}, got shape {array.shape}; reshape it "
-                              f"(e.g. x[None] adds a leading chain axis).")
+        raise InputArrayError(f"{name} must have {_axes(ndim)}{hint}, got shape {array.shape}; reshape it "
+                              f"to that shape.")
     if array.ndim < min_ndim:
-        raise InputArrayError(f"{name} must have at least {min_ndim} axes{hint}, got shape {array.shape}; "
-                              f"reshape it (e.g. np.atleast_{min(max(min_ndim, 1), 3)}d(x)).")
+        raise InputArrayError(f"{name} must have at least {_axes(min_ndim)}{hint}, got shape {array.shape}; "
+                              f"reshape it to that shape.")
     if finite:
         check_finite(name, array)
     return array
@@ -71,6 +71,10 @@ def check_finite(name: str, array: np.ndarray) -> None:
         bad = np.argwhere(~np.isfinite(np.asarray(array)))
         first = tuple(int(i) for i in bad[0]) if bad.size else ()
         raise InputArrayError(f"{name} contains {len(bad)} non-finite value(s) (NaN or inf), the first{_at(first) or ' one'}; only finite numbers are allowed: clean or drop those entries first.")
+
+
+def _axes(n: int) -> str:
+    return "no axes (a single number)" if n == 0 else f"{n} axis" if n == 1 else f"{n} axes"
 
 
 def _at(index: tuple) -> str:
