@@ -37,7 +37,7 @@ def w2_squared_gaussian_1d(mu_a, sigma_a, mu_b, sigma_b):
 def _gaussian_args(mean_name, mean, cov_name, cov):
     """Check one side of a Gaussian pair: ``mean`` (..., d) and ``cov`` (..., d, d), finite and symmetric."""
     mean = as_array(mean_name, mean, min_ndim=1, shape_hint="(..., d)")
-    cov = as_array(cov_name, cov, min_ndim=2, shape_hint="(..., d, d)")
+    cov = as_array(cov_name, cov, min_ndim=2, finite=False, shape_hint="(..., d, d)")  # check_symmetric: finite
     check_square(cov_name, cov)
     check_same(mean_name, mean.shape[-1], cov_name, cov.shape[-1], "the dimension d")
     check_symmetric(cov_name, cov)
@@ -93,22 +93,27 @@ def w2_squared_to_gaussian(mean, cov, true_mean, true_cov) -> np.ndarray:
     invertible, :math:`\Sigma^{1/2}\hat\Sigma\Sigma^{1/2}` has a negative eigenvalue exactly when
     :math:`\hat\Sigma` has), so it adds no eigen-decomposition per chain.
     """
-    mean, cov = _gaussian_args("mean", mean, "cov", cov)
+    mean = as_array("mean", mean, min_ndim=1, shape_hint="(n_chains, d)")
+    cov = as_array("cov", cov, min_ndim=2, finite=False, shape_hint="(n_chains, d, d)")  # check_symmetric: finite
+    check_square("cov", cov)
+    check_same("mean", mean.shape[-1], "cov", cov.shape[-1], "the dimension d")
     true_mean = as_array("true_mean", true_mean, ndim=1, shape_hint="(d,)")
-    true_cov = as_array("true_cov", true_cov, ndim=2, shape_hint="(d, d)")
+    true_cov = as_array("true_cov", true_cov, ndim=2, finite=False, shape_hint="(d, d)")
     check_square("true_cov", true_cov, true_mean.size)
     check_same("mean", mean.shape[-1], "true_mean", true_mean.size, "the dimension d")
     broadcast_shape(mean=mean[..., 0], cov=cov[..., 0, 0])
+    trace_cov = np.trace(cov, axis1=-2, axis2=-1)
+    check_symmetric("cov", cov, scale=trace_cov)  # reuses the traces the distance needs
     check_symmetric("true_cov", true_cov)
     values, vectors = np.linalg.eigh(true_cov)
     check_eigenvalues("true_cov", values)
     root = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
     cross = np.linalg.eigvalsh(root @ cov @ root)
-    if values.min() > 1e-8 * values.max():  # true_cov invertible: the inertia of cov is that of cross
+    if values[0] > 1e-8 * values[-1]:  # true_cov invertible: the inertia of cov is that of cross
         check_eigenvalues("cov", cross)
     else:
         check_eigenvalues("cov", np.linalg.eigvalsh(cov))
-    trace = np.trace(cov, axis1=-2, axis2=-1) + np.trace(true_cov) - 2 * np.sqrt(np.clip(cross, 0.0, None)).sum(-1)
+    trace = trace_cov + np.trace(true_cov) - 2 * np.sqrt(np.clip(cross, 0.0, None)).sum(-1)
     return np.sum((mean - true_mean) ** 2, axis=-1) + np.clip(trace, 0.0, None)
 
 
@@ -118,8 +123,8 @@ def heterozygosity(probabilities):
     ``probabilities (..., K)`` (e.g. ``(n_chains, K)``) -> ``(...)`` (``(n_chains,)``), one value per
     chain. Each row must be probabilities: non-negative, summing to 1 (within ``1e-6``).
     """
-    p = as_array("probabilities", probabilities, min_ndim=1, shape_hint="(..., K)")
-    check_probabilities("probabilities", p)
+    p = as_array("probabilities", probabilities, min_ndim=1, finite=False, shape_hint="(..., K)")
+    check_probabilities("probabilities", p)  # also checks that p is finite
     return 1.0 - np.sum(p**2, axis=-1)
 
 
@@ -129,8 +134,8 @@ def class_entropy(counts) -> np.ndarray:
     ``counts (..., K)`` (e.g. ``(n_chains, 10)``) -> ``(...)``, one value per row. Counts must be
     finite, non-negative, with at least one in every row.
     """
-    counts = as_array("counts", counts, min_ndim=1, shape_hint="(..., K)")
-    check_counts("counts", counts)
+    counts = as_array("counts", counts, min_ndim=1, finite=False, shape_hint="(..., K)")
+    check_counts("counts", counts)  # also checks that counts are finite
     p = counts / counts.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 0.0 - np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
@@ -141,8 +146,8 @@ def fixed_state(probabilities):
 
     ``probabilities (..., K)`` (rows of probabilities summing to 1) -> int8 of shape ``(...)``.
     """
-    p = as_array("probabilities", probabilities, min_ndim=1, shape_hint="(..., K)")
-    check_probabilities("probabilities", p)
+    p = as_array("probabilities", probabilities, min_ndim=1, finite=False, shape_hint="(..., K)")
+    check_probabilities("probabilities", p)  # also checks that p is finite
     return np.where(p.max(axis=-1) >= 1.0, p.argmax(axis=-1), -1).astype(np.int8)
 
 
@@ -247,14 +252,14 @@ def mean_and_standard_error(values, axis: int = -1):
 def _mixture_args(side: str, weights, means, covariances, *, with_weights: bool = True):
     """Check one mixture: ``weights`` (..., K), ``means`` (..., K, d), ``covariances`` (..., K, d, d)."""
     m = as_array(f"means_{side}", means, min_ndim=2, shape_hint="(..., K, d)")
-    c = as_array(f"covariances_{side}", covariances, min_ndim=3, shape_hint="(..., K, d, d)")
+    c = as_array(f"covariances_{side}", covariances, min_ndim=3, finite=False, shape_hint="(..., K, d, d)")
     check_square(f"covariances_{side}", c, m.shape[-1])
     check_same(f"means_{side}", m.shape[-2], f"covariances_{side}", c.shape[-3], "the number of components K")
     broadcast_shape(**{f"means_{side}": m[..., 0, 0], f"covariances_{side}": c[..., 0, 0, 0]})
     check_covariance(f"covariances_{side}", c)
     if not with_weights:
         return m, c
-    w = as_array(f"weights_{side}", weights, min_ndim=1, shape_hint="(..., K)")
+    w = as_array(f"weights_{side}", weights, min_ndim=1, finite=False, shape_hint="(..., K)")
     check_probabilities(f"weights_{side}", w)
     check_same(f"weights_{side}", w.shape[-1], f"means_{side}", m.shape[-2], "the number of components K")
     broadcast_shape(**{f"weights_{side}": w[..., 0], f"means_{side}": m[..., 0, 0]})

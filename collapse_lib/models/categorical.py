@@ -12,7 +12,7 @@ import numpy as np
 
 from ..sufficient_stats import CategoryCounts
 from ..validation import check_positive_int
-from .checks import InputArrayError, as_array, check_counts, check_fitted, check_probabilities
+from .checks import as_array, check_counts, check_fitted, check_probabilities
 
 
 class CategoricalModel:
@@ -30,18 +30,15 @@ class CategoricalModel:
         Counts must be finite and non-negative, with at least one sample per chain.
         """
         raw = data.counts if isinstance(data, CategoryCounts) else data
-        counts = as_array("counts", raw, ndim=2, shape_hint="(n_chains, K)")
-        if counts.shape[1] < 1:
-            raise InputArrayError(f"counts must have at least one state (K >= 1), got shape {counts.shape}.")
-        check_counts("counts", counts)
-        total = counts.sum(axis=1, keepdims=True)
-        self.probabilities_ = counts / total
+        counts = as_array("counts", raw, ndim=2, finite=False, shape_hint="(n_chains, K)")
+        check_counts("counts", counts)  # finite, >= 0, at least one per chain
+        self.probabilities_ = counts / counts.sum(axis=1, keepdims=True)
         return self
 
     @classmethod
     def from_probabilities(cls, probabilities, n_chains: int = 1) -> "CategoricalModel":
         """A model set to known probabilities ``(K,)``, repeated over ``n_chains``."""
-        p = as_array("probabilities", probabilities, ndim=1, shape_hint="(K,)")
+        p = as_array("probabilities", probabilities, ndim=1, finite=False, shape_hint="(K,)")
         check_probabilities("probabilities", p)
         n_chains = check_positive_int("n_chains", n_chains)
         return cls().set_params({"probabilities": np.tile(p, (n_chains, 1))})
@@ -58,7 +55,7 @@ class CategoricalModel:
 
     def set_params(self, params: dict) -> "CategoricalModel":
         """Set ``{"probabilities": (n_chains, K)}``, every row non-negative and summing to 1."""
-        p = as_array("probabilities", params["probabilities"], ndim=2, shape_hint="(n_chains, K)")
+        p = as_array("probabilities", params["probabilities"], ndim=2, finite=False, shape_hint="(n_chains, K)")
         check_probabilities("probabilities", p)
         self.probabilities_ = p
         return self

@@ -17,6 +17,8 @@ meant to run once at a public entry point, never inside an inner loop.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..validation import SettingError
@@ -24,6 +26,8 @@ from ..validation import SettingError
 #: Relative tolerance of the positive semi-definiteness and symmetry checks: an eigenvalue may be
 #: as low as ``-PSD_RTOL`` times the largest absolute eigenvalue of its matrix (rounding), no lower.
 PSD_RTOL = 1e-8
+#: Arrays up to this size are checked element by element (fewer NumPy calls); larger ones by their sum first.
+_SMALL = 1 << 14
 #: Absolute tolerance on a sum of probabilities (rows of fitted frequencies sum to 1 up to rounding).
 SUM_ATOL = 1e-6
 
@@ -53,11 +57,11 @@ def as_array(name: str, value, *, ndim: int | None = None, min_ndim: int = 0, fi
     except (TypeError, ValueError):
         raise InputArrayError(f"{name} must be an array of numbers{shape_hint and ' of shape ' + shape_hint}, "
                               f"got {_describe(value)}; pass a NumPy array or nested lists of numbers.") from None
-    hint = f" {shape_hint}" if shape_hint else ""
-    if ndim is not None and array.ndim != ndim:
-        raise InputArrayError(f"{name} must have {_axes(ndim)}{hint}, got shape {array.shape}; reshape it "
-                              f"to that shape.")
-    if array.ndim < min_ndim:
+    if (ndim is not None and array.ndim != ndim) or array.ndim < min_ndim:
+        hint = f" {shape_hint}" if shape_hint else ""
+        if ndim is not None and array.ndim != ndim:
+            raise InputArrayError(f"{name} must have {_axes(ndim)}{hint}, got shape {array.shape}; reshape it "
+                                  f"to that shape.")
         raise InputArrayError(f"{name} must have at least {_axes(min_ndim)}{hint}, got shape {array.shape}; "
                               f"reshape it to that shape.")
     if finite:
@@ -66,11 +70,20 @@ def as_array(name: str, value, *, ndim: int | None = None, min_ndim: int = 0, fi
 
 
 def check_finite(name: str, array: np.ndarray) -> None:
-    """Raise :class:`InputArrayError` if ``array`` holds NaN or infinity."""
+    """Raise :class:`InputArrayError` if ``array`` holds NaN or infinity.
+
+    Large arrays take a fast path: the sum of finite numbers is finite (unless it overflows, when the
+    exact check runs).
+    """
+    if array.size > _SMALL:
+        with np.errstate(all="ignore"):
+            if np.isfinite(np.sum(array)):
+                return
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(np.asarray(array)))
         first = tuple(int(i) for i in bad[0]) if bad.size else ()
-        raise InputArrayError(f"{name} contains {len(bad)} non-finite value(s) (NaN or inf), the first{_at(first) or ' one'}; only finite numbers are allowed: clean or drop those entries first.")
+        raise InputArrayError(f"{name} contains {len(bad)} non-finite value(s) (NaN or inf), the first"
+                              f"{_at(first) or ' one'}; only finite numbers are allowed: clean or drop those entries first.")
 
 
 def _axes(n: int) -> str:
@@ -89,38 +102,55 @@ def _describe(value) -> str:
 
 def check_nonnegative(name: str, array: np.ndarray, what: str = "values") -> None:
     """Raise :class:`InputArrayError` if some entry of ``array`` is negative."""
-    if (array < 0).any():
-        index = tuple(int(i) for i in np.argwhere(array < 0)[0])
-        raise InputArrayError(f"{name} must be non-negative {what}, got {float(array[index]):g}"
-                              f"{_at(index)}; pass {what} >= 0.")
+    if array.size == 0 or not array.min() < 0:
+        return
+    index = tuple(int(i) for i in np.argwhere(array < 0)[0])
+    raise InputArrayError(f"{name} must be non-negative {what}, got {float(array[index]):g}"
+                          f"{_at(index)}; pass {what} >= 0.")
+
+
+def _row_sums(array: np.ndarray) -> np.ndarray:
+    """Sums along the last axis, by a matrix-vector product (much faster than ``sum(axis=-1)`` for short rows)."""
+    return array @ np.ones(array.shape[-1])
 
 
 def check_probabilities(name: str, p: np.ndarray, atol: float = SUM_ATOL) -> None:
-    """``p`` (..., K): finite, non-negative and summing to 1 along the last axis (within ``atol``)."""
+    """``p`` (..., K): finite, non-negative and summing to 1 along the last axis (within ``atol``).
+
+    Fast path, three NumPy calls: the row sums (a NaN or inf makes its row's sum NaN or inf, and the
+    comparisons below false), their largest distance from 1, and the smallest entry. The slow path
+    only runs to say what is wrong.
+    """
     if p.ndim < 1 or p.shape[-1] < 1:
         raise InputArrayError(f"{name} must have shape (..., K) with K >= 1 states, got shape {p.shape}.")
+    total = _row_sums(p)
+    if p.size == 0 or (np.abs(total - 1.0).max() <= atol and p.min() >= 0):
+        return
     check_finite(name, p)
     check_nonnegative(name, p, "probabilities")
-    total = p.sum(axis=-1)
     off = np.abs(total - 1.0) > atol
-    if off.any():
-        index = tuple(int(i) for i in np.argwhere(off)[0]) if total.ndim else ()
-        raise InputArrayError(f"{name} must sum to 1 along its last axis (probabilities over K states), but the "
-                              f"row{_at(index)} sums to {float(total[index]):.6g}; normalise it "
-                              f"(p / p.sum(axis=-1, keepdims=True)), or pass counts to a function that takes counts.")
+    index = tuple(int(i) for i in np.argwhere(off)[0]) if total.ndim else ()
+    raise InputArrayError(f"{name} must sum to 1 along its last axis (probabilities over K states), but the "
+                          f"row{_at(index)} sums to {float(total[index]):.6g}; normalise it "
+                          f"(p / p.sum(axis=-1, keepdims=True)), or pass counts to a function that takes counts.")
 
 
-def check_counts(name: str, counts: np.ndarray) -> None:
-    """``counts`` (..., K): finite, non-negative, and at least one count in every row."""
+def check_counts(name: str, counts: np.ndarray) -> np.ndarray:
+    """``counts`` (..., K): finite, non-negative, and at least one count in every row.
+
+    Returns the row totals ``(...)``. Fast path as in :func:`check_probabilities`.
+    """
     if counts.ndim < 1 or counts.shape[-1] < 1:
         raise InputArrayError(f"{name} must have shape (..., K) with K >= 1 categories, got shape {counts.shape}.")
+    total = _row_sums(counts)
+    if total.size == 0 or (total.min() > 0 and total.max() < np.inf and counts.min() >= 0):
+        return total
     check_finite(name, counts)
     check_nonnegative(name, counts, "counts")
-    empty = counts.sum(axis=-1) <= 0
-    if empty.any():
-        index = tuple(int(i) for i in np.argwhere(empty)[0]) if empty.ndim else ()
-        raise InputArrayError(f"{name} has a row with no counts at all{_at(index)}; every row needs at least "
-                              f"one observation: drop empty rows first.")
+    empty = total <= 0
+    index = tuple(int(i) for i in np.argwhere(empty)[0]) if empty.ndim else ()
+    raise InputArrayError(f"{name} has a row with no counts at all{_at(index)}; every row needs at least "
+                          f"one observation: drop empty rows first.")
 
 
 def check_square(name: str, cov: np.ndarray, dim: int | None = None) -> None:
@@ -131,22 +161,76 @@ def check_square(name: str, cov: np.ndarray, dim: int | None = None) -> None:
                               f"its last two axes must both be the dimension d of the means.")
 
 
-def check_symmetric(name: str, cov: np.ndarray, rtol: float = PSD_RTOL) -> None:
-    """``cov`` (..., d, d) is symmetric up to ``rtol`` times its largest entry."""
-    asym = np.abs(cov - np.swapaxes(cov, -1, -2)).max(axis=(-2, -1), initial=0.0)
-    scale = np.abs(cov).max(axis=(-2, -1), initial=0.0)
-    bad = asym > rtol * np.maximum(scale, np.finfo(float).tiny)
-    if np.any(bad):
-        index = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0]) if cov.ndim > 2 else ()
-        raise InputArrayError(f"{name} must be symmetric; the matrix{_at(index)} differs from its transpose by "
-                              f"{float(np.max(asym)):.3g}; symmetrise it with (S + S.T) / 2.")
+def traces(cov: np.ndarray) -> np.ndarray:
+    """Traces of matrices ``(..., d, d)`` -> ``(...)``, from a strided view of the diagonals (fast for small d)."""
+    d = cov.shape[-1]
+    flat = cov.reshape(-1, d * d)
+    return (flat[:, ::d + 1] @ np.ones(d)).reshape(cov.shape[:-2])
 
 
-def check_eigenvalues(name: str, values: np.ndarray, rtol: float = PSD_RTOL, scale=None) -> None:
-    """Eigenvalues ``values`` (..., d) of symmetric matrices: none below ``-rtol`` times the matrix scale."""
+@lru_cache(maxsize=None)
+def _antisymmetric_weights(d: int) -> np.ndarray:
+    """Flattened (d*d,) weights ``A`` with ``A[i, j] = -A[j, i] = sqrt(p_k)`` for the pairs ``i < j`` (``p_k``
+    the k-th prime): square roots of distinct primes are linearly independent over the rationals, so
+    the asymmetries of a matrix cannot cancel in ``sum(S * A)`` short of rounding."""
+    pairs = d * (d - 1) // 2
+    primes, candidate = [], 2
+    while len(primes) < pairs:
+        if all(candidate % p for p in primes if p * p <= candidate):
+            primes.append(candidate)
+        candidate += 1
+    upper, lower = np.triu_indices(d, 1)
+    weights = np.zeros(d * d)
+    weights[upper * d + lower] = np.sqrt(primes)
+    weights[lower * d + upper] = -np.sqrt(primes)
+    weights.setflags(write=False)
+    return weights, float(np.abs(weights).sum()), np.ones(d)
+
+
+def check_symmetric(name: str, cov: np.ndarray, rtol: float = PSD_RTOL, scale=None) -> None:
+    r"""``cov`` (..., d, d) is symmetric up to about ``rtol`` times the size of each matrix.
+
+    Fast path, one matrix-vector product: :math:`|\sum_{ij} S_{ij}A_{ij}|` with the antisymmetric
+    weights of :func:`_antisymmetric_weights` (zero for a symmetric matrix) against ``rtol`` times
+    the weights' sum times ``scale`` (default the absolute trace, which bounds every entry of a
+    positive semi-definite matrix; pass the traces when they are computed anyway). Matrices that
+    fail it are compared exactly with their transposes, relative to their largest entry. A matrix
+    with NaN or inf fails it too, so this also checks that ``cov`` is finite (for its caller).
+    """
+    d = cov.shape[-1]
+    if d < 2 or cov.size == 0:
+        check_finite(name, cov)
+        return
+    flat = cov.reshape(-1, d * d)
+    weights, weight_sum, ones = _antisymmetric_weights(d)
     if scale is None:
-        scale = np.abs(values).max(axis=-1, initial=0.0)
-    lowest = values.min(axis=-1, initial=np.inf)
+        scale = flat[:, ::d + 1] @ ones  # the traces
+    else:
+        scale = np.asarray(scale, dtype=float)
+        scale = scale.reshape(-1) if scale.size == len(flat) else np.broadcast_to(scale, cov.shape[:-2]).reshape(-1)
+    # NaN or inf anywhere in a matrix makes its projection or its trace NaN/inf: "not <=" flags it too
+    suspect = ~(np.abs(flat @ weights) <= (rtol * weight_sum) * np.abs(scale))
+    if not suspect.any():
+        return
+    check_finite(name, cov)
+    rows = np.flatnonzero(suspect)
+    matrices = flat[rows].reshape(-1, d, d)
+    asym = np.abs(matrices - np.swapaxes(matrices, -1, -2)).max(axis=(-2, -1))
+    bad = asym > rtol * np.maximum(np.abs(matrices).max(axis=(-2, -1)), np.finfo(float).tiny)
+    if np.any(bad):
+        first = int(np.flatnonzero(bad)[0])
+        index = tuple(int(i) for i in np.unravel_index(rows[first], cov.shape[:-2])) if cov.ndim > 2 else ()
+        raise InputArrayError(f"{name} must be symmetric; the matrix{_at(index)} differs from its transpose by "
+                              f"{float(asym[first]):.3g}; symmetrise it with (S + S.T) / 2.")
+
+
+def check_eigenvalues(name: str, values: np.ndarray, rtol: float = PSD_RTOL) -> None:
+    """Eigenvalues ``values`` (..., d) of symmetric matrices, in ascending order (as ``eigvalsh`` and
+    ``eigh`` return them): none below ``-rtol`` times the largest absolute eigenvalue of its matrix."""
+    lowest = values[..., 0]
+    if values.size == 0 or not lowest.min() < 0:
+        return
+    scale = np.maximum(np.abs(lowest), np.abs(values[..., -1]))
     bad = lowest < -rtol * np.maximum(scale, np.finfo(float).tiny)
     if np.any(bad):
         index = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0]) if values.ndim > 1 else ()
@@ -162,8 +246,7 @@ def check_covariance(name: str, cov: np.ndarray, dim: int | None = None) -> np.n
     public entry, not per iteration.
     """
     check_square(name, cov, dim)
-    check_finite(name, cov)
-    check_symmetric(name, cov)
+    check_symmetric(name, cov)  # also checks that cov is finite
     values = np.linalg.eigvalsh(cov)
     check_eigenvalues(name, values)
     return values
@@ -178,8 +261,11 @@ def check_same(name_a: str, value_a: int, name_b: str, value_b: int, what: str) 
 
 def broadcast_shape(**arrays) -> tuple:
     """The broadcast shape of the named arrays, or :class:`InputArrayError` naming them and their shapes."""
+    shapes = [np.shape(a) for a in arrays.values()]
+    if all(shape == shapes[0] for shape in shapes):
+        return shapes[0]
     try:
-        return np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))
+        return np.broadcast_shapes(*shapes)
     except ValueError:
         shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in arrays.items())
         raise InputArrayError(f"the shapes of {', '.join(arrays)} do not broadcast together ({shapes}); "

@@ -139,11 +139,10 @@ class LinearRegressionModel:
             raise InputArrayError(f"RegressionStats gram {gram.shape} and moment {moment.shape} must have shapes "
                                   f"(n_chains, d, d) and (n_chains, d) = {expected + expected[1:]} and {expected}, "
                                   f"those of this model's design.")
-        data = RegressionStats(data.count, gram, moment)
         try:
-            self.weights_ = np.linalg.solve(data.gram, data.moment[..., None])[..., 0]
+            self.weights_ = np.linalg.solve(gram, moment[..., None])[..., 0]
         except np.linalg.LinAlgError:  # a singular subsample: the minimum-norm solution, as pinv gives
-            self.weights_ = np.einsum("cij,cj->ci", np.linalg.pinv(data.gram), data.moment)
+            self.weights_ = np.einsum("cij,cj->ci", np.linalg.pinv(gram), moment)
         return self
 
     @classmethod

@@ -120,13 +120,14 @@ class MultivariateGaussianModel:
         if stats.count - self.ddof < 1:
             raise SettingError(f"fitting with ddof={self.ddof} needs at least {self.ddof + 1} samples, got {stats.count}.")
         mean = as_array("data (its mean)", stats.mean, ndim=2, shape_hint="(n_chains, d)")
-        scatter = as_array("data (its scatter matrix)", stats.scatter, ndim=3, shape_hint="(n_chains, d, d)")
+        scatter = as_array("data (its scatter matrix)", stats.scatter, ndim=3, finite=False,
+                           shape_hint="(n_chains, d, d)")  # check_symmetric: finite
         check_square("data (its scatter matrix)", scatter, mean.shape[1])
         if scatter.shape[0] != mean.shape[0]:
             raise InputArrayError(f"MultivariateGaussianStats.mean {mean.shape} and .scatter {scatter.shape} must have "
                                   f"the same number of chains.")
         check_symmetric("data (its scatter matrix)", scatter)
-        if np.any(np.diagonal(scatter, axis1=1, axis2=2) < 0):
+        if scatter.size and scatter.reshape(len(scatter), -1)[:, ::scatter.shape[-1] + 1].min() < 0:
             raise InputArrayError("data (its scatter matrix) has a negative diagonal entry, so it is not a sum of "
                                   "squares; pass the statistics of real samples (MultivariateGaussianStats.from_samples).")
         self.mean_ = mean
@@ -159,7 +160,7 @@ class MultivariateGaussianModel:
         """Set ``{"mean": (n_chains, d), "cov": (n_chains, d, d)}``: finite and symmetric (positive
         semi-definiteness is checked when sampling)."""
         mean = as_array("mean", params["mean"], ndim=2, shape_hint="(n_chains, d)")
-        cov = as_array("cov", params["cov"], ndim=3, shape_hint="(n_chains, d, d)")
+        cov = as_array("cov", params["cov"], ndim=3, finite=False, shape_hint="(n_chains, d, d)")
         check_square("cov", cov, mean.shape[1])
         if cov.shape[0] != mean.shape[0]:
             raise InputArrayError(f"mean {mean.shape} and cov {cov.shape} must have the same number of chains.")
