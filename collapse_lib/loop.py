@@ -105,7 +105,9 @@ def run_generations(
     Parameters
     ----------
     model_factory : callable
-        Returns a fresh, unfitted model (called once per generation).
+        Returns a fresh, unfitted model (called once per generation), e.g. ``lambda: GaussianModel()``
+        or the class itself. A model instance, something not callable, a factory whose result lacks
+        the methods the run calls, or one that returns the same object twice raises ``SettingError``.
     real_data : dataset
         Generation 0's training data (real data), e.g. an array of shape ``(M_0, d)`` or
         ``(n_chains, M_0)`` for a batched model, or sufficient statistics.
