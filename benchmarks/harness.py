@@ -19,12 +19,12 @@ ratio against a baseline run in the same command, or as a time against a target.
 
 from __future__ import annotations
 
-import os
 import platform
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable
+
 
 #: Every registered benchmark, by name, in registration order.
 BENCHMARKS: dict[str, "Benchmark"] = {}
@@ -162,8 +162,3 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1

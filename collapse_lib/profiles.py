@@ -15,6 +15,7 @@ chapter loops over it, the command line turns it into independent runs.
 from __future__ import annotations
 
 import os
+import re
 
 from .validation import SettingError, check_choice
 
@@ -196,9 +197,36 @@ def check_profile(profile: str) -> str:
     return check_choice("profile", profile, PROFILE_NAMES)
 
 
-def profile_from_env(default: str) -> str:
-    """The profile a chapter runs at: ``$COLLAPSE_PROFILE`` if set (``make book PROFILE=...``), else ``default``."""
-    return check_profile(os.environ.get("COLLAPSE_PROFILE") or default)
+def _passed_by_papermill(name: str) -> bool:
+    """True if papermill injected a value of ``name`` into the running kernel (its injected cell,
+    which starts with ``# Parameters``, is in IPython's input history)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    history = shell.user_ns.get("_ih", []) if shell is not None else []
+    return any(cell.lstrip().startswith("# Parameters") and re.search(rf"^{name}\s*=", cell, flags=re.M)
+               for cell in history)
+
+
+def profile_from_env(profile: str, default: str = "book") -> str:
+    """The profile a chapter runs at.
+
+    A profile passed explicitly (a papermill parameter, or a value other than the chapter's
+    ``default``) always wins. ``$COLLAPSE_PROFILE`` (``make book PROFILE=...``) replaces only the
+    chapter's default. Either way the choice is printed when the two disagree.
+    """
+    check_profile(profile)
+    from_env = os.environ.get("COLLAPSE_PROFILE", "").strip()
+    if not from_env or from_env == profile:
+        return profile
+    check_choice("COLLAPSE_PROFILE", from_env, PROFILE_NAMES)
+    if profile != default or _passed_by_papermill("profile"):
+        print(f"profile {profile!r} was passed explicitly; COLLAPSE_PROFILE={from_env!r} is ignored.")
+        return profile
+    print(f"profile {from_env!r} from COLLAPSE_PROFILE (the chapter's default is {default!r}).")
+    return from_env
 
 
 def profile_settings(experiment: str, profile: str) -> dict:

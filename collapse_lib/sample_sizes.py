@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import SettingError, check_choice, check_int, check_positive_float, check_positive_int
+from .validation import SettingError, check_choice, check_generations, check_positive_float, check_positive_int
 
 SCHEDULES = ("constant", "linear", "quadratic", "geometric")
 
@@ -36,7 +36,7 @@ def sample_size_schedule(
     numpy.ndarray of int64, shape (n_generations + 1,)
     """
     sample_size = check_positive_int("sample_size", sample_size)
-    n_generations = check_positive_int("n_generations", n_generations)
+    n_generations = check_generations(n_generations)
     check_choice("schedule", schedule, SCHEDULES)
     i = np.arange(n_generations + 1, dtype=np.float64)
     if schedule == "constant":
@@ -63,7 +63,7 @@ def as_sample_sizes(sample_sizes, n_generations: int) -> np.ndarray:
 
     Returns an int64 array of shape ``(n_generations + 1,)``; every entry must be >= 1.
     """
-    n_generations = check_positive_int("n_generations", n_generations)
+    n_generations = check_generations(n_generations)
     sizes = np.asarray(sample_sizes)
     if sizes.ndim == 0:
         return np.full(n_generations + 1, check_positive_int("sample_size", sizes.item()), dtype=np.int64)

@@ -1,43 +1,90 @@
-"""The run store: finished generations on disk, written atomically, keyed by settings and seed.
+"""The run store: finished generations on disk, written atomically, keyed by what makes the numbers.
 
 Layout::
 
-    <root>/<experiment>/<key>/settings.json      what produced the run (for people)
+    <root>/<experiment>/<key>/settings.json      what produced the run (for people; never read for the key)
+    <root>/<experiment>/<key>/.lock              while a process writes the run (see :func:`writer_lock`)
     <root>/<experiment>/<key>/gen_000042.npz     one finished generation's record (while running)
-    <root>/<experiment>/<key>/params_000042.npz  the newest finished generation's model (while running)
+    <root>/<experiment>/<key>/params_000042.npz  the model of one of the two newest finished generations
     <root>/<experiment>/<key>/result.npz         the whole run, once it has finished
 
-``key`` is a hash of the experiment's name, its result version, its full settings and the
-seed. Every file is written to a temporary name in the same folder and then renamed
-(``os.replace``), so a run killed at any moment leaves only whole files behind. The root is
-``$COLLAPSE_RUNS`` when set, else ``~/.cache/collapse_lib/runs``.
+``key`` (:func:`settings_key`) is a hash of the experiment's name, its result version, its settings
+as asked and validated without the machine-only ones (device, threads), the seed and, for an
+experiment that reads a dataset, the identity of the data actually used
+(:func:`collapse_lib.experiments.run_key` builds it). The same run therefore has the same key on
+every machine, and a run on other data never has the key of one on the real data.
+
+Reliability:
+
+* every file is written to a temporary name in the same folder and then renamed (``os.replace``),
+  so a run killed at any moment leaves only whole files behind; files get the permissions the
+  user's umask allows (``0o666 & ~umask``), like any file the user creates;
+* one process at a time writes a run (:meth:`Run.writing`); a second one waits, then reuses the
+  result or resumes what the first left if it died;
+* resuming checks every saved file (:meth:`Run.resume`): a damaged, empty or missing one is named
+  in one line on stderr and the run resumes from the last intact generation whose model is saved,
+  so it ends with exactly the numbers of an uninterrupted run; a damaged ``result.npz`` is named
+  and recomputed; stray temporary files are removed and ``settings.json`` rewritten when it is
+  missing or damaged.
+
+The root is ``$COLLAPSE_RUNS`` when set (a relative value is read against the directory it was
+given in), else ``<user cache>/collapse_lib/runs``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
+import sys
 import tempfile
-import zipfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
+from .environment import runs_root
+
 RESULT = "result.npz"
+SETTINGS = "settings.json"
+LOCK = ".lock"
+#: Seconds a writer on another host may go without refreshing its lock before a waiting process
+#: takes the run over (a dead writer on the same host is noticed at once, by its process id).
+LEASE_SECONDS = 120.0
+
+_GENERATION = re.compile(r"gen_(\d{6})\.npz")
+_PARAMS = re.compile(r"params_(\d{6})\.npz")
 
 
 def default_root() -> Path:
-    """``$COLLAPSE_RUNS`` or ``~/.cache/collapse_lib/runs``."""
-    env = os.environ.get("COLLAPSE_RUNS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "collapse_lib" / "runs"
+    """``$COLLAPSE_RUNS`` or ``<user cache>/collapse_lib/runs`` (:func:`collapse_lib.environment.runs_root`)."""
+    return runs_root()
 
 
-def settings_key(experiment: str, settings: dict, seed: int, version: int) -> str:
-    """A stable 16-hex-digit key for one run."""
-    text = json.dumps({"experiment": experiment, "settings": settings, "seed": seed, "version": version},
-                      sort_keys=True, default=str)
+def settings_key(experiment: str, settings: dict, seed: int, version: int, data: str | None = None) -> str:
+    """A stable 16-hex-digit key for one run.
+
+    ``settings`` should hold only what changes the numbers (the experiments pass their settings
+    without the machine-only ones); ``data`` is the identity of the dataset the run reads (``None``:
+    none, and then the key is what it was before datasets had identities).
+    """
+    content = {"experiment": experiment, "settings": settings, "seed": seed, "version": version}
+    if data is not None:
+        content["data"] = data
+    text = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def warn(message: str) -> None:
+    """One line on stderr, as the run store reports a file it repaired or a writer it waits for."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _why(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return type(error).__name__ + (f": {text[0]}" if text else "")
 
 
 def _flatten(groups: dict) -> dict:
@@ -53,17 +100,45 @@ def _unflatten(flat) -> dict:
     return groups
 
 
+def read_npz(path: Path) -> dict:
+    """Every array of an ``.npz`` file, read in full (so a damaged member raises here, not later)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it where the system allows (Linux ``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # elsewhere the only way to read it is to set it (for an instant) and set it back
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, writer, durable: bool = False) -> None:
     """Call ``writer(file)`` on a temporary file next to ``path``, then rename it into place.
 
     The rename makes the write atomic against the process being killed at any moment;
-    ``durable=True`` also flushes the file to disk first (``fsync``), against power loss.
+    ``durable=True`` also flushes the file to disk first (``fsync``), against power loss. The
+    file gets mode ``0o666 & ~umask`` (``tempfile.mkstemp`` creates ``0o600``), so that others
+    read it as the user's umask allows, as they would any file the user creates.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
+            with contextlib.suppress(OSError, NotImplementedError, AttributeError):  # no fchmod on Windows
+                os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             writer(handle)
             if durable:
                 handle.flush()
@@ -79,14 +154,77 @@ def save_npz(path: Path, arrays: dict, durable: bool = False) -> None:
     atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays), durable)
 
 
-class Run:
-    """One run's folder: its finished generations and, once complete, its result."""
+def _lock_holder(path: Path) -> str:
+    """Who holds the lock file ``path``, from its record (``pid=`` and ``host=`` lines)."""
+    try:
+        fields = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    except OSError:
+        return "another process"
+    if "pid" not in fields:
+        return "another process"
+    return f"process {fields['pid']} on {fields.get('host', 'an unknown host')}"
 
-    def __init__(self, path: Path, experiment: str, settings: dict, seed: int):
+
+@contextlib.contextmanager
+def writer_lock(path: Path, what: str | None = None):
+    """Hold the lock file ``path`` for the ``with`` block; wait (saying so once on stderr) while another holds it.
+
+    The lock is filelock's :class:`~filelock.SoftFileLease`: the file is created with
+    ``O_CREAT | O_EXCL`` and records the holder's host and process id, and the holder refreshes it
+    from a background thread. Why this lock and not the ``flock`` of :class:`filelock.FileLock`:
+
+    * exclusive creation is coherent on the shared and cluster file systems a run store lives on
+      (NFS, Lustre, GPFS, BeeGFS), where ``flock`` is unsupported or, on some, only local to one host;
+    * a holder that dies on this host is noticed at once (its process id is gone), so a waiting
+      process takes over immediately; one that dies on another host is taken over once its lock
+      has gone :data:`LEASE_SECONDS` unrefreshed.
+
+    A lease can in principle expire under a holder that was frozen longer than that (suspended,
+    swapped out); the two writers then write the same files atomically with the same numbers, so
+    the store stays whole.
+    """
+    import filelock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def lost(compromise) -> None:
+        warn(f"the lock {path} was lost ({compromise.reason}); another process may now write {what or path.parent}")
+
+    lock = filelock.SoftFileLease(path, lease_duration=LEASE_SECONDS, on_compromise=lost)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        warn(f"{what or path.parent} is being written by {_lock_holder(path)}; waiting for it to finish")
+        lock.acquire(timeout=-1, poll_interval=0.2)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class RunFileError(RuntimeError):
+    """A file of a run is unreadable; the message names it."""
+
+
+class Run:
+    """One run's folder: its finished generations and, once complete, its result.
+
+    ``settings`` are the run's portable settings (those of its key), ``data`` the identity of
+    its data (or ``None``).
+    """
+
+    def __init__(self, path: Path, experiment: str, settings: dict, seed: int, data: str | None = None,
+                 version: int = 1):
         self.path, self.experiment, self.settings, self.seed = Path(path), experiment, settings, seed
+        self.data, self.version = data, version
 
     def __repr__(self) -> str:
         return f"Run({self.experiment!r}, seed={self.seed}, path='{self.path}')"
+
+    @property
+    def key(self) -> str:
+        return self.path.name
 
     @property
     def store(self) -> "RunStore":
@@ -96,68 +234,227 @@ class Run:
     def _generation_path(self, generation: int) -> Path:
         return self.path / f"gen_{generation:06d}.npz"
 
-    def is_finished(self) -> bool:
-        return (self.path / RESULT).exists()
-
-    def finished_generations(self) -> int:
-        """How many consecutive generations, from 0, are saved."""
-        count = 0
-        while self._generation_path(count).exists():
-            count += 1
-        return count
-
     def _params_path(self, generation: int) -> Path:
         return self.path / f"params_{generation:06d}.npz"
 
-    def save_generation(self, generation: int, record: dict, params: dict, added: dict | None) -> None:
-        """Save one finished generation (atomically).
+    def _numbered(self, pattern: re.Pattern) -> list[int]:
+        if not self.path.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in self.path.iterdir() if (m := pattern.fullmatch(p.name)))
 
-        The record (and the data added to the pool) of every generation is kept; the model's
-        parameters only for the newest one, which is all that resuming needs. Order of writes:
-        parameters, then the generation's record, then the previous parameters are removed, so
-        a kill between any two steps leaves the parameters of the last finished generation.
+    # --- the result ------------------------------------------------------------------------------
+
+    def is_finished(self) -> bool:
+        return (self.path / RESULT).exists()
+
+    def load_result(self) -> dict:
+        """The finished run's arrays; raises :class:`RunFileError` naming the file if it is damaged."""
+        try:
+            return read_npz(self.path / RESULT)
+        except Exception as error:
+            raise RunFileError(f"the stored result {self.path / RESULT} is unreadable ({_why(error)}); "
+                               "running the experiment again recomputes it.") from error
+
+    def intact_result(self, repair: bool = False) -> dict | None:
+        """The finished run's arrays, or ``None`` when there is no result or it is damaged.
+
+        With ``repair=True`` (only while holding the run, see :meth:`writing`) a damaged result is
+        named on stderr and removed, so that the run is computed again.
         """
-        if generation == 0:
-            self.path.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({"experiment": self.experiment, "seed": self.seed, "settings": self.settings},
-                              indent=2, sort_keys=True, default=str)
-            atomic_write_bytes(self.path / "settings.json", lambda h: h.write(text.encode()))
-        save_npz(self._params_path(generation), params)
-        save_npz(self._generation_path(generation), _flatten({"record": record, "added": added}))
-        if generation > 0:
-            self._params_path(generation - 1).unlink(missing_ok=True)
-
-    def load_generation(self, generation: int) -> dict:
-        """``{"record": ..., "added": ..., "params": ...}`` of a saved generation.
-
-        ``params`` is ``None`` except for the last finished generation.
-        """
-        with np.load(self._generation_path(generation), allow_pickle=False) as flat:
-            groups = _unflatten(flat)
-        groups.setdefault("added", None)
-        groups["params"] = None
-        if self._params_path(generation).exists():
-            with np.load(self._params_path(generation), allow_pickle=False) as params:
-                groups["params"] = {key: params[key] for key in params.files}
-        return groups
+        if not self.is_finished():
+            return None
+        try:
+            result = self.load_result()
+        except RunFileError as error:
+            if repair:
+                warn(f"{self.path / RESULT} is damaged ({_why(error.__cause__)}); computing the run again")
+                (self.path / RESULT).unlink(missing_ok=True)
+            return None
+        with contextlib.suppress(OSError):  # a read-only store is still read
+            self._check_settings_file()
+        return result
 
     def save_result(self, result: dict) -> None:
         """Save the finished run and remove its per-generation files."""
         save_npz(self.path / RESULT, result, durable=True)
         for pattern in ("gen_*.npz", "params_*.npz", ".*.tmp"):
             for path in self.path.glob(pattern):
-                path.unlink()
+                path.unlink(missing_ok=True)
 
-    def load_result(self) -> dict:
-        """The finished run's arrays; raises a clear error if the file is damaged."""
+    # --- settings.json ---------------------------------------------------------------------------
+
+    def _settings_info(self) -> dict | None:
         try:
-            with np.load(self.path / RESULT, allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}
-        except (zipfile.BadZipFile, ValueError, EOFError, OSError) as error:
-            raise RuntimeError(
-                f"the stored result {self.path / RESULT} is unreadable ({error}); delete that folder "
-                "to recompute the run."
-            ) from error
+            info = json.loads((self.path / SETTINGS).read_text())
+        except (OSError, ValueError):
+            return None
+        return info if isinstance(info, dict) and "settings" in info else None
+
+    def _write_settings(self, info: dict) -> None:
+        text = json.dumps(info, indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write_bytes(self.path / SETTINGS, lambda handle: handle.write(text.encode()))
+
+    def _base_info(self) -> dict:
+        return {"experiment": self.experiment, "version": self.version, "key": self.key, "seed": self.seed,
+                "settings": self.settings, "data": self.data}
+
+    def _check_settings_file(self) -> dict:
+        """``settings.json``, rewritten first when it is missing or damaged."""
+        info = self._settings_info()
+        if info is None:
+            if (self.path / SETTINGS).exists():
+                warn(f"{self.path / SETTINGS} is damaged; writing it again")
+            info = self._base_info()
+            self._write_settings(info)
+        return info
+
+    def record_machine(self, resolved: dict, device: str) -> None:
+        """Add to ``settings.json`` the settings this machine resolved for the run and its device.
+
+        ``settings`` (the key's) and ``resolved`` differ where a setting is resolved per machine
+        (``device="auto"``, ``data="auto"``); ``devices`` lists every device that worked on the run.
+        """
+        info = {**(self._settings_info() or {}), **self._base_info()}
+        info["resolved"] = resolved
+        info.setdefault("device", device)
+        devices = list(info.get("devices") or [])
+        if device not in devices:
+            devices.append(device)
+        info["devices"] = devices
+        self._write_settings(info)
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Hold this run for writing: one process at a time (see :func:`writer_lock`).
+
+        On entry, temporary files that a killed writer left are removed and ``settings.json`` is
+        written if it is missing or damaged.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        with writer_lock(self.path / LOCK, f"run {self.path}"):
+            for stray in self.path.glob(".*.tmp"):
+                stray.unlink(missing_ok=True)
+            self._check_settings_file()
+            yield self
+
+    def finished_generations(self) -> int:
+        """How many consecutive generations, from 0, have a file (without reading them)."""
+        count = 0
+        while self._generation_path(count).exists():
+            count += 1
+        return count
+
+    def save_generation(self, generation: int, record: dict, params: dict, added: dict | None) -> None:
+        """Save one finished generation (atomically).
+
+        The record (and the data added to the pool) of every generation is kept; the model's
+        parameters for the two newest ones, so that a damaged newest file still leaves a model
+        to resume from. Order of writes: parameters, then the generation's record, then the
+        parameters of two generations back are removed, so a kill between any two steps leaves the
+        parameters of the last finished generation.
+        """
+        if generation == 0:
+            self.path.mkdir(parents=True, exist_ok=True)
+            if not (self.path / SETTINGS).exists():
+                self._write_settings(self._base_info())
+        save_npz(self._params_path(generation), params)
+        save_npz(self._generation_path(generation), _flatten({"record": record, "added": added}))
+        if generation >= 2:
+            self._params_path(generation - 2).unlink(missing_ok=True)
+
+    def load_generation(self, generation: int) -> dict:
+        """``{"record": ..., "added": ..., "params": ...}`` of a saved generation.
+
+        ``params`` is ``None`` unless the generation's model is saved (the two newest).
+        """
+        groups = self._read_generation(generation)
+        if self._params_path(generation).exists():
+            groups["params"] = read_npz(self._params_path(generation))
+        return groups
+
+    def _read_generation(self, generation: int) -> dict:
+        with np.load(self._generation_path(generation), allow_pickle=False) as flat:
+            groups = _unflatten(flat)
+        if "record" not in groups:
+            raise ValueError("it holds no record")
+        groups.setdefault("added", None)
+        groups["params"] = None
+        return groups
+
+    def discard_generations(self, reason: str | None = None) -> None:
+        """Remove every saved generation, so that the run starts again from generation 0."""
+        if reason:
+            warn(f"{reason}; starting the run {self.path} again from generation 0")
+        for generation in self._numbered(_GENERATION):
+            self._generation_path(generation).unlink(missing_ok=True)
+        for generation in self._numbered(_PARAMS):
+            self._params_path(generation).unlink(missing_ok=True)
+
+    def resume(self) -> list[dict]:
+        """The saved generations to resume from, each ``{"record", "added", "params"}``, after checking them.
+
+        Every generation file is read in full. A damaged, empty or missing one, and a damaged or
+        missing model file, is named in one line on stderr; the run then resumes from the newest
+        generation before the first problem whose model is saved (one of the two newest
+        generations), or starts again from generation 0 if there is none. Files past the resume
+        point are removed. Only the last returned generation has ``params``.
+        """
+        saved, problems = [], []
+        generation = 0
+        while self._generation_path(generation).exists():
+            try:
+                saved.append(self._read_generation(generation))
+            except Exception as error:
+                problems.append(f"{self._generation_path(generation)} is damaged ({_why(error)})")
+                break
+            generation += 1
+        count = len(saved)
+        later = [g for g in self._numbered(_GENERATION) if g > count]
+        if later and not problems:
+            problems.append(f"{self._generation_path(count)} is missing (generation {later[-1]} is saved)")
+        start = 0
+        for last in (count - 1, count - 2):
+            if last < 0:
+                break
+            path = self._params_path(last)
+            if not path.exists():
+                if last == count - 1 and not later:  # gen_{last} was saved after its parameters
+                    problems.append(f"{path} is missing")
+                continue
+            try:
+                params = read_npz(path)
+            except Exception as error:
+                problems.append(f"{path} is damaged ({_why(error)})")
+                continue
+            saved = saved[: last + 1]
+            saved[-1]["params"] = params
+            start = last + 1
+            break
+        if start == 0:
+            saved = []
+        if problems:
+            then = (f"resuming {self.path} after generation {start - 1}" if start else
+                    f"starting the run {self.path} again from generation 0 (no intact earlier generation has "
+                    "its model saved)")
+            for problem in problems:
+                warn(f"{problem}; {then}")
+        for g in self._numbered(_GENERATION):
+            if g >= start:
+                self._generation_path(g).unlink(missing_ok=True)
+        for g in self._numbered(_PARAMS):
+            if g >= start or g < start - 2:
+                self._params_path(g).unlink(missing_ok=True)
+        return saved
+
+    def readable(self, name: str) -> bool:
+        """Whether the ``.npz`` file ``name`` of this run can be read in full."""
+        try:
+            read_npz(self.path / name)
+        except Exception:
+            return False
+        return True
 
 
 class RunStore:
@@ -169,7 +466,8 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore('{self.root}')"
 
-    def run(self, experiment: str, settings: dict, seed: int, version: int = 1) -> Run:
-        """The run of ``experiment`` with these ``settings`` and ``seed`` (it may not exist yet)."""
-        key = settings_key(experiment, settings, seed, version)
-        return Run(self.root / experiment / key, experiment, settings, seed)
+    def run(self, experiment: str, settings: dict, seed: int, version: int = 1, data: str | None = None) -> Run:
+        """The run of ``experiment`` with these (portable) ``settings``, ``seed`` and ``data`` identity
+        (it may not exist yet); see :func:`collapse_lib.experiments.stored_run`."""
+        key = settings_key(experiment, settings, seed, version, data)
+        return Run(self.root / experiment / key, experiment, settings, seed, data, version)

@@ -40,6 +40,16 @@ def check_positive_int(name: str, value) -> int:
     return check_int(name, value, minimum=1)
 
 
+#: The most generations a run may ask for: the paper's longest run has 2,050, and per-generation
+#: schedules and records are allocated up front, so a mistyped count must not exhaust memory.
+MAX_GENERATIONS = 1_000_000
+
+
+def check_generations(value, name: str = "n_generations") -> int:
+    """A number of generations in ``[1, MAX_GENERATIONS]``."""
+    return check_int(name, value, minimum=1, maximum=MAX_GENERATIONS)
+
+
 def check_seed(value) -> int:
     """A seed is a non-negative integer (NumPy's SeedSequence needs one)."""
     return check_int("seed", value, minimum=0)
@@ -76,6 +86,16 @@ def check_nonnegative_float(name: str, value) -> float:
     if not np.isfinite(value) or value < 0:
         raise SettingError(f"{name} must be a finite number >= 0, got {value}.")
     return value
+
+
+def check_finite_settings(settings: dict) -> dict:
+    """Every number among ``settings`` (also inside lists) is finite: NaN or infinity is refused for every
+    setting of every experiment, before its own validator runs."""
+    for name, value in settings.items():
+        for item in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(item, (float, np.floating)) and not np.isfinite(item):
+                raise SettingError(f"{name} must be a finite number, got {item!r}.")
+    return settings
 
 
 def check_choice(name: str, value, allowed: Iterable) -> object:

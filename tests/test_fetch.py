@@ -1,5 +1,7 @@
 """Verified downloads, tested against a local HTTP server on loopback."""
 
+import os
+
 import pytest
 
 from collapse_lib.datasets import DataError, download_verified, sha256_of
@@ -37,16 +39,26 @@ def test_unreachable_mirror_names_the_problem(tmp_path):
         download_verified(["http://127.0.0.1:9/f.bin"], tmp_path / "f.bin", "0" * 64, timeout=2)
 
 
-def test_a_data_dir_that_is_not_a_folder_is_named_and_a_relative_one_explained(tmp_path, monkeypatch):
+def test_a_data_dir_that_is_not_a_folder_is_named(tmp_path, monkeypatch):
     from collapse_lib.datasets.fetch import data_dir
 
     monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path / "missing"))
-    with pytest.raises(DataError, match=r"missing'? is not a folder;"):
+    with pytest.raises(DataError, match=r"missing'? is not a folder .*does not exist"):
         data_dir()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLLAPSE_DATA_DIR", "../nowhere")
-    with pytest.raises(DataError, match=r"relative path, read from the working directory .*absolute path"):
-        data_dir()
+
+
+def test_a_relative_data_dir_is_read_once_against_the_directory_it_was_given_in(tmp_path, monkeypatch):
+    """A chapter's kernel runs in chapters/ but inherits $PWD, the shell's folder: both read one folder,
+    and the absolute path is written back for every process started later."""
+    from collapse_lib.datasets.fetch import data_dir
+
     (tmp_path / "data").mkdir()
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.setenv("PWD", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "chapters")
     monkeypatch.setenv("COLLAPSE_DATA_DIR", "data")
-    assert data_dir().resolve() == (tmp_path / "data").resolve()
+    assert data_dir() == (tmp_path / "data").resolve()
+    assert os.environ["COLLAPSE_DATA_DIR"] == str((tmp_path / "data").resolve())
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", "../nowhere")
+    with pytest.raises(DataError, match="is not a folder"):
+        data_dir()

@@ -113,12 +113,16 @@ def test_finished_run_loads_from_store(isolated_run_store):
     np.testing.assert_array_equal(first["fixed_state"], again["fixed_state"])
 
 
-def test_corrupt_stored_result_gives_a_clear_message(isolated_run_store):
-    cl.run_experiment("wright_fisher", "smoke", 0)
+def test_corrupt_stored_result_is_named_and_recomputed(isolated_run_store, capsys):
+    first = cl.run_experiment("wright_fisher", "smoke", 0)
     path = next(isolated_run_store.rglob("result.npz"))
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(RuntimeError, match="is unreadable .* delete that folder"):
-        cl.run_experiment("wright_fisher", "smoke", 0)
+    again = cl.run_experiment("wright_fisher", "smoke", 0)
+    assert f"{path} is damaged" in capsys.readouterr().err
+    for key in first:
+        np.testing.assert_array_equal(first[key], again[key], err_msg=key)
+    assert cl.experiments.stored_run("wright_fisher", *cl.experiments.validated_runs(
+        "wright_fisher", "smoke", 0, {})[0]).load_result().keys() == first.keys()
 
 
 def test_batched_subsample_keeps_the_coordinates_of_a_point_together():

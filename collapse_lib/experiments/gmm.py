@@ -32,7 +32,7 @@ from ..models.gmm import GaussianMixtureModel, check_mixture_data, mixture_momen
 from ..policies import DataPolicy
 from ..seeding import generation_rng
 from ..theory import expected_variance
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int, check_nonnegative_float,
                           check_positive_float, check_positive_int)
 from . import Experiment, register
 
@@ -71,7 +71,7 @@ def validate(settings: dict) -> dict:
     if s["sample_size"] < s["n_components"]:
         raise SettingError(f"sample_size ({s['sample_size']}) must be >= n_components ({s['n_components']}): "
                            "EM needs at least one point per component.")
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"]) if s["policy"] == "mix" else 0.0
     DataPolicy(s["policy"], s["real_fraction"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])

@@ -47,10 +47,11 @@ import numpy as np
 
 from ..loop import run_generations
 from ..policies import DataPolicy
-from ..store import RunStore, save_npz
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+from ..store import LOCK, RunStore, save_npz, writer_lock
+from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
+                          check_nonnegative_float,
                           check_positive_float, check_positive_int)
-from . import Experiment, register
+from . import Experiment, data_environment, register
 
 #: The paper's two settings: epochs per generation and fraction of fresh real blocks.
 SETTINGS = {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fraction=0.1)}
@@ -120,7 +121,7 @@ def validate(settings: dict) -> dict:
         s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
         if s["real_fraction"] >= 1:
             raise SettingError("real_fraction must be < 1: some of each dataset must be generated.")
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     check_choice("backend", s["backend"], ("tiny", "opt"))
     if not isinstance(s["opt_model"], str) or not s["opt_model"]:
         raise SettingError(f"opt_model must be a Hugging Face model name or 'random', got {s['opt_model']!r}.")
@@ -162,6 +163,70 @@ def epochs_and_fraction(s: dict) -> tuple[int, float]:
     return epochs, fraction
 
 
+#: Settings left out of a run's key: where and with how many threads it computes.
+MACHINE_SETTINGS = ("device", "threads")
+
+
+def resolve(settings: dict) -> dict:
+    """The settings as this machine runs them (``device="auto"`` resolved)."""
+    from ..models.torch_utils import resolve_device
+
+    return {**settings, "device": resolve_device(settings["device"])}
+
+
+_TEXTS: dict = {}
+_FALLBACK: dict = {}
+
+
+def _text_files() -> tuple:
+    """Size and modification time of every file :func:`~collapse_lib.datasets.wikitext.load_wikitext2` may read."""
+    from ..datasets import wikitext
+    from ..datasets.fetch import data_dir
+    from ..environment import cache_dir
+
+    folders = [folder / wikitext.FOLDER for folder in (data_dir(), cache_dir()) if folder is not None]
+    stats = []
+    for path in sorted(p for folder in folders if folder.is_dir() for p in folder.iterdir()):
+        stat = path.stat()
+        stats.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(stats)
+
+
+def corpus_text():
+    """The text of the experiment (:func:`~collapse_lib.datasets.wikitext.load_wikitext2`), read once per
+    process for the same environment and files."""
+    from ..datasets.wikitext import load_wikitext2
+
+    key = (data_environment(), _text_files())
+    if key not in _TEXTS:
+        _TEXTS.clear()
+        _TEXTS[key] = load_wikitext2()
+    return _TEXTS[key]
+
+
+def _fallback_fingerprint() -> str | None:
+    from ..datasets.wikitext import fallback_text
+
+    if not _FALLBACK:
+        try:
+            _FALLBACK["fingerprint"] = fallback_text().fingerprint
+        except Exception:  # no offline text on this machine: nothing can be it
+            _FALLBACK["fingerprint"] = None
+    return _FALLBACK["fingerprint"]
+
+
+def text_identity(text) -> str:
+    """``"wikitext-2:<fingerprint>"`` or, for the offline text, ``"offline-fallback:<fingerprint>"``
+    (:attr:`~collapse_lib.datasets.wikitext.TextSplits.fingerprint` hashes the three splits)."""
+    name = "offline-fallback" if text.fingerprint == _fallback_fingerprint() else "wikitext-2"
+    return f"{name}:{text.fingerprint}"
+
+
+def data_identity(settings: dict) -> str:
+    """The identity of the text a run reads on this machine (part of its key)."""
+    return text_identity(corpus_text())
+
+
 # --- the corpus and the base model ---------------------------------------------------------------
 
 @dataclass
@@ -189,7 +254,7 @@ class Corpus:
 
 
 def _base_key(s: dict, fingerprint: str) -> str:
-    keys = ("backend", "opt_model", "threads", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "dropout",
+    keys = ("backend", "opt_model", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "dropout",
             "block_size", "n_new_tokens", "base_epochs", "base_lr", "base_batch_size", "base_max_blocks",
             "n_valid_blocks", "eval_batch_size")
     text = json.dumps({"version": BASE_VERSION, "text": fingerprint, **{k: s[k] for k in keys}}, sort_keys=True)
@@ -234,14 +299,13 @@ def _build_base(s: dict, text, device: str) -> dict:
 
 def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     """The corpus and base model of ``settings`` (one run's), built once and cached in the run store."""
-    from ..datasets.wikitext import load_wikitext2
     from ..models import language_model as lm
     from ..models import opt_path
     from ..models.torch_utils import arrays_to_state, resolve_device, torch_threads
 
     s = validate(settings) if "n_seeds" in settings else settings
     device = resolve_device(s["device"])
-    text = load_wikitext2()
+    text = corpus_text()
     if s["backend"] == "opt" and s["opt_model"] != opt_path.RANDOM:
         backbone, codec = opt_path.load_pretrained(s["opt_model"], device)
         ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
@@ -249,8 +313,10 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     else:
         path = (store or RunStore()).root / "language_model_base" / _base_key(s, text.fingerprint) / "base.npz"
         if not path.exists():
-            with torch_threads(s["threads"]):
-                save_npz(path, _build_base(s, text, device))
+            with writer_lock(path.parent / LOCK, f"the base model {path}"):  # one process builds it
+                if not path.exists():
+                    with torch_threads(s["threads"]):
+                        save_npz(path, _build_base(s, text, device))
         with np.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
         codec = lm.BPECodec.from_array(arrays["tokenizer"])
@@ -389,12 +455,11 @@ def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: Ru
     ``{"corpus": Corpus, "main": {(setting, seed): result}, "ablation": {penalty: result}}``;
     the ablation's penalty 1.0 is the main run of setting 1.
     """
-    import os
-
     from . import resolve_settings, run_sweep
+    from ..environment import usable_cores
     from ..profiles import Sweep
 
-    jobs = jobs or len(os.sched_getaffinity(0))
+    jobs = jobs or usable_cores()
     single = resolve_settings("language_model", profile, setting=1)
     corpus = prepare(single, store)
     seeds = list(range(seed, seed + single["n_seeds"]))
@@ -408,4 +473,5 @@ def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: Ru
 
 register(Experiment("language_model", run_language_model, DEFAULTS, validate,
                     "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)",
-                    version=1, paper=PAPER))
+                    version=1, paper=PAPER, machine_settings=MACHINE_SETTINGS, resolve=resolve,
+                    data_identity=data_identity))

@@ -27,7 +27,7 @@ from ..policies import DataPolicy
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
 from ..sufficient_stats import PointSamples
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int, check_nonnegative_float,
                           check_positive_float, check_positive_int)
 from . import Experiment, register
 
@@ -76,7 +76,7 @@ def validate_regression(settings: dict) -> dict:
         raise SettingError(f"design_size must be > dim + 1 = {s['dim'] + 1} (the expected test error of least "
                            f"squares is finite only then), got {s['design_size']}.")
     s["noise_sd"] = check_positive_float("noise_sd", s["noise_sd"])
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     check_choice("policy", s["policy"], ("replace", "accumulate", "accumulate-subsample"))
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     _check_method(s)
@@ -178,7 +178,7 @@ def validate_gaussian(settings: dict) -> dict:
     s["real_sample_size"] = check_int("real_sample_size", s["real_sample_size"], minimum=0)
     check_choice("schedule", s["schedule"], SCHEDULES)
     s["growth"] = check_positive_float("growth", s["growth"])
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
     DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
@@ -282,7 +282,7 @@ def validate_tails(settings: dict) -> dict:
     s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
     s["exponent"] = check_nonnegative_float("exponent", s["exponent"])
     s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
@@ -405,7 +405,7 @@ def validate_gmm(settings: dict) -> dict:
     s = dict(settings)
     s["separation"] = check_nonnegative_float("separation", s["separation"])
     s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=2)
-    s["n_generations"] = check_positive_int("n_generations", s["n_generations"])
+    s["n_generations"] = check_generations(s["n_generations"])
     DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])

