@@ -33,6 +33,30 @@ from .seeding import generation_rng
 from .validation import SettingError, check_generations, check_seed
 
 
+def _check_model_factory(model_factory) -> None:
+    """``model_factory`` must be a callable that makes models, not a model instance."""
+    looks_like_model = all(callable(getattr(model_factory, m, None)) for m in ("fit", "sample"))
+    if looks_like_model and not isinstance(model_factory, type):
+        name = type(model_factory).__name__
+        raise SettingError(f"model_factory must be a function that returns a fresh, unfitted model, got an instance "
+                           f"of {name}; every generation fits a new model, so pass e.g. `lambda: {name}(...)` "
+                           f"(or functools.partial({name}, ...)) instead of the instance.")
+    if not callable(model_factory):
+        raise SettingError(f"model_factory must be a function that returns a fresh, unfitted model, got "
+                           f"{type(model_factory).__name__}; pass e.g. `lambda: GaussianModel()`.")
+
+
+def _check_model(model, previous, model_factory, required) -> None:
+    """What the factory returned: a new object with the methods the loop will call (``required``)."""
+    missing = [m for m in required if not callable(getattr(model, m, None))]
+    if missing:
+        raise SettingError(f"model_factory returned {type(model).__name__}, which lacks {', '.join(missing)}(); "
+                           f"this run calls {', '.join(required)} (see collapse_lib.loop for what a model needs).")
+    if previous is not None and model is previous:
+        raise SettingError(f"model_factory {model_factory!r} returned the same {type(model).__name__} object twice; "
+                           f"it must build a fresh model on every call (e.g. `lambda: {type(model).__name__}(...)`).")
+
+
 def default_record(model, generation: int) -> dict:
     """Record a model's fitted parameters (the default per-generation record)."""
     return model.get_params()
@@ -81,7 +105,9 @@ def run_generations(
     Parameters
     ----------
     model_factory : callable
-        Returns a fresh, unfitted model (called once per generation).
+        Returns a fresh, unfitted model (called once per generation), e.g. ``lambda: GaussianModel()``
+        or the class itself. A model instance, something not callable, a factory whose result lacks
+        the methods the run calls, or one that returns the same object twice raises ``SettingError``.
     real_data : dataset
         Generation 0's training data (real data), e.g. an array of shape ``(M_0, d)`` or
         ``(n_chains, M_0)`` for a batched model, or sufficient statistics.
@@ -113,6 +139,10 @@ def run_generations(
         Each recorded key stacked over generations (leading axis of length
         ``n_generations + 1``), plus ``"generation"`` and ``"sample_size"``.
     """
+    _check_model_factory(model_factory)
+    if record is not None and not callable(record):
+        raise SettingError(f"record must be a function (model, generation) -> dict of arrays, got "
+                           f"{type(record).__name__}.")
     n_generations = check_generations(n_generations)
     sizes = as_sample_sizes(sample_sizes, n_generations)
     seed = check_seed(seed)
@@ -120,6 +150,7 @@ def run_generations(
         policy = DataPolicy(policy, real_fraction)
     if policy.name == "mix" and policy.real_fraction > 0 and real_sampler is None:
         raise SettingError("policy 'mix' needs real_sampler, a function (n, rng) -> fresh real data.")
+    required = ("fit", "sample") + (("get_params",) if record is None or run is not None else ())
     record = record or default_record
 
     records, model, pool, start = [], None, real_data, 0
@@ -127,7 +158,9 @@ def run_generations(
     if saved:
         start = len(saved)
         records = [g["record"] for g in saved]
-        model = model_factory().set_params(saved[-1]["params"])
+        model = model_factory()
+        _check_model(model, None, model_factory, required + ("set_params",))
+        model.set_params(saved[-1]["params"])
         if policy.keeps_pool:
             for g in saved[1:]:
                 pool = merge_datasets(pool, dataset_from_arrays(g["added"]), getattr(model, "sample_axis", 0))
@@ -140,7 +173,9 @@ def run_generations(
         else:
             data, added, pool = next_dataset(model, pool, policy, int(sizes[generation]), seed, generation,
                                              real_sampler, getattr(model, "sample_axis", 0))
-        model = model_factory()
+        fresh = model_factory()
+        _check_model(fresh, model, model_factory, required)  # a few attribute look-ups per generation
+        model = fresh
         model.fit(data, rng=generation_rng(seed, generation, "fit"))
         values = {k: np.asarray(v) for k, v in record(model, generation).items()}
         if run is not None:

@@ -8,6 +8,11 @@ dataset :math:`D_g` of :math:`M_g` points; :math:`D_0` is real data from
 
 For a fit with ``ddof`` (1 = unbiased, 0 = maximum likelihood) the variance factor of one
 step is :math:`S_i = \chi^2_{k_i}/(M_i - \mathrm{ddof})` with :math:`k_i = M_i - 1`.
+
+Every function checks its arguments first (sample sizes whole numbers large enough for the
+formula, standard deviations and traces >= 0, probabilities in [0, 1] and summing to 1, ``ddof``
+0 or 1) and raises :class:`~collapse_lib.validation.SettingError` for a bad setting, or its
+subclass :class:`~collapse_lib.models.checks.InputArrayError` for a bad array, naming the argument.
 """
 
 from __future__ import annotations
@@ -15,18 +20,79 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .models.checks import InputArrayError, as_array, check_probabilities
+from .validation import SettingError, check_int, check_nonnegative_float, check_positive_int
 
-def _sizes(sample_sizes) -> np.ndarray:
-    return np.atleast_1d(np.asarray(sample_sizes, dtype=float))
+
+def _sizes(sample_sizes, minimum: int = 1, why: str = "", name: str = "sample_sizes") -> np.ndarray:
+    """``sample_sizes`` as a float array ``(n+1,)`` of whole numbers >= ``minimum`` (one per generation)."""
+    m = np.atleast_1d(as_array(name, sample_sizes, shape_hint="(n+1,), one size per generation"))
+    if m.ndim != 1 or m.size == 0:
+        raise InputArrayError(f"{name} must be one sample size per generation, shape (n+1,), got shape {m.shape}.")
+    if np.any(m != np.round(m)):
+        raise InputArrayError(f"{name} must be whole numbers (points per generation), got {m[m != np.round(m)][0]:g}.")
+    if np.any(m < minimum):
+        first = int(np.argmax(m < minimum))
+        raise InputArrayError(f"{name} must all be >= {minimum}{why}, got {name}[{first}] = {m[first]:g}; "
+                              f"use larger samples.")
+    return m
+
+
+def _ddof(ddof) -> int:
+    return check_int("ddof", ddof, minimum=0, maximum=1)
+
+
+def _scale(name: str, value, positive: bool = False) -> np.ndarray:
+    """A finite standard deviation (or trace) >= 0 (> 0 with ``positive``), scalar or array."""
+    value = as_array(name, value)
+    if np.any(value < 0) or (positive and np.any(value == 0)):
+        raise InputArrayError(f"{name} must be {'> 0' if positive else '>= 0'} (a standard deviation or a trace), "
+                              f"got {value.tolist()}.")
+    return value
+
+
+def _unit_interval(name: str, value, open_ends: bool = False) -> np.ndarray:
+    value = as_array(name, value)
+    bad = (value <= 0) | (value >= 1) if open_ends else (value < 0) | (value > 1)
+    if np.any(bad):
+        interval = "(0, 1), strictly between 0 and 1" if open_ends else "[0, 1]"
+        raise InputArrayError(f"{name} must be a probability in {interval}, got {value.tolist()}.")
+    return value
+
+
+_CHI = " (a variance needs M - 1 >= 1 degrees of freedom)"
+
+
+def _whole(name: str, value, low: int, high: int | None = None, why: str = "") -> np.ndarray:
+    """Whole numbers in ``low..high`` as an int array (same shape)."""
+    array = as_array(name, value)
+    if np.any(array != np.round(array)):
+        raise InputArrayError(f"{name} must be whole numbers {why}, got {array.tolist()}.")
+    if np.any(array < low) or (high is not None and np.any(array > high)):
+        allowed = f"{low}..{high}" if high is not None else f">= {low}"
+        raise InputArrayError(f"{name} must lie in {allowed} {why}, got values in "
+                              f"{float(array.min()):g}..{float(array.max()):g}.")
+    return array.astype(np.int64)
+
+
+def _steps(steps, minimum: int, why: str = "") -> np.ndarray:
+    """Numbers of multinomial draws: whole numbers >= ``minimum``."""
+    array = as_array("steps", steps)
+    if np.any(array != np.round(array)) or np.any(array < minimum):
+        raise InputArrayError(f"steps must be whole numbers >= {minimum}{why}, got {array.tolist()}.")
+    return array
 
 
 def chi_mean_factor(k):
     r""":math:`c(k) = E\sqrt{\chi^2_k/k} = \sqrt{2/k}\,\Gamma(\frac{k+1}{2})/\Gamma(\frac k2)`.
 
+    ``k`` (degrees of freedom, > 0) of any shape; returns that shape.
     For large ``k`` the difference of two ``gammaln`` values loses precision, so there the
     asymptotic series :math:`\log c(k) = -\tfrac1{4k} + \tfrac1{24k^3} + O(k^{-5})` is used.
     """
-    k = np.asarray(k, dtype=float)
+    k = as_array("k", k)
+    if np.any(k <= 0):
+        raise InputArrayError(f"k (degrees of freedom) must be > 0, got the minimum {float(k.min()):g}.")
     small = np.minimum(k, 1e3)
     exact = np.sqrt(2.0 / small) * np.exp(special.gammaln((small + 1) / 2) - special.gammaln(small / 2))
     large = np.exp(-1.0 / (4 * k) + 1.0 / (24 * k**3))
@@ -37,14 +103,19 @@ def expected_variance(sigma, sample_sizes, ddof: int = 1):
     r""":math:`E[\hat\sigma_g^2] = \sigma^2 \prod_{i\le g} (M_i-1)/(M_i-\mathrm{ddof})`.
 
     Constant for ``ddof=1`` (G1, a martingale); :math:`\sigma^2((M-1)/M)^{g+1}` for ``ddof=0``.
+    ``sample_sizes`` (n+1,), each >= ddof + 1; returns (n+1,).
     """
-    m = _sizes(sample_sizes)
+    ddof = _ddof(ddof)
+    sigma = _scale("sigma", sigma)
+    m = _sizes(sample_sizes, ddof + 1, " (the variance estimate divides by M - ddof)")
     return sigma**2 * np.cumprod((m - 1) / (m - ddof))
 
 
 def expected_sigma(sigma, sample_sizes, ddof: int = 1):
-    r""":math:`E[\hat\sigma_g] = \sigma\prod_{i\le g}\sqrt{k_i/(M_i-\mathrm{ddof})}\,c(k_i)`."""
-    m = _sizes(sample_sizes)
+    r""":math:`E[\hat\sigma_g] = \sigma\prod_{i\le g}\sqrt{k_i/(M_i-\mathrm{ddof})}\,c(k_i)`; ``sample_sizes`` >= 2."""
+    ddof = _ddof(ddof)
+    sigma = _scale("sigma", sigma)
+    m = _sizes(sample_sizes, 2, _CHI)
     return sigma * np.cumprod(np.sqrt((m - 1) / (m - ddof)) * chi_mean_factor(m - 1))
 
 
@@ -54,7 +125,9 @@ def expected_mean_sq_error(sigma, sample_sizes, ddof: int = 1):
     :math:`\sigma_i^2` is the variance :math:`D_i` is drawn with (:math:`\sigma^2` for
     :math:`i=0`). For ``ddof=1`` this is :math:`\sigma^2\sum_{i\le g} 1/M_i`.
     """
-    m = _sizes(sample_sizes)
+    ddof = _ddof(ddof)
+    sigma = _scale("sigma", sigma)
+    m = _sizes(sample_sizes, ddof + 1, " (the variance estimate divides by M - ddof)")
     drawn_with = np.concatenate([[sigma**2], expected_variance(sigma, m, ddof)[:-1]])
     return np.cumsum(drawn_with / m)
 
@@ -74,6 +147,7 @@ def expected_w2_squared(sigma, sample_sizes, ddof: int = 1):
 
 def w2_squared_first_order(sigma, sample_sizes):
     r"""The paper's first-order form (G5): :math:`\tfrac32\sigma^2\sum_{i\le g} 1/M_i` (``ddof=1``)."""
+    sigma = _scale("sigma", sigma)
     return 1.5 * sigma**2 * np.cumsum(1.0 / _sizes(sample_sizes))
 
 
@@ -92,9 +166,12 @@ def log_variance_moments(sigma, sample_sizes, ddof: int = 1):
     :math:`\log\hat\sigma_g^2 = \log\sigma^2 + \sum_{i\le g}\log S_i` with
     :math:`E\log S_i = \psi(k_i/2) + \log 2 - \log(M_i-\mathrm{ddof})` and
     :math:`\mathrm{Var}\log S_i = \psi'(k_i/2)`. The mean drifts down by about
-    :math:`1/M` per generation, so :math:`\hat\sigma_g \to 0` almost surely.
+    :math:`1/M` per generation, so :math:`\hat\sigma_g \to 0` almost surely. ``sigma`` > 0,
+    ``sample_sizes`` >= 2.
     """
-    m = _sizes(sample_sizes)
+    ddof = _ddof(ddof)
+    sigma = _scale("sigma", sigma, positive=True)
+    m = _sizes(sample_sizes, 2, _CHI)
     k = m - 1
     step_mean = special.digamma(k / 2) + np.log(2.0) - np.log(m - ddof)
     step_var = special.polygamma(1, k / 2)
@@ -112,7 +189,9 @@ def sd_of_variance(sigma, sample_sizes, ddof: int = 1):
     :math:`\sqrt{\prod_{i\le g}(1+2/k_i) - 1}` for either ``ddof``, which grows like
     :math:`e^{g/M}` at constant M: the expectation is carried by ever rarer chains.
     """
-    m = _sizes(sample_sizes)
+    ddof = _ddof(ddof)
+    sigma = _scale("sigma", sigma)
+    m = _sizes(sample_sizes, ddof + 1, " (the variance estimate divides by M - ddof)")
     k = m - 1
     second = sigma**4 * np.cumprod(k * (k + 2) / (m - ddof) ** 2)
     return np.sqrt(np.maximum(second - expected_variance(sigma, m, ddof) ** 2, 0.0))
@@ -121,22 +200,31 @@ def sd_of_variance(sigma, sample_sizes, ddof: int = 1):
 # ---------------------------------------------------------------- discrete (Wright–Fisher)
 
 def expected_heterozygosity(probabilities, sample_size: int, steps):
-    r""":math:`E[H(p_n)] = (1-1/M)^n H(q)` after ``steps`` = n multinomial resamplings."""
-    q = np.asarray(probabilities, dtype=float)
-    return (1 - 1 / sample_size) ** np.asarray(steps, dtype=float) * (1 - np.sum(q**2))
+    r""":math:`E[H(p_n)] = (1-1/M)^n H(q)` after ``steps`` = n multinomial resamplings.
+
+    ``probabilities`` (K,) sum to 1; ``steps`` (any shape, >= 0) -> that shape.
+    """
+    q = as_array("probabilities", probabilities, ndim=1, shape_hint="(K,)")
+    check_probabilities("probabilities", q)
+    sample_size = check_positive_int("sample_size", sample_size)
+    steps = _steps(steps, 0)
+    return (1 - 1 / sample_size) ** steps * (1 - np.sum(q**2))
 
 
 def loss_probability_one_step(probability, sample_size: int):
-    r"""Chance a state of probability ``p`` gets no sample among ``M``: :math:`(1-p)^M`."""
-    return (1 - np.asarray(probability, dtype=float)) ** sample_size
+    r"""Chance a state of probability ``p`` gets no sample among ``M``: :math:`(1-p)^M` (shape of ``probability``)."""
+    probability = _unit_interval("probability", probability)
+    return (1 - probability) ** check_positive_int("sample_size", sample_size)
 
 
 def mean_absorption_time_two_states(q: float, sample_size: int) -> float:
     r"""Kimura's diffusion approximation of the mean time to absorption with two states.
 
     :math:`E[T] \approx -2M[q\ln q + (1-q)\ln(1-q)]` steps (a few per cent off at small M).
+    ``q`` strictly between 0 and 1 (at 0 or 1 the chain starts absorbed).
     """
-    q = float(q)
+    q = float(_unit_interval("q", q, open_ends=True))
+    sample_size = check_positive_int("sample_size", sample_size)
     return -2 * sample_size * (q * np.log(q) + (1 - q) * np.log(1 - q))
 
 
@@ -177,11 +265,12 @@ def wright_fisher_count_distribution(probabilities, sample_size: int, steps):
     """
     from scipy import stats
 
-    q = np.atleast_1d(np.asarray(probabilities, dtype=float))
-    steps = np.atleast_1d(np.asarray(steps, dtype=int))
-    if np.any(steps < 1):
-        raise ValueError("steps must be >= 1 (the first draw is from q itself).")
-    m = int(sample_size)
+    q = as_array("probabilities", probabilities, ndim=1, shape_hint="(K,)")
+    check_probabilities("probabilities", q)
+    steps = np.atleast_1d(_steps(steps, 1, " (the first draw is from q itself)")).astype(int)
+    if steps.ndim != 1:
+        raise InputArrayError(f"steps must be an int or a 1-D array, shape (n,), got shape {steps.shape}.")
+    m = check_positive_int("sample_size", sample_size)
     transition = _binomial_transition_matrix(m)
     current = stats.binom.pmf(np.arange(m + 1)[None, :], m, q[:, None])  # after one draw, (K, M+1)
     out = np.empty((steps.size, q.size, m + 1))
@@ -224,10 +313,11 @@ def mean_absorption_time_two_states_exact(q: float, sample_size: int) -> float:
     """
     from scipy import stats
 
-    m = int(sample_size)
+    q = float(_unit_interval("q", q))
+    m = check_int("sample_size", sample_size, minimum=2)
     transient = _binomial_transition_matrix(m)[1:m, 1:m]
     times = np.linalg.solve(np.eye(m - 1) - transient, np.ones(m - 1))
-    first = stats.binom.pmf(np.arange(1, m), m, float(q))
+    first = stats.binom.pmf(np.arange(1, m), m, q)
     return float(1.0 + first @ times)
 
 
@@ -245,7 +335,8 @@ def _pool_sizes(sample_sizes, policy: str) -> np.ndarray:
         return m
     if policy == "accumulate":
         return np.cumsum(m)
-    raise ValueError(f"this closed form covers the policies 'replace' and 'accumulate', not {policy!r}.")
+    raise SettingError(f"this closed form covers the policies 'replace' and 'accumulate', not {policy!r}; "
+                       f"pass policy='replace' or 'accumulate'.")
 
 
 def regression_first_fit_error(sigma, dim: int, design_size: int):
@@ -257,8 +348,11 @@ def regression_first_fit_error(sigma, dim: int, design_size: int):
     whose mean is :math:`\sigma^2\,\mathrm{tr}\,E[(X^\top X)^{-1}] = \sigma^2 d/(T-d-1)` (the mean
     of an inverse Wishart). Needs :math:`T > d + 1`. Units: squared label units.
     """
+    sigma = _scale("sigma", sigma)
+    dim = check_positive_int("dim", dim)
+    design_size = check_positive_int("design_size", design_size)
     if design_size <= dim + 1:
-        raise ValueError(f"the mean test error is finite only for design_size > dim + 1; got T={design_size}, d={dim}.")
+        raise SettingError(f"the mean test error is finite only for design_size > dim + 1; got T={design_size}, d={dim}.")
     return sigma**2 * dim / (design_size - dim - 1)
 
 
@@ -276,9 +370,10 @@ def regression_test_error(sigma, dim: int, design_size: int, sample_sizes, polic
     under *accumulate* at one copy per generation, with :math:`n = g+1` fits. Exact (the noise level
     is known, so nothing but the coefficients is re-estimated). Shape ``(n+1,)``.
     """
+    first = regression_first_fit_error(sigma, dim, design_size)
     m = _sizes(sample_sizes)
     pooled = _pool_sizes(m, policy)
-    return regression_first_fit_error(sigma, dim, design_size) * design_size * np.cumsum(m / pooled**2)
+    return first * design_size * np.cumsum(m / pooled**2)
 
 
 def _mix_coefficients(trace_cov, size, n_real, ddof):
@@ -319,12 +414,12 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
     """
     from .policies import DataPolicy
 
-    m_sizes = _sizes(sample_sizes)
+    ddof = _ddof(ddof)
+    trace_cov = check_nonnegative_float("trace_cov", trace_cov)
+    m_sizes = _sizes(sample_sizes, ddof + 1, " (the covariance estimate divides by M - ddof)")
     data_policy = DataPolicy(policy, real_fraction)
     if policy == "accumulate-subsample":
-        raise ValueError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
-    if np.any(m_sizes - ddof < 1):
-        raise ValueError(f"every sample size must be >= ddof + 1 = {ddof + 1}.")
+        raise SettingError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
     pooled = np.cumsum(m_sizes)
     mean_error, trace = np.empty(m_sizes.size), np.empty(m_sizes.size)
     mean_error[0] = trace_cov / m_sizes[0]
@@ -358,9 +453,10 @@ def log_det_moments(dim: int, sample_sizes, ddof: int = 1):
     :math:`M_i > d` (else the fit is singular). For ``dim = 1`` this is :func:`log_variance_moments`
     less :math:`\log\sigma^2`. Returns two arrays of shape ``(n+1,)`` (natural log units).
     """
-    m = _sizes(sample_sizes)
-    if np.any(m - 1 < dim):
-        raise ValueError(f"every sample size must exceed dim = {dim} for a non-singular covariance.")
+    ddof = _ddof(ddof)
+    dim = check_positive_int("dim", dim)
+    m = _sizes(sample_sizes, dim + 1, f" (dim + 1: a non-singular covariance in dim = {dim} needs more points "
+                                      f"than dimensions)")
     shape = (m[:, None] - 1 - np.arange(dim)[None, :]) / 2
     step_mean = (special.digamma(shape) + np.log(2.0)).sum(axis=1) - dim * np.log(m - ddof)
     step_var = special.polygamma(1, shape).sum(axis=1)
@@ -384,7 +480,10 @@ def multivariate_gaussian_mix_limit(trace_cov, sample_size: int, real_fraction: 
     """
     from .policies import DataPolicy
 
-    n_real = DataPolicy("mix", real_fraction).n_real(int(sample_size))
+    ddof = _ddof(ddof)
+    trace_cov = check_nonnegative_float("trace_cov", trace_cov)
+    sample_size = check_int("sample_size", sample_size, minimum=ddof + 1)
+    n_real = DataPolicy("mix", real_fraction).n_real(sample_size)
     if n_real == 0:
         return np.inf, np.nan
     a, b = _mix_coefficients(trace_cov, float(sample_size), n_real, ddof)
@@ -409,12 +508,12 @@ def subset_mass_variance(mass, sample_sizes, policy: str = "replace", real_fract
     """
     from .policies import DataPolicy
 
-    q = np.asarray(mass, dtype=float)
+    q = _unit_interval("mass", mass)
     spread = q * (1 - q)
     m = _sizes(sample_sizes)
     data_policy = DataPolicy(policy, real_fraction)
     if policy == "accumulate-subsample":
-        raise ValueError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
+        raise SettingError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
     pooled = np.cumsum(m) if policy == "accumulate" else m
     out = np.empty((m.size,) + q.shape)
     out[0] = spread / m[0]
@@ -438,16 +537,17 @@ def loss_time_cdf(sample_size: int, counts, horizon: int):
     the result has shape ``(horizon + 1, K)`` (probabilities; row 0 is zero). Cost: ``horizon``
     products of a vector with an ``(M+1) x (M+1)`` matrix.
     """
-    m = int(sample_size)
-    counts = np.atleast_1d(np.asarray(counts, dtype=int))
-    if np.any(counts < 1) or np.any(counts > m):
-        raise ValueError(f"counts must lie in 1..{m}.")
+    m = check_positive_int("sample_size", sample_size)
+    counts = np.atleast_1d(_whole("counts", counts, 1, m, "(a state's count among the M samples)"))
+    if counts.ndim != 1:
+        raise InputArrayError(f"counts must be an int or a 1-D array, shape (K,), got shape {counts.shape}.")
+    horizon = check_int("horizon", horizon, minimum=0)
     transition = _binomial_transition_matrix(m)
     state = np.zeros((counts.size, m + 1))
     state[np.arange(counts.size), counts] = 1.0
-    out = np.empty((int(horizon) + 1, counts.size))
+    out = np.empty((horizon + 1, counts.size))
     out[0] = 0.0
-    for g in range(1, int(horizon) + 1):
+    for g in range(1, horizon + 1):
         state = state @ transition
         out[g] = state[:, 0]
     return out
@@ -462,8 +562,8 @@ def mean_loss_time_given_loss(sample_size: int, counts):
     on the counts ``1..M-1``. Compare :func:`mean_loss_time_diffusion`. Shape of ``counts``; units:
     generations (resamplings).
     """
-    m = int(sample_size)
-    counts = np.asarray(counts, dtype=int)
+    m = check_int("sample_size", sample_size, minimum=2)
+    counts = _whole("counts", counts, 1, m - 1, "(a count of M is fixed, never lost)")
     c = np.arange(1, m)
     h = 1.0 - c / m
     conditioned = _binomial_transition_matrix(m)[1:m, 1:m] * h[None, :] / h[:, None]
@@ -478,5 +578,9 @@ def mean_loss_time_diffusion(sample_size: int, counts):
     :math:`-2Mp\ln p/(1-p)` for a haploid population of M: close to linear in the original count
     k (up to the slowly varying logarithm), as Suresh et al. find for maximum-likelihood estimation.
     """
-    k = np.asarray(counts, dtype=float)
+    sample_size = check_positive_int("sample_size", sample_size)
+    k = as_array("counts", counts)
+    if np.any(k <= 0) or np.any(k >= sample_size):
+        raise InputArrayError(f"counts must lie strictly between 0 and sample_size = {sample_size} (a lost or fixed "
+                              f"state has no time to loss), got values in {float(k.min()):g}..{float(k.max()):g}.")
     return 2 * k * np.log(sample_size / k) / (1 - k / sample_size)

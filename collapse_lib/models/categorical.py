@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..sufficient_stats import CategoryCounts
-from ..validation import SettingError, check_positive_int
+from ..validation import check_positive_int
+from .checks import as_array, check_counts, check_fitted, check_probabilities
 
 
 class CategoricalModel:
@@ -24,33 +25,37 @@ class CategoricalModel:
     """
 
     def fit(self, data, rng=None) -> "CategoricalModel":
-        """Fit to :class:`~collapse_lib.sufficient_stats.CategoryCounts` (counts per chain)."""
-        counts = data.counts if isinstance(data, CategoryCounts) else np.asarray(data)
-        if counts.ndim != 2:
-            raise SettingError(f"counts must have shape (n_chains, K), got {counts.shape}.")
-        total = counts.sum(axis=1, keepdims=True)
-        if np.any(total <= 0):
-            raise SettingError("every chain needs at least one sample to fit a categorical model.")
-        self.probabilities_ = counts / total
+        """Fit to :class:`~collapse_lib.sufficient_stats.CategoryCounts` or an array of counts ``(n_chains, K)``.
+
+        Counts must be finite and non-negative, with at least one sample per chain.
+        """
+        raw = data.counts if isinstance(data, CategoryCounts) else data
+        counts = as_array("counts", raw, ndim=2, finite=False, shape_hint="(n_chains, K)")
+        check_counts("counts", counts)  # finite, >= 0, at least one per chain
+        self.probabilities_ = counts / counts.sum(axis=1, keepdims=True)
         return self
 
     @classmethod
     def from_probabilities(cls, probabilities, n_chains: int = 1) -> "CategoricalModel":
         """A model set to known probabilities ``(K,)``, repeated over ``n_chains``."""
-        p = np.asarray(probabilities, dtype=float)
-        if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
-            raise SettingError("probabilities must be a 1-D array of non-negative numbers summing to 1.")
+        p = as_array("probabilities", probabilities, ndim=1, finite=False, shape_hint="(K,)")
+        check_probabilities("probabilities", p)
         n_chains = check_positive_int("n_chains", n_chains)
         return cls().set_params({"probabilities": np.tile(p, (n_chains, 1))})
 
     def sample(self, n: int, rng: np.random.Generator) -> CategoryCounts:
         """Counts of ``n`` draws per chain (multinomial), shape ``(n_chains, K)``."""
+        check_fitted(self, "probabilities_")
         n = check_positive_int("sample size", n)
         return CategoryCounts(rng.multinomial(n, self.probabilities_).astype(np.int64))
 
     def get_params(self) -> dict:
+        check_fitted(self, "probabilities_", "get_params")
         return {"probabilities": self.probabilities_}
 
     def set_params(self, params: dict) -> "CategoricalModel":
-        self.probabilities_ = np.asarray(params["probabilities"], dtype=float)
+        """Set ``{"probabilities": (n_chains, K)}``, every row non-negative and summing to 1."""
+        p = as_array("probabilities", params["probabilities"], ndim=2, finite=False, shape_hint="(n_chains, K)")
+        check_probabilities("probabilities", p)
+        self.probabilities_ = p
         return self

@@ -15,7 +15,8 @@ from torch import nn
 
 from ..cluster import build_once
 from ..store import RunStore, save_npz, settings_key
-from ..validation import SettingError, check_positive_float, check_positive_int
+from ..validation import check_positive_float, check_positive_int
+from .checks import InputArrayError, check_fitted
 from .torch_utils import arrays_to_state, state_to_arrays, torch_seed, torch_threads
 
 VERSION = 1
@@ -40,13 +41,23 @@ class DigitClassifier:
     def _tensor(images) -> torch.Tensor:
         images = np.asarray(images, dtype=np.float32)
         if images.ndim < 2 or images[0].size != 784:
-            raise SettingError(f"images must have shape (n, 28, 28) or (n, 784), got {images.shape}.")
+            raise InputArrayError(f"images must have shape (n, 28, 28) or (n, 784), got {images.shape}; reshape them.")
+        if images.size and not (np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0):
+            raise InputArrayError(f"images must be finite pixel intensities in [0, 1], got values in "
+                                  f"[{float(np.nanmin(images)):g}, {float(np.nanmax(images)):g}]; divide uint8 "
+                                  f"images by 255.")
         return torch.from_numpy(np.ascontiguousarray(images.reshape(len(images), 784)))
 
     def fit(self, images, labels, rng: np.random.Generator | None = None) -> "DigitClassifier":
-        x, y = self._tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
-        if len(x) != len(y):
-            raise SettingError(f"{len(x)} images but {len(y)} labels.")
+        x = self._tensor(images)
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or len(labels) != len(x) or len(x) < 1:
+            raise InputArrayError(f"labels must have shape (n,) with one label per image, got {labels.shape} for "
+                                  f"{len(x)} images.")
+        if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9:
+            raise InputArrayError(f"labels must be integer digit classes 0..9, got {labels.dtype} values in "
+                                  f"{labels.min()}..{labels.max()}.")
+        y = torch.from_numpy(labels.astype(np.int64))
         seed = torch_seed(rng)
         generator = torch.Generator().manual_seed(seed)
         with torch_threads(self.threads):
@@ -66,8 +77,7 @@ class DigitClassifier:
 
     def predict_proba(self, images) -> np.ndarray:
         """Class probabilities, float32 ``(n, 10)``."""
-        if self.network is None:
-            raise RuntimeError("the classifier is not fitted; call fit() or set_params() first.")
+        check_fitted(self, "network", "predict_proba")
         with torch_threads(self.threads), torch.no_grad():
             return torch.softmax(self.network(self._tensor(images)), dim=1).numpy()
 
@@ -78,6 +88,7 @@ class DigitClassifier:
         return float(np.mean(self.predict(images) == np.asarray(labels)))
 
     def get_params(self) -> dict:
+        check_fitted(self, "network", "get_params")
         return state_to_arrays(self.network)
 
     def set_params(self, params: dict) -> "DigitClassifier":

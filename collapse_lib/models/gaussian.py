@@ -27,6 +27,7 @@ import numpy as np
 
 from ..sufficient_stats import GaussianStats
 from ..validation import SettingError, check_choice, check_int, check_positive_int
+from .checks import InputArrayError, as_array, broadcast_shape, check_fitted, check_nonnegative
 
 METHODS = ("sufficient", "samples")
 
@@ -61,21 +62,40 @@ class GaussianModel:
     def from_params(cls, mu, sigma, n_chains: int = 1, ddof: int = 1, method: str = "sufficient") -> "GaussianModel":
         """A model set to known parameters (e.g. the true distribution), broadcast to ``n_chains``."""
         n_chains = check_positive_int("n_chains", n_chains)
+        mu, sigma = as_array("mu", mu), as_array("sigma", sigma)
+        if broadcast_shape(mu=mu, sigma=sigma, n_chains=np.empty(n_chains)) != (n_chains,):
+            raise InputArrayError(f"mu {mu.shape} and sigma {sigma.shape} must be scalars or of shape (n_chains,) = "
+                                  f"({n_chains},).")
         model = cls(ddof, method)
-        return model.set_params({"mu": np.broadcast_to(np.asarray(mu, float), (n_chains,)).copy(),
-                                 "sigma": np.broadcast_to(np.asarray(sigma, float), (n_chains,)).copy()})
+        return model.set_params({"mu": np.broadcast_to(mu, (n_chains,)).copy(),
+                                 "sigma": np.broadcast_to(sigma, (n_chains,)).copy()})
 
     def fit(self, data, rng=None) -> "GaussianModel":
-        """Fit every chain to its data: ``GaussianStats`` or an array of shape ``(n_chains, M)``."""
+        """Fit every chain to its data: ``GaussianStats`` or an array of shape ``(n_chains, M)``.
+
+        The data must be finite (checked on the statistics, O(n_chains), so NaN or inf anywhere in a
+        chain's samples is caught without another pass over them).
+        """
         stats = data if isinstance(data, GaussianStats) else GaussianStats.from_samples(data)
         if stats.count - self.ddof < 1:
             raise SettingError(f"fitting with ddof={self.ddof} needs at least {self.ddof + 1} samples, got {stats.count}.")
-        self.mu_ = np.asarray(stats.mean, dtype=float)
-        self.sigma_ = np.sqrt(np.asarray(stats.m2, dtype=float) / (stats.count - self.ddof))
+        mean = np.asarray(stats.mean, dtype=float)
+        m2 = np.asarray(stats.m2, dtype=float)
+        if mean.ndim != 1 or m2.shape != mean.shape:
+            raise InputArrayError(f"GaussianStats.mean and .m2 must both have shape (n_chains,), got {mean.shape} and "
+                                  f"{m2.shape}.")
+        if not (np.isfinite(mean).all() and np.isfinite(m2).all()):
+            raise InputArrayError("data contain non-finite values (NaN or inf): the fitted mean or sum of squares of "
+                                  f"{int(np.count_nonzero(~(np.isfinite(mean) & np.isfinite(m2))))} chain(s) is not "
+                                  "finite; clean the data first.")
+        check_nonnegative("GaussianStats.m2", m2, "sums of squares")
+        self.mu_ = mean
+        self.sigma_ = np.sqrt(m2 / (stats.count - self.ddof))
         return self
 
     def sample(self, n: int, rng: np.random.Generator):
         """``n`` samples per chain, as statistics or as an array ``(n_chains, n)`` (see ``method``)."""
+        check_fitted(self, "mu_")
         n = check_positive_int("sample size", n)
         mu, sigma = self.mu_, self.sigma_
         if self.method == "samples":
@@ -86,14 +106,21 @@ class GaussianModel:
 
     @property
     def n_chains(self) -> int:
+        check_fitted(self, "mu_", "n_chains")
         return int(self.mu_.size)
 
     def get_params(self) -> dict:
+        check_fitted(self, "mu_", "get_params")
         return {"mu": self.mu_, "sigma": self.sigma_}
 
     def set_params(self, params: dict) -> "GaussianModel":
-        self.mu_ = np.asarray(params["mu"], dtype=float)
-        self.sigma_ = np.asarray(params["sigma"], dtype=float)
+        """Set ``{"mu": (n_chains,), "sigma": (n_chains,)}``: finite, ``sigma >= 0``."""
+        mu = as_array("mu", params["mu"], ndim=1, shape_hint="(n_chains,)")
+        sigma = as_array("sigma", params["sigma"], ndim=1, shape_hint="(n_chains,)")
+        if sigma.shape != mu.shape:
+            raise InputArrayError(f"mu and sigma must have the same shape (n_chains,), got {mu.shape} and {sigma.shape}.")
+        check_nonnegative("sigma", sigma, "standard deviations")
+        self.mu_, self.sigma_ = mu, sigma
         return self
 
 

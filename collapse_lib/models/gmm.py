@@ -66,6 +66,7 @@ import numpy as np
 
 from ..environment import usable_cores
 from ..validation import SettingError, check_int, check_positive_float, check_positive_int
+from .checks import InputArrayError, as_array, check_covariance, check_fitted, check_probabilities
 
 LOG_2PI = float(np.log(2 * np.pi))
 #: scikit-learn adds this to every component's total responsibility (avoids division by zero).
@@ -717,10 +718,16 @@ class GaussianMixtureModel:
     @classmethod
     def from_params(cls, weights, means, covariances, n_chains: int | None = None, **options) -> "GaussianMixtureModel":
         """A mixture with known parameters: ``weights`` (K,), ``means`` (K, d), ``covariances``
-        (K, d, d), repeated over ``n_chains``; or already batched, with a leading chain axis."""
-        w = np.asarray(weights, dtype=float)
-        m = np.asarray(means, dtype=float)
-        c = np.asarray(covariances, dtype=float)
+        (K, d, d), repeated over ``n_chains``; or already batched, with a leading chain axis.
+
+        Checks: finite values, weights that are probabilities (non-negative, summing to 1), and
+        symmetric positive semi-definite covariances.
+        """
+        w = as_array("weights", weights, min_ndim=1, shape_hint="(K,) or (n_chains, K)")
+        m = as_array("means", means, min_ndim=2, shape_hint="(K, d) or (n_chains, K, d)")
+        c = as_array("covariances", covariances, min_ndim=3, shape_hint="(K, d, d) or (n_chains, K, d, d)")
+        check_probabilities("weights", w)
+        check_covariance("covariances", c)
         if n_chains is not None:
             n_chains = check_positive_int("n_chains", n_chains)
             w, m, c = (np.broadcast_to(a, (n_chains,) + a.shape).copy() for a in (w, m, c))
@@ -781,9 +788,15 @@ class GaussianMixtureModel:
         points come grouped by component.
         The array is a view of a ``(n_chains, d, n)`` array (the layout :meth:`fit` works in).
         """
+        check_fitted(self, "weights_")
         n = check_positive_int("sample size", n)
         n_chains, n_components, d = self.means_.shape
-        chol = np.linalg.cholesky(self.covariances_)
+        try:
+            chol = np.linalg.cholesky(self.covariances_)
+        except np.linalg.LinAlgError:
+            raise InputArrayError("covariances_ must be positive definite to sample, but some chain's component "
+                                  "covariance is singular or not a covariance; refit, or set parameters whose "
+                                  "covariances have reg_covar added to their diagonal.") from None
         noise = rng.standard_normal((n_chains, d, n))
         out = np.matmul(chol[:, 0], noise)
         out += self.means_[:, 0, :, None]
@@ -804,6 +817,7 @@ class GaussianMixtureModel:
 
     def score(self, data) -> np.ndarray:
         """Mean log-likelihood per point of every chain's data under its mixture: shape (n_chains,)."""
+        check_fitted(self, "weights_", "score")
         x = check_mixture_data(data, 1)
         if x.shape[0] != self.n_chains or x.shape[-1] != self.means_.shape[-1]:
             raise SettingError(f"data of shape {x.shape} do not match {self.n_chains} chains in "
@@ -816,20 +830,26 @@ class GaussianMixtureModel:
 
     @property
     def n_chains(self) -> int:
+        check_fitted(self, "weights_", "n_chains")
         return int(self.weights_.shape[0])
 
     def get_params(self) -> dict:
+        check_fitted(self, "weights_", "get_params")
         return {"weights": self.weights_, "means": self.means_, "covariances": self.covariances_}
 
     def set_params(self, params: dict) -> "GaussianMixtureModel":
-        w = np.asarray(params["weights"], dtype=float)
-        m = np.asarray(params["means"], dtype=float)
-        c = np.asarray(params["covariances"], dtype=float)
+        """Set ``weights`` (B, K), ``means`` (B, K, d), ``covariances`` (B, K, d, d): shapes that agree,
+        finite values and weights summing to 1 are checked here (O(B K d^2)); covariances must be
+        positive definite to sample (checked there, by the Cholesky factorisation sampling needs)."""
+        w = as_array("weights", params["weights"])
+        m = as_array("means", params["means"])
+        c = as_array("covariances", params["covariances"])
         if w.ndim != 2 or m.shape[:2] != w.shape or c.shape != m.shape + m.shape[-1:]:
             raise SettingError(f"mixture parameters must have shapes (B, K), (B, K, d), (B, K, d, d); got "
                                f"{w.shape}, {m.shape}, {c.shape}.")
         if w.shape[1] != self.n_components:
             raise SettingError(f"parameters have {w.shape[1]} components, the model n_components={self.n_components}.")
+        check_probabilities("weights", w)
         self.weights_, self.means_, self.covariances_ = w, m, c
         return self
 

@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import SettingError
+from ..validation import SettingError, check_positive_int
+from .checks import InputArrayError, check_fitted
 from .torch_utils import arrays_to_state, state_to_arrays
 
 EOS = "</s>"  # the one special token: OPT's end of sequence, suppressed while generating
@@ -485,7 +486,25 @@ class LanguageModel:
         self.reference = reference if reference is not None else Reference()
         self.module = None
 
+    def _check_blocks(self, name: str, blocks) -> np.ndarray:
+        """Token blocks ``(n, T)``: whole numbers in ``0..vocab_size-1``, ``n >= 1``, ``T >= 2``."""
+        array = np.asarray(blocks)
+        if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 2:
+            raise InputArrayError(f"{name} must be token blocks of shape (n_blocks, block_length) with at least one "
+                                  f"block of >= 2 tokens, got shape {array.shape}; cut the token ids with to_blocks().")
+        if not np.issubdtype(array.dtype, np.integer):
+            raise InputArrayError(f"{name} must hold integer token ids, got dtype {array.dtype}; encode the text "
+                                  f"with the backbone's tokenizer.")
+        vocab = getattr(getattr(self.backbone, "config", None), "vocab_size", None)
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or (vocab is not None and high >= vocab):
+            raise InputArrayError(f"{name} must hold token ids in 0..{'vocab_size - 1' if vocab is None else vocab - 1}, "
+                                  f"got ids in {low}..{high}; encode the text with the backbone's own tokenizer.")
+        return array
+
     def fit(self, data, rng=None) -> "LanguageModel":
+        """Fine-tune a fresh copy of the base on ``data``, token blocks ``(n, T)`` (ids of the backbone's vocabulary)."""
+        data = self._check_blocks("data", data)
         t = self.tuning
         seed = int(rng.integers(2**62)) if rng is not None else 0
         self.module = self.backbone.new_module()
@@ -510,6 +529,8 @@ class LanguageModel:
         return np.concatenate(out) if out else np.zeros((0, t.n_new_tokens), np.int32)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        check_fitted(self, "module")
+        n = check_positive_int("sample size", n)
         total = len(self.prompts)
         if n > total:
             raise SettingError(f"cannot continue {n} prompts: only {total} real training blocks are held.")
@@ -526,6 +547,7 @@ class LanguageModel:
         return self.block_losses(blocks, self.reference.module(self.backbone))
 
     def get_params(self) -> dict:
+        check_fitted(self, "module", "get_params")
         params = state_to_arrays(self.module, "model.")
         if self.reference.state is not None:
             params.update({"reference." + k: v.cpu().numpy() for k, v in self.reference.state.items()})

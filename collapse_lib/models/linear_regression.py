@@ -29,6 +29,7 @@ import numpy as np
 
 from ..sufficient_stats import DesignLabels, RegressionStats
 from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
+from .checks import InputArrayError, as_array, check_fitted
 from .multivariate_gaussian import standard_wishart
 
 METHODS = ("sufficient", "samples")
@@ -109,28 +110,55 @@ class LinearRegressionModel:
             raise SettingError("method='samples' needs the design rows; draw the design with keep_rows=True.")
 
     def fit(self, data, rng=None) -> "LinearRegressionModel":
-        """Least squares on :class:`RegressionStats` or :class:`DesignLabels` (rows of this model's design)."""
+        """Least squares on :class:`RegressionStats` or :class:`DesignLabels` (rows of this model's design).
+
+        Checks (cheap next to the fit): ``DesignLabels`` rows and labels of one shape
+        ``(n_chains, count)`` with this design's chains, row indices in ``0..T-1``;
+        ``RegressionStats`` gram ``(n_chains, d, d)`` and moment ``(n_chains, d)``; finite sums.
+        """
+        design = self.design
         if isinstance(data, DesignLabels):
-            if self.design.rows is None:
+            if design.rows is None:
                 raise SettingError("fitting labelled rows needs the design rows; draw the design with keep_rows=True.")
-            x = np.take_along_axis(self.design.rows, data.rows[:, :, None].astype(np.intp), axis=1)
-            data = RegressionStats(data.size, np.einsum("cni,cnj->cij", x, x), np.einsum("cni,cn->ci", x, data.labels))
+            rows, labels = np.asarray(data.rows), np.asarray(data.labels)
+            if rows.shape != labels.shape or rows.ndim != 2 or rows.shape[0] != design.n_chains:
+                raise InputArrayError(f"DesignLabels rows {rows.shape} and labels {labels.shape} must both have shape "
+                                      f"(n_chains, count) with n_chains = {design.n_chains}, the chains of the design.")
+            if rows.size and (rows.min() < 0 or rows.max() >= design.n_rows
+                              or not np.issubdtype(rows.dtype, np.integer)):
+                raise InputArrayError(f"DesignLabels rows must be integer indices of design rows in 0..{design.n_rows - 1}, "
+                                      f"got values in {rows.min()}..{rows.max()} ({rows.dtype}).")
+            x = np.take_along_axis(design.rows, rows[:, :, None].astype(np.intp), axis=1)
+            data = RegressionStats(data.size, np.einsum("cni,cnj->cij", x, x), np.einsum("cni,cn->ci", x, labels))
         if not isinstance(data, RegressionStats):
             raise SettingError(f"LinearRegressionModel fits RegressionStats or DesignLabels, got {type(data).__name__}.")
+        gram = as_array("data (its gram matrix)", data.gram, ndim=3, shape_hint="(n_chains, d, d)")
+        moment = as_array("data (its moment X^T y)", data.moment, ndim=2, shape_hint="(n_chains, d)")
+        expected = (design.n_chains, design.dim)
+        if moment.shape != expected or gram.shape != expected + expected[1:]:
+            raise InputArrayError(f"RegressionStats gram {gram.shape} and moment {moment.shape} must have shapes "
+                                  f"(n_chains, d, d) and (n_chains, d) = {expected + expected[1:]} and {expected}, "
+                                  f"those of this model's design.")
         try:
-            self.weights_ = np.linalg.solve(data.gram, data.moment[..., None])[..., 0]
+            self.weights_ = np.linalg.solve(gram, moment[..., None])[..., 0]
         except np.linalg.LinAlgError:  # a singular subsample: the minimum-norm solution, as pinv gives
-            self.weights_ = np.einsum("cij,cj->ci", np.linalg.pinv(data.gram), data.moment)
+            self.weights_ = np.einsum("cij,cj->ci", np.linalg.pinv(gram), moment)
         return self
 
     @classmethod
     def from_weights(cls, weights, design: FixedDesign, noise_sd: float, method: str = "sufficient"):
         """A model set to known coefficients (e.g. the true :math:`w^*`, shape ``(d,)`` or ``(n_chains, d)``)."""
-        weights = np.broadcast_to(np.asarray(weights, dtype=float), (design.n_chains, design.dim)).copy()
+        weights = as_array("weights", weights, min_ndim=1, shape_hint="(d,) or (n_chains, d)")
+        try:
+            weights = np.broadcast_to(weights, (design.n_chains, design.dim)).copy()
+        except ValueError:
+            raise InputArrayError(f"weights must have shape (d,) or (n_chains, d) = ({design.dim},) or "
+                                  f"({design.n_chains}, {design.dim}) for this design, got {weights.shape}.") from None
         return cls(design, noise_sd, method).set_params({"weights": weights})
 
     def sample(self, n: int, rng: np.random.Generator):
         r"""Relabel the design ``n / T`` times with :math:`X\hat w + \sigma\varepsilon` (``n`` a multiple of ``T``)."""
+        check_fitted(self, "weights_")
         n = check_positive_int("sample size", n)
         design, t = self.design, self.design.n_rows
         if n % t:
@@ -147,8 +175,14 @@ class LinearRegressionModel:
         return RegressionStats(n, copies * design.gram, moment)
 
     def get_params(self) -> dict:
+        check_fitted(self, "weights_", "get_params")
         return {"weights": self.weights_}
 
     def set_params(self, params: dict) -> "LinearRegressionModel":
-        self.weights_ = np.asarray(params["weights"], dtype=float)
+        """Set ``{"weights": (n_chains, d)}`` (finite, the design's chains and dimension)."""
+        weights = as_array("weights", params["weights"], ndim=2, shape_hint="(n_chains, d)")
+        if weights.shape != (self.design.n_chains, self.design.dim):
+            raise InputArrayError(f"weights must have shape (n_chains, d) = ({self.design.n_chains}, "
+                                  f"{self.design.dim}) for this design, got {weights.shape}.")
+        self.weights_ = weights
         return self

@@ -22,6 +22,8 @@ import numpy as np
 
 from ..sufficient_stats import MultivariateGaussianStats, PointSamples
 from ..validation import SettingError, check_choice, check_int, check_positive_int
+from .checks import (InputArrayError, as_array, check_covariance, check_eigenvalues, check_finite, check_fitted,
+                     check_square, check_symmetric)
 
 METHODS = ("sufficient", "samples")
 
@@ -31,13 +33,17 @@ def covariance_factor(cov: np.ndarray) -> np.ndarray:
 
     The Cholesky factor where every matrix is positive definite; otherwise (a singular fit, e.g.
     from fewer than ``d + 1`` samples) the symmetric square root from an eigendecomposition,
-    with negative rounding errors clipped to zero.
+    with negative rounding errors clipped to zero. A matrix with a clearly negative eigenvalue
+    (below ``-1e-8`` times its largest) is not a covariance: :class:`~.checks.InputArrayError`.
+    The check costs nothing when the Cholesky factorisation succeeds.
     """
     cov = np.asarray(cov, dtype=float)
     try:
         return np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
+        check_finite("cov", cov)
         values, vectors = np.linalg.eigh(cov)
+        check_eigenvalues("cov", values)
         return vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]
 
 
@@ -93,29 +99,44 @@ class MultivariateGaussianModel:
                     method: str = "sufficient") -> "MultivariateGaussianModel":
         """A model set to a known mean ``(d,)`` and covariance ``(d, d)`` (e.g. the truth), repeated over chains."""
         n_chains = check_positive_int("n_chains", n_chains)
-        mean = np.asarray(mean, dtype=float)
-        cov = np.asarray(cov, dtype=float)
-        if mean.ndim != 1 or cov.shape != (mean.size, mean.size):
-            raise SettingError(f"mean must have shape (d,) and cov (d, d); got {mean.shape} and {cov.shape}.")
-        if not np.allclose(cov, cov.T) or np.linalg.eigvalsh(cov).min() < 0:
-            raise SettingError("cov must be a symmetric positive semi-definite matrix.")
+        mean = as_array("mean", mean, ndim=1, shape_hint="(d,)")
+        cov = as_array("cov", cov, ndim=2, shape_hint="(d, d)")
+        check_covariance("cov", cov, mean.size)
         return cls(ddof, method).set_params({"mean": np.tile(mean, (n_chains, 1)),
                                              "cov": np.tile(cov, (n_chains, 1, 1))})
 
     def fit(self, data, rng=None) -> "MultivariateGaussianModel":
-        """Fit every chain: ``MultivariateGaussianStats``, ``PointSamples`` or an array ``(n_chains, M, d)``."""
+        """Fit every chain: ``MultivariateGaussianStats``, ``PointSamples`` or an array ``(n_chains, M, d)``.
+
+        Checks (O(n_chains d^2), on the statistics, so NaN or inf anywhere in a chain's samples is
+        caught without another pass over them): mean ``(n_chains, d)`` and scatter ``(n_chains, d, d)``
+        finite, the scatter symmetric with a non-negative diagonal. Positive semi-definiteness of
+        the fitted covariances is checked when sampling, where it is free (:func:`covariance_factor`).
+        """
         if isinstance(data, MultivariateGaussianStats):
             stats = data
         else:
             stats = MultivariateGaussianStats.from_samples(data.points if isinstance(data, PointSamples) else data)
         if stats.count - self.ddof < 1:
             raise SettingError(f"fitting with ddof={self.ddof} needs at least {self.ddof + 1} samples, got {stats.count}.")
-        self.mean_ = np.asarray(stats.mean, dtype=float)
-        self.cov_ = np.asarray(stats.scatter, dtype=float) / (stats.count - self.ddof)
+        mean = as_array("data (its mean)", stats.mean, ndim=2, shape_hint="(n_chains, d)")
+        scatter = as_array("data (its scatter matrix)", stats.scatter, ndim=3, finite=False,
+                           shape_hint="(n_chains, d, d)")  # check_symmetric: finite
+        check_square("data (its scatter matrix)", scatter, mean.shape[1])
+        if scatter.shape[0] != mean.shape[0]:
+            raise InputArrayError(f"MultivariateGaussianStats.mean {mean.shape} and .scatter {scatter.shape} must have "
+                                  f"the same number of chains.")
+        check_symmetric("data (its scatter matrix)", scatter)
+        if scatter.size and scatter.reshape(len(scatter), -1)[:, ::scatter.shape[-1] + 1].min() < 0:
+            raise InputArrayError("data (its scatter matrix) has a negative diagonal entry, so it is not a sum of "
+                                  "squares; pass the statistics of real samples (MultivariateGaussianStats.from_samples).")
+        self.mean_ = mean
+        self.cov_ = scatter / (stats.count - self.ddof)
         return self
 
     def sample(self, n: int, rng: np.random.Generator):
         """``n`` samples per chain, as statistics or as points (see ``method``)."""
+        check_fitted(self, "mean_")
         n = check_positive_int("sample size", n)
         factor = covariance_factor(self.cov_)
         n_chains, dim = self.mean_.shape
@@ -128,12 +149,21 @@ class MultivariateGaussianModel:
 
     @property
     def n_chains(self) -> int:
+        check_fitted(self, "mean_", "n_chains")
         return int(self.mean_.shape[0])
 
     def get_params(self) -> dict:
+        check_fitted(self, "mean_", "get_params")
         return {"mean": self.mean_, "cov": self.cov_}
 
     def set_params(self, params: dict) -> "MultivariateGaussianModel":
-        self.mean_ = np.asarray(params["mean"], dtype=float)
-        self.cov_ = np.asarray(params["cov"], dtype=float)
+        """Set ``{"mean": (n_chains, d), "cov": (n_chains, d, d)}``: finite and symmetric (positive
+        semi-definiteness is checked when sampling)."""
+        mean = as_array("mean", params["mean"], ndim=2, shape_hint="(n_chains, d)")
+        cov = as_array("cov", params["cov"], ndim=3, finite=False, shape_hint="(n_chains, d, d)")
+        check_square("cov", cov, mean.shape[1])
+        if cov.shape[0] != mean.shape[0]:
+            raise InputArrayError(f"mean {mean.shape} and cov {cov.shape} must have the same number of chains.")
+        check_symmetric("cov", cov)
+        self.mean_, self.cov_ = mean, cov
         return self

@@ -56,6 +56,7 @@ from torch import nn
 
 from ..validation import (SettingError, check_choice, check_nonnegative_float, check_positive_float,
                           check_positive_int)
+from .checks import InputArrayError, check_fitted
 from .torch_utils import (arrays_to_state, deterministic, resolve_device, state_to_arrays, torch_seed,
                           torch_threads)
 
@@ -370,14 +371,20 @@ class VAE:
             return count_parameters(self.architecture, self.latent_dim, self.capacity, self.hidden)
         return sum(p.numel() for net in (self.encoder, self.decoder) for p in net.parameters())
 
-    def _check_fitted(self):
-        if self.encoder is None:
-            raise RuntimeError("this VAE is not fitted yet; call fit(data) or set_params(params) first.")
+    def _check_fitted(self, action: str = "sample"):
+        check_fitted(self, "encoder", action)
 
-    def _as_tensor(self, images) -> torch.Tensor:
+    def _as_tensor(self, images, name: str = "images") -> torch.Tensor:
+        """Images as a tensor on the device, after checking shape ``(n, 28, 28)`` or ``(n, 784)``
+        and finite intensities in [0, 1] (one pass over the array, negligible next to a network)."""
         images = np.asarray(images, dtype=np.float32)
-        if images.shape[-2:] != IMAGE_SHAPE and images.shape[-1] != PIXELS:
-            raise SettingError(f"images must have shape (n, 28, 28) or (n, 784), got {images.shape}.")
+        if images.ndim < 2 or (images.shape[-2:] != IMAGE_SHAPE and images.shape[-1] != PIXELS):
+            raise InputArrayError(f"{name} must have shape (n, 28, 28) or (n, 784), got {images.shape}; "
+                                  f"reshape the images (e.g. x.reshape(len(x), 28, 28)).")
+        if images.size and not (np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0):
+            raise InputArrayError(f"{name} must be finite pixel intensities in [0, 1], got values in "
+                                  f"[{float(np.nanmin(images)):g}, {float(np.nanmax(images)):g}]"
+                                  f"{'' if np.isfinite(images).all() else ' and NaN/inf'}; divide uint8 images by 255.")
         x = torch.from_numpy(np.ascontiguousarray(images)).reshape(-1, 1, *IMAGE_SHAPE).to(self.device)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
@@ -399,10 +406,11 @@ class VAE:
             noise = generator if self.device == "cpu" else torch.Generator(self.device).manual_seed(seed)
             if isinstance(data, DecodedImages):
                 stream = data.stream(self.device, self.precision, self.decode_chunk)
-                real = None if data.real is None or len(data.real) == 0 else self._as_tensor(data.real)
+                real = None if data.real is None or len(data.real) == 0 else self._as_tensor(data.real, "data.real")
                 n_images = data.size
             else:
-                stream, real, n_images = None, self._as_tensor(data), len(data)
+                stream, real = None, self._as_tensor(data, "data")
+                n_images = len(real)
             if n_images < 1:
                 raise SettingError("cannot fit a VAE to an empty dataset.")
             params = [p for net in (self.encoder, self.decoder) for p in net.parameters()]
@@ -437,7 +445,7 @@ class VAE:
     # -- sampling and evaluation -----------------------------------------------------------------
 
     def decoder_params(self) -> dict:
-        self._check_fitted()
+        self._check_fitted("decoder_params")
         return state_to_arrays(self.decoder)
 
     def sample(self, n: int, rng: np.random.Generator):
@@ -447,6 +455,7 @@ class VAE:
         model draws a batch). Otherwise one fixed set of decoded means, float32 ``(n, 28, 28)``
         (Bernoulli draws of them if ``binarise``).
         """
+        self._check_fitted("sample")
         n = check_positive_int("sample size", n)
         source = DecodedImages(self.decoder_params(), self.config, n, torch_seed(rng), self.binarise)
         if self.resample_per_batch:
@@ -456,7 +465,7 @@ class VAE:
 
     def generate(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Decoded means of ``n`` latents :math:`z\\sim\\mathcal N(0, I)`, float32 ``(n, 28, 28)``."""
-        self._check_fitted()
+        self._check_fitted("generate")
         n = check_positive_int("n", n)
         with torch_threads(self.threads):
             stream = DecodedImages(self.decoder_params(), self.config, n, torch_seed(rng)).stream(self.device)
@@ -470,7 +479,7 @@ class VAE:
 
     def encode(self, images) -> tuple[np.ndarray, np.ndarray]:
         """The encoder's ``(mu, logvar)`` for images in [0, 1], each float32 ``(n, latent_dim)``."""
-        self._check_fitted()
+        self._check_fitted("encode")
         mu, logvar = self._batched(images, lambda x: tuple(t.float() for t in self.encoder(x)))
         return mu, logvar
 
@@ -482,7 +491,7 @@ class VAE:
         reconstruction + beta * kl (the training loss). Pixel intensities are not binary, so this is
         the official code's objective rather than a normalised log-likelihood bound.
         """
-        self._check_fitted()
+        self._check_fitted("negative_elbo")
         generator = torch.Generator(self.device).manual_seed(torch_seed(rng))
 
         def terms(x):
@@ -501,7 +510,7 @@ class VAE:
 
     def get_params(self) -> dict:
         """Encoder and decoder weights as NumPy arrays (keys ``encoder.*``, ``decoder.*``) and the loss history."""
-        self._check_fitted()
+        self._check_fitted("get_params")
         params = {**state_to_arrays(self.encoder, "encoder."), **state_to_arrays(self.decoder, "decoder.")}
         params["loss_history"] = np.asarray(getattr(self, "loss_history_", np.zeros(0)))
         return params
