@@ -4,14 +4,14 @@ All functions are vectorised over chains: a batch of ``n_chains`` models gives `
 values (one per chain, never a sum over chains); the shapes are stated in each docstring.
 Every function checks its inputs once (shapes that agree, finite values, covariances positive
 semi-definite, probabilities and counts non-negative and summing correctly) and raises
-:class:`~collapse_lib.models.checks.InputArrayError` (a ``ValueError``) naming the argument.
+:class:`~collapse_lib.validation.InputArrayError` (a ``ValueError``) naming the argument.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .models.checks import (InputArrayError, as_array, broadcast_shape, check_counts, check_covariance,
+from .validation import (InputArrayError, as_array, broadcast_shape, check_counts, check_covariance,
                             check_eigenvalues, check_nonnegative, check_probabilities, check_same,
                             check_square, check_symmetric)
 

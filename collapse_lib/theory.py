@@ -12,7 +12,7 @@ step is :math:`S_i = \chi^2_{k_i}/(M_i - \mathrm{ddof})` with :math:`k_i = M_i -
 Every function checks its arguments first (sample sizes whole numbers large enough for the
 formula, standard deviations and traces >= 0, probabilities in [0, 1] and summing to 1, ``ddof``
 0 or 1) and raises :class:`~collapse_lib.validation.SettingError` for a bad setting, or its
-subclass :class:`~collapse_lib.models.checks.InputArrayError` for a bad array, naming the argument.
+subclass :class:`~collapse_lib.validation.InputArrayError` for a bad array, naming the argument.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .models.checks import InputArrayError, as_array, check_probabilities
-from .validation import SettingError, check_int, check_nonnegative_float, check_positive_int
+from .validation import (InputArrayError, SettingError, as_array, check_int, check_nonnegative_float,
+                         check_positive_int, check_probabilities)
 
 
 def _sizes(sample_sizes, minimum: int = 1, why: str = "", name: str = "sample_sizes") -> np.ndarray:

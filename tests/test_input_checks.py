@@ -15,7 +15,7 @@ import collapse_lib as cl
 from collapse_lib import metrics, theory
 from collapse_lib.models import (CategoricalModel, GaussianMixtureModel, GaussianModel, LinearRegressionModel,
                                  MultivariateGaussianModel)
-from collapse_lib.models.checks import InputArrayError, NotFittedError
+from collapse_lib.validation import InputArrayError, NotFittedError
 from collapse_lib.models.linear_regression import FixedDesign
 from collapse_lib.sufficient_stats import DesignLabels, GaussianStats, MultivariateGaussianStats, RegressionStats
 from collapse_lib.validation import SettingError

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..sufficient_stats import CategoryCounts
-from ..validation import check_positive_int
-from .checks import as_array, check_counts, check_fitted, check_probabilities
+from ..validation import (as_array, check_counts, check_fitted, check_positive_int, check_probabilities)
 
 
 class CategoricalModel:

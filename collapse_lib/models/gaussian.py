@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor as _ThreadPool
 import numpy as np
 
 from ..sufficient_stats import GaussianStats
-from ..validation import SettingError, check_choice, check_int, check_positive_int
-from .checks import InputArrayError, as_array, broadcast_shape, check_fitted, check_nonnegative
+from ..validation import (InputArrayError, SettingError, as_array, broadcast_shape, check_choice, check_fitted,
+                          check_int, check_nonnegative, check_positive_int)
 
 METHODS = ("sufficient", "samples")
 

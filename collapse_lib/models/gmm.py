@@ -65,8 +65,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..environment import usable_cores
-from ..validation import SettingError, check_int, check_positive_float, check_positive_int
-from .checks import InputArrayError, as_array, check_covariance, check_fitted, check_probabilities
+from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_fitted, check_int,
+                          check_positive_float, check_positive_int, check_probabilities)
 
 LOG_2PI = float(np.log(2 * np.pi))
 #: scikit-learn adds this to every component's total responsibility (avoids division by zero).

@@ -33,8 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import SettingError, check_positive_int
-from .checks import InputArrayError, check_fitted
+from ..validation import (InputArrayError, SettingError, check_fitted, check_positive_int)
 from .torch_utils import arrays_to_state, state_to_arrays
 
 EOS = "</s>"  # the one special token: OPT's end of sequence, suppressed while generating

@@ -28,8 +28,8 @@ from functools import cached_property
 import numpy as np
 
 from ..sufficient_stats import DesignLabels, RegressionStats
-from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
-from .checks import InputArrayError, as_array, check_fitted
+from ..validation import (InputArrayError, SettingError, as_array, check_choice, check_fitted, check_positive_float,
+                          check_positive_int)
 from .multivariate_gaussian import standard_wishart
 
 METHODS = ("sufficient", "samples")

@@ -21,9 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..sufficient_stats import MultivariateGaussianStats, PointSamples
-from ..validation import SettingError, check_choice, check_int, check_positive_int
-from .checks import (InputArrayError, as_array, check_covariance, check_eigenvalues, check_finite, check_fitted,
-                     check_square, check_symmetric)
+from ..validation import (InputArrayError, SettingError, as_array, check_choice, check_covariance, check_eigenvalues,
+                          check_finite, check_fitted, check_int, check_positive_int, check_square, check_symmetric)
 
 METHODS = ("sufficient", "samples")
 

@@ -54,9 +54,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import (SettingError, check_choice, check_nonnegative_float, check_positive_float,
-                          check_positive_int)
-from .checks import InputArrayError, check_fitted
+from ..validation import (InputArrayError, SettingError, check_choice, check_fitted, check_nonnegative_float,
+                          check_positive_float, check_positive_int)
 from .torch_utils import (arrays_to_state, deterministic, resolve_device, state_to_arrays, torch_seed,
                           torch_threads)
 
