@@ -10,7 +10,7 @@ from ..models.gaussian import METHODS, GaussianModel
 from ..policies import DataPolicy
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
-from ..sufficient_stats import GaussianStats, _rows_without_replacement
+from ..sufficient_stats import _rows_without_replacement
 from ..validation import SettingError, check_choice, check_generations, check_int, check_positive_float, check_positive_int
 from . import Experiment, register
 
