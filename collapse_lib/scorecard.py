@@ -3,7 +3,7 @@
 Every row is computed from the run store (running what is missing), never typed in. A claim is a
 :class:`Claim` with a ``check(profile, seed) -> Verdict``; :func:`evaluate` runs them all.
 
-A verdict has one of four :class:`Level` s:
+A verdict has one of four levels (:class:`Level`):
 
 ``reproduced``
     two-sided: the book's value lies within a stated tolerance of the paper's published value or

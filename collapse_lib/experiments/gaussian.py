@@ -106,8 +106,10 @@ def expected_subsample_mean_sq_error(sigma, sample_size: int, n_generations: int
     weight :math:`1/(g+1)` in the pool, so :math:`m_g=m_{g-1}+(s_{g-1}+\varepsilon_g)/(g+1)`: martingale steps.
     Taking every point's variance as :math:`\sigma^2` (exact to first order in :math:`1/M`),
 
-    .. math:: \mathbb E(\hat\mu_g-\mu)^2=\frac{\sigma^2}{M}\Big[1+\sum_{k=1}^{g}\frac{1+f_{k-1}}{(k+1)^2}+f_g\Big]
-              \;\to\;\frac{\sigma^2}{M}\Big(2+\sum_{k\ge1}\frac{2-1/k}{(k+1)^2}\Big)\approx 2.94\,\frac{\sigma^2}{M},
+    .. math::
+
+        \mathbb E(\hat\mu_g-\mu)^2=\frac{\sigma^2}{M}\Big[1+\sum_{k=1}^{g}\frac{1+f_{k-1}}{(k+1)^2}+f_g\Big]
+        \;\to\;\frac{\sigma^2}{M}\Big(2+\sum_{k\ge1}\frac{2-1/k}{(k+1)^2}\Big)\approx 2.94\,\frac{\sigma^2}{M},
 
     between *accumulate*'s :math:`\tfrac{\pi^2}{6}\sigma^2/M` and *replace*'s :math:`(g+1)\sigma^2/M`. Returns
     generations ``0..n_generations``.
