@@ -1014,19 +1014,20 @@ LM_PENALTY_RATIO = 2.0
 def check_lm_repetition_ablation(profile: str, seed: int) -> Verdict:
     main, penalised = _lm_ablation(profile, seed)
     n = len(main["test_perplexity"]) - 1
+    paper = ("the paper's ablation: with a repetition penalty of 2 the perplexity roughly doubles "
+             f"(×{LM_PENALTY_RATIO:g}; which perplexity, test or generated-data, is UNVERIFIED in the book's sources: "
+             "the test perplexity is compared)")
+    tolerance = "×1.5 to ×2.5 ('roughly doubles', one seed); above ×1.05 counts as the direction"
     if n < 1:
-        return Verdict(Level.NOT_RUN, "", "", "", "no generation trained on generated text")
+        return Verdict(Level.NOT_RUN, paper, f"{n} generations", tolerance, "no generation trained on generated text")
     ratio = float(np.mean(penalised["test_perplexity"][1:] / main["test_perplexity"][1:]))
     level = (Level.REPRODUCED if 1.5 <= ratio <= 2.5 else Level.DIRECTION if ratio > 1.05
              else Level.NOT_REPRODUCED)
-    return Verdict(level,
-                   f"the paper's ablation: with a repetition penalty of 2 the perplexity roughly doubles (×{LM_PENALTY_RATIO:g}; "
-                   "which perplexity, test or generated-data, is UNVERIFIED in the book's sources: the test "
-                   "perplexity is compared)",
+    return Verdict(level, paper,
                    f"setting 1, seed {seed}: test perplexity with penalty 2 over penalty 1, mean over generations 1–{n}: "
                    f"×{ratio:.3g} (last generation {penalised['test_perplexity'][-1]:.1f} against "
                    f"{main['test_perplexity'][-1]:.1f})",
-                   "×1.5 to ×2.5 ('roughly doubles', one seed); above ×1.05 counts as the direction",
+                   tolerance,
                    {Level.DIRECTION: f"the penalty raises the perplexity ×{ratio:.3g}, not about ×2",
                     Level.NOT_REPRODUCED: "the penalty does not raise the perplexity"}.get(level, ""))
 
@@ -1039,8 +1040,14 @@ def _four_grams(tokens) -> set:
 def check_lm_example_1(profile: str, seed: int) -> Verdict:
     result = _language_model(profile, seed)[1][0]
     n = len(result["test_perplexity"]) - 1
+    paper = ("Nature Example 1 (one prompt, continuations at generations 0, 1, 5, 9): generation 0 continues "
+             "fluently and on topic; later generations drift to unrelated text with repeated phrases (text, no number)")
+    tolerance = ("fluent: at least 90% of the real text's distinct-4-gram fraction; drift: the last continuation "
+                 "shares under half its 4-grams with generation 0's, or its generation's text loses 10% of the "
+                 "distinct 4-grams")
     if n < 2:
-        return Verdict(Level.NOT_RUN, "Example 1", "", "", f"only {n} generations")
+        return Verdict(Level.NOT_RUN, paper, f"{n} generation(s)", tolerance,
+                       f"only {n} generation(s): the drift needs at least 2")
     distinct = result["data_distinct_4grams"]  # generation g: the text model g−1 wrote (g = 0: the real blocks)
     fluent = float(distinct[1] / distinct[0])  # model 0's text against the real text
     first, last = _four_grams(result["example_tokens"][0]), _four_grams(result["example_tokens"][-1])
@@ -1048,17 +1055,12 @@ def check_lm_example_1(profile: str, seed: int) -> Verdict:
     repeats = float(distinct[-1] / distinct[1])
     drift = shared < 0.5 or repeats < 0.9
     level = (Level.NOT_REPRODUCED if not drift else Level.REPRODUCED if fluent >= 0.9 else Level.DIRECTION)
-    return Verdict(level,
-                   "Nature Example 1 (one prompt, continuations at generations 0, 1, 5, 9): generation 0 continues "
-                   "fluently and on topic; later generations drift to unrelated text with repeated phrases (text, no "
-                   "number)",
+    return Verdict(level, paper,
                    f"seed {seed}, setting 1: model 0's text keeps {fluent:.0%} of the real blocks' distinct-4-gram "
                    f"fraction ({distinct[1]:.2f} against {distinct[0]:.2f}); the example's continuation at generation "
                    f"{n} shares {shared:.0%} of its 4-grams with generation 0's, and generation {n}'s text keeps "
                    f"{repeats:.0%} of model 0's distinct-4-gram fraction",
-                   "fluent: at least 90% of the real text's distinct-4-gram fraction; drift: the last continuation "
-                   "shares under half its 4-grams with generation 0's, or its generation's text loses 10% of the "
-                   "distinct 4-grams",
+                   tolerance,
                    {Level.DIRECTION: f"the text drifts, but model 0 already repeats itself ({fluent:.0%} of the real "
                                      "text's distinct 4-grams)",
                     Level.NOT_REPRODUCED: "the continuation does not drift"}.get(level, ""))
