@@ -50,6 +50,14 @@ PROFILES: dict = {
         "paper": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=10000,
                       ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
     },
+    # SI Fig. 4: each fit uses a fixed-size draw (M points, without replacement) from the pool of every sample so
+    # far. Literal samples (float32 pools of (g + 1) M points per chain): the chain counts keep the largest pool
+    # near 400 MB; M = 10,000 only at "paper".
+    "gaussian_subsample": {
+        "smoke": dict(sample_size=Sweep([100, 1000]), n_generations=40, n_chains=200, ddof=0),
+        "book": dict(sample_size=Sweep([100, 500, 1000]), n_generations=1000, n_chains=100, ddof=0),
+        "paper": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=10, ddof=0),
+    },
     # Theory checks of Theorem 3.1 with growing sample sizes (formulas G1-G6).
     "gaussian_theory": {
         # growth: the geometric ratio, chosen so that M stays below ~1e8 at the last generation.

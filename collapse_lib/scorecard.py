@@ -1,19 +1,36 @@
-"""The reproduction scorecard: each claim of the paper, what this build measured, and whether it held.
+"""The reproduction scorecard: each claim of the paper, the paper's value, this build's, and a verdict.
 
 Every row is computed from the run store (running what is missing), never typed in. A claim is a
-:class:`Claim` with a ``check(profile, seed) -> Verdict``; :func:`evaluate` runs them all. A claim
-that does not hold at a profile is reported as not holding, with the likely reason.
+:class:`Claim` with a ``check(profile, seed) -> Verdict``; :func:`evaluate` runs them all.
+
+A verdict has one of four levels (:class:`Level`):
+
+``reproduced``
+    two-sided: the book's value lies within a stated tolerance of the paper's published value or
+    of a closed form (for Monte Carlo runs, three standard errors), and the effect is material;
+``direction only``
+    the effect has the paper's sign but the wrong magnitude or pace (the ratio is given);
+``not reproduced``
+    the effect is absent, or has the wrong sign;
+``not run at this profile``
+    the profile's runs are too short or too small to test the claim (for example fewer
+    generations than the paper's figure shows).
+
+Every verdict states the paper's value (its text or figures; a closed form where the paper has only a
+theorem or a picture), the book's value, and the tolerance with its reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Callable
 
 import numpy as np
 from scipy import stats
 
 from . import theory
+from .experiments import gaussian as gaussian_experiment
 from .experiments import gmm as gmm_experiment
 from .experiments import language_model as lm_experiment
 from .experiments import prevention, resolve_settings, run_experiment
@@ -21,12 +38,28 @@ from .metrics import first_true
 from .profiles import Sweep, check_profile
 
 
+class Level(str, Enum):
+    """How far a claim was reproduced; the value is the text the scorecard shows."""
+
+    REPRODUCED = "reproduced"
+    DIRECTION = "direction only"
+    NOT_REPRODUCED = "not reproduced"
+    NOT_RUN = "not run at this profile"
+
+
+#: The levels in the order the summary counts them.
+LEVELS = tuple(Level)
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """What a build measured for one claim, whether the claim held, and why not if it did not."""
+    """What the paper reports (``paper_value``), what this build measured (``book_value``), the
+    ``tolerance`` (and why it is that), the :class:`Level`, and why a claim was not reproduced."""
 
-    measured: str
-    held: bool
+    level: Level
+    paper_value: str
+    book_value: str
+    tolerance: str
     reason: str = ""
 
 
@@ -40,6 +73,28 @@ class Claim:
     check: Callable[[str, int], Verdict]
 
 
+def _level(material: bool, agree: bool, direction: bool = False) -> Level:
+    """``NOT_RUN`` if the run cannot show the effect; else reproduced if it agrees, direction only if only
+    the sign is right, not reproduced otherwise."""
+    if not material:
+        return Level.NOT_RUN
+    if agree:
+        return Level.REPRODUCED
+    return Level.DIRECTION if direction else Level.NOT_REPRODUCED
+
+
+SE3 = "3 Monte Carlo standard errors of the simulated value (the simulation is exact; only its chain count limits it)"
+
+
+def _median_log_se(sd_log, n_chains):
+    """Standard error of a sample median of a normal quantity with standard deviation ``sd_log``."""
+    return 1.2533 * sd_log / np.sqrt(n_chains)
+
+
+# ---------------------------------------------------------------------------------------------
+# The single Gaussian (SI Figs. 3-5)
+# ---------------------------------------------------------------------------------------------
+
 def _gaussian(profile, seed, **settings):
     return run_experiment("gaussian", profile, seed, **settings)
 
@@ -48,51 +103,131 @@ def _sizes(profile):
     return list(resolve_settings("gaussian", profile)["sample_size"])
 
 
+def _median_sigma_against_g6(result, ddof, n_chains):
+    """(median σ̂ at the last generation, the (G6) median, whether they agree within 3 standard errors)."""
+    mean, sd = (float(a[-1]) for a in theory.log_variance_moments(1.0, result["sample_size"], ddof))
+    median = float(result["sigma_q"][-1, 2])
+    predicted = float(np.exp(mean / 2))
+    return median, predicted, bool(abs(2 * np.log(median) - mean) < 3 * _median_log_se(sd, n_chains))
+
+
 def check_variance_collapses(profile: str, seed: int) -> Verdict:
     m = min(_sizes(profile))
-    parts, held, n = [], True, None
+    chains = resolve_settings("gaussian", profile)["n_chains"]
+    book, paper, agree, collapsed, material, n = [], [], True, True, True, None
     for ddof in (0, 1):
         result = _gaussian(profile, seed, sample_size=m, ddof=ddof, policy="replace")
         n = int(result["generation"][-1])
-        median = float(result["sigma_q"][-1, 2])
-        parts.append(f"ddof={ddof}: median σ̂ = {median:.3g} after {n} generations (M={m})")
-        held &= median < 0.5
-    reason = "" if held else (f"only {n} generations at M={m}: σ̂² shrinks by about e per M generations, "
-                              f"so halving σ̂ needs about {1.4 * m:.0f} (ddof=0)")
-    return Verdict("; ".join(parts), held, reason)
+        median, predicted, ok = _median_sigma_against_g6(result, ddof, chains)
+        book.append(f"ddof={ddof}: median σ̂ {median:.3g}")
+        paper.append(f"ddof={ddof}: {predicted:.3g}")
+        agree &= ok
+        collapsed &= median < 0.5
+        material &= predicted < 0.5
+    level = _level(material, agree, collapsed)
+    reason = {Level.NOT_RUN: f"only {n} generations at M={m}: the (G6) median σ̂ has not yet halved (σ̂² loses an "
+                             f"e-fold about every M generations under ddof=1, M/2 under ddof=0)",
+              Level.DIRECTION: "σ̂ collapses, but not at the (G6) rate",
+              Level.NOT_REPRODUCED: "σ̂ has not collapsed"}.get(level, "")
+    return Verdict(level,
+                   f"SI Fig. 3 (one unseeded run per M): |σ − σ̂| climbs to σ at M=100 within 1000 generations; "
+                   f"the closed form (G6) gives the median σ̂ after {n} generations at M={m}: " + ", ".join(paper),
+                   f"{chains} chains, M={m}, {n} generations: " + "; ".join(book),
+                   "3 standard errors of the median of log σ̂² over the chains (1.25 sd/√chains); the paper's "
+                   "figure is a single run, so the closed form is the reference", reason)
 
 
 def check_w2_grows(profile: str, seed: int) -> Verdict:
     m = max(_sizes(profile))  # n <= M keeps the Monte Carlo mean trustworthy (heavy tails otherwise)
+    chains = resolve_settings("gaussian", profile)["n_chains"]
     result = _gaussian(profile, seed, sample_size=m, ddof=1, policy="replace")
     n = int(result["generation"][-1])
-    mc = result["mean_w2_sq"]
+    mc, se = result["mean_w2_sq"], float(result["sd_w2_sq"][-1]) / np.sqrt(chains)
     exact = theory.expected_w2_squared(1.0, result["sample_size"], 1)
     tenth = max(n // 10, 1)
-    growth, rel = mc[-1] / mc[tenth], abs(mc[-1] / exact[-1] - 1)
-    held = growth > 3 and rel < 0.25
-    measured = (f"M={m}, ddof=1: Monte Carlo E[W₂²] grows {growth:.1f}× from generation {tenth} to {n}; "
-                f"{mc[-1]:.3g} against the exact {exact[-1]:.3g}")
-    return Verdict(measured, held, "" if held else "too few chains or generations for a stable Monte Carlo mean")
+    growth = mc[-1] / mc[tenth]
+    level = _level(exact[-1] / exact[tenth] > 3, abs(mc[-1] - exact[-1]) < 3 * se, growth > 3)
+    return Verdict(level,
+                   f"Thm 3.1 / SI eq. 6: E[W₂²] ≈ (3/2)σ²(n+1)/M grows without bound; exact at M={m}, generation "
+                   f"{n}: {exact[-1]:.3g} ({exact[-1] / exact[tenth]:.1f}× generation {tenth}'s)",
+                   f"ddof=1, {chains} chains: {mc[-1]:.3g} ± {se:.2g} ({growth:.1f}× generation {tenth}'s)", SE3,
+                   {Level.NOT_RUN: f"only {n} generations at M={m}: the exact distance has not yet grown threefold",
+                    Level.DIRECTION: "grows, but differs from the exact expectation beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "the distance does not grow"}.get(level, ""))
 
 
 def check_larger_m_slows(profile: str, seed: int) -> Verdict:
     sizes = sorted(_sizes(profile))
-    errors = [float(_gaussian(profile, seed, sample_size=m, ddof=0, policy="replace")["abs_std_error_q"][-1, 2])
-              for m in sizes]
-    held = bool(np.all(np.diff(errors) < 0))
-    measured = ", ".join(f"M={m}: {e:.3g}" for m, e in zip(sizes, errors)) + " (median of abs(σ − σ̂) at the last generation)"
-    return Verdict(measured, held, "" if held else "chains too few to order the sample sizes")
+    chains = resolve_settings("gaussian", profile)["n_chains"]
+    rows = [_median_sigma_against_g6(_gaussian(profile, seed, sample_size=m, ddof=0, policy="replace"), 0, chains)
+            for m in sizes]
+    medians = np.array([r[0] for r in rows])
+    ordered = bool(np.all(np.diff(medians) > 0))
+    level = _level(rows[0][1] < 0.9, all(r[2] for r in rows) and ordered, ordered)
+    return Verdict(level,
+                   "SI Fig. 3: one curve per M; the larger M, the slower σ̂ drifts. Closed form (G6), median σ̂ at the "
+                   "last generation: " + ", ".join(f"M={m}: {r[1]:.3g}" for m, r in zip(sizes, rows)),
+                   f"ddof=0, {chains} chains: " + ", ".join(f"M={m}: {r[0]:.3g}" for m, r in zip(sizes, rows)),
+                   "each M within 3 standard errors of the median of log σ̂², and ordered by M",
+                   {Level.NOT_RUN: "too few generations for the smallest M to lose 10% of σ",
+                    Level.DIRECTION: "ordered by M, but some M differ from (G6) beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "the medians are not ordered by M"}.get(level, ""))
 
 
 def check_accumulate_keeps_variance(profile: str, seed: int) -> Verdict:
     m = min(_sizes(profile))
+    chains = resolve_settings("gaussian", profile)["n_chains"]
     result = _gaussian(profile, seed, sample_size=m, ddof=0, policy="accumulate")
+    n = int(result["generation"][-1])
+    mc, se = float(result["mean_sq_mean_error"][-1]), float(result["sd_sq_mean_error"][-1]) / np.sqrt(chains)
+    exact = float(theory.multivariate_gaussian_errors(1.0, result["sample_size"], "accumulate", 0.0, 0)[0][-1])
     median = float(result["sigma_q"][-1, 2])
-    held = abs(median - 1) < 0.1
-    return Verdict(f"M={m}, accumulate: median σ̂ = {median:.3g} after {int(result['generation'][-1])} generations",
-                   held, "" if held else "the pooled estimate has not settled")
+    agree = abs(mc - exact) < 3 * se and abs(median - 1) < 0.1
+    level = _level(n >= 10, agree, mc < 3 * exact and median > 0.5)
+    return Verdict(level,
+                   f"SI Fig. 5 (the whole pool; code cell 16): the errors stay bounded. Closed form: E(μ̂−μ)²·M → "
+                   f"π²/6 = {np.pi**2 / 6:.3f}; {exact * m:.3f} at generation {n}, M={m}; σ̂ stays near σ",
+                   f"ddof=0, {chains} chains: E(μ̂−μ)²·M = {mc * m:.3f} ± {se * m:.2g}; median σ̂ {median:.3g}",
+                   f"{SE3}; σ̂ within 10% of σ (the pooled ddof=0 estimate shrinks by a convergent product close to 1)",
+                   {Level.NOT_RUN: "fewer than 10 generations",
+                    Level.DIRECTION: "bounded, but off the closed form beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "the accumulated fit drifted"}.get(level, ""))
 
+
+def _gaussian_subsample(profile, seed, sample_size):
+    return run_experiment("gaussian_subsample", profile, seed, sample_size=sample_size)
+
+
+def check_subsample_bounded(profile: str, seed: int) -> Verdict:
+    settings = resolve_settings("gaussian_subsample", profile)
+    sizes, chains = list(settings["sample_size"]), settings["n_chains"]
+    book, paper, agree, bounded, n = [], [], True, True, 0
+    for m in sizes:
+        r = _gaussian_subsample(profile, seed, m)
+        n = int(r["generation"][-1])
+        mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(chains)
+        exact = float(gaussian_experiment.expected_subsample_mean_sq_error(settings["sigma"], m, n)[-1])
+        median = float(r["sigma_q"][-1, 2])
+        agree &= abs(mc - exact) < 3 * se and abs(median - 1) < 0.1
+        bounded &= mc < (n + 1) / m / 3 and median > 0.5
+        paper.append(f"M={m}: {exact * m:.3g}")
+        book.append(f"M={m}: {mc * m:.3g} ± {se * m:.2g} (median σ̂ {median:.3g})")
+    level = _level(n >= 10, agree, bounded)
+    return Verdict(level,
+                   "SI Fig. 4 (M points drawn each generation from the pool; not in the official code): the errors stay "
+                   "bounded, between SI Fig. 3's and SI Fig. 5's (the figure's numbers are not quoted in the book's "
+                   "sources; its shape is UNVERIFIED). The book's first-order closed form: E(μ̂−μ)²·M → 2.94 (π²/6 = "
+                   f"1.64 for the whole pool, n+1 under replace); at generation {n}: " + ", ".join(paper),
+                   f"ddof=0, {chains} chains of literal samples, E(μ̂−μ)²·M at generation {n}: " + "; ".join(book),
+                   f"{SE3}; σ̂ within 10% of σ. The closed form neglects terms of order 1/M",
+                   {Level.NOT_RUN: "fewer than 10 generations",
+                    Level.DIRECTION: "bounded, but off the closed form beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "the error grows like replace's"}.get(level, ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# The theory chapter
+# ---------------------------------------------------------------------------------------------
 
 def _wright_fisher(profile, seed):
     settings = resolve_settings("wright_fisher", profile)
@@ -101,11 +236,20 @@ def _wright_fisher(profile, seed):
 
 def check_absorption(profile: str, seed: int) -> Verdict:
     settings, result = _wright_fisher(profile, seed)
+    chains, n, m = settings["n_chains"], settings["n_generations"], settings["sample_size"]
     absorbed = float(np.mean(result["fixed_state"][-1] >= 0))
-    held = absorbed >= 0.99
-    return Verdict(f"{absorbed:.2%} of {settings['n_chains']} chains absorbed after {settings['n_generations']} "
-                   f"generations (M={settings['sample_size']})", held,
-                   "" if held else "too few generations for this sample size")
+    # generation g is the fit after g + 1 multinomial draws
+    exact = float(theory.absorption_probability(np.asarray(settings["probabilities"]), m, [n + 1])[0])
+    se = np.sqrt(max(exact * (1 - exact), 1 / chains) / chains)
+    level = _level(exact >= 0.99, abs(absorbed - exact) < 3 * se, absorbed > 0.5)
+    return Verdict(level,
+                   f"§3.1: absorbed in a single state with probability 1; exact chance after {n} generations at M={m}: "
+                   f"{exact:.4f}",
+                   f"{absorbed:.4f} of {chains} chains",
+                   "3 binomial standard errors of the chain fraction",
+                   {Level.NOT_RUN: "too few generations: the exact chance of absorption is still below 99%",
+                    Level.DIRECTION: "absorbed, but not at the exact rate",
+                    Level.NOT_REPRODUCED: "the chains are not absorbed"}.get(level, ""))
 
 
 def check_fixation_probability(profile: str, seed: int) -> Verdict:
@@ -115,20 +259,38 @@ def check_fixation_probability(profile: str, seed: int) -> Verdict:
     q = np.asarray(settings["probabilities"])
     counts = np.bincount(final, minlength=q.size)
     p_value = float(stats.chisquare(counts, q * counts.sum()).pvalue)
-    held = p_value > 1e-3
-    shown = ", ".join(f"{c / counts.sum():.3f}/{qk:g}" for c, qk in zip(counts, q))
-    return Verdict(f"fixation frequency / q_k: {shown}; χ² test p = {p_value:.2g}", held,
-                   "" if held else "fixation frequencies differ from q beyond chance")
+    level = Level.REPRODUCED if p_value > 1e-3 else Level.NOT_REPRODUCED
+    return Verdict(level, "§3.1: the chance of ending in state k is q_k = " + ", ".join(f"{qk:g}" for qk in q),
+                   "fixation frequencies " + ", ".join(f"{c / counts.sum():.3f}" for c in counts)
+                   + f" ({counts.sum()} absorbed chains)",
+                   f"χ² test against q at p > 0.001 (here p = {p_value:.2g})",
+                   "" if p_value > 1e-3 else "fixation frequencies differ from q beyond chance")
 
 
 def check_rare_states_first(profile: str, seed: int) -> Verdict:
     settings, result = _wright_fisher(profile, seed)
-    half = first_true(result["present_fraction"] < 0.5, axis=0).astype(float)
+    q, m, chains = np.asarray(settings["probabilities"]), settings["sample_size"], settings["n_chains"]
+    present = result["present_fraction"]
+    half = first_true(present < 0.5, axis=0).astype(float)
     half[half < 0] = np.inf
-    held = bool(np.all(np.diff(half) <= 0))
-    shown = ", ".join(f"q={q:g}: {h:g}" for q, h in zip(settings["probabilities"], half))
-    return Verdict(f"generation by which half the chains lost the state — {shown}", held,
-                   "" if held else "half-lives not ordered by probability")
+    exact = theory.state_presence_probability(q, m, np.arange(1, len(present) + 1))  # generation g: g + 1 draws
+    exact_half = first_true(exact < 0.5, axis=0).astype(float)
+    exact_half[exact_half < 0] = np.inf
+    # at each state's exact half-life, the simulated share of chains keeping it is the exact one within 3 binomial
+    # standard errors
+    at = [(int(h), k) for k, h in enumerate(exact_half) if np.isfinite(h)]
+    agree = all(abs(present[h, k] - exact[h, k]) < 3 * np.sqrt(0.25 / chains) for h, k in at)
+    ordered = bool(np.all(np.diff(half) <= 0))
+    level = _level(len(at) > 0, agree and ordered, ordered)
+    return Verdict(level,
+                   "Def. 2.1, §3.1: low-probability states are lost first; exact generation by which half the chains "
+                   "lost each state: " + ", ".join(f"q={qk:g}: {h:g}" for qk, h in zip(q, exact_half)),
+                   ", ".join(f"q={qk:g}: {h:g}" for qk, h in zip(q, half)),
+                   "at each exact half-life, the share of chains keeping the state within 3 binomial standard errors "
+                   "of the exact share; half-lives ordered by q",
+                   {Level.NOT_RUN: "no state is lost by half the chains within the run",
+                    Level.DIRECTION: "ordered, but the half-lives differ from the exact chain beyond chance",
+                    Level.NOT_REPRODUCED: "half-lives not ordered by probability"}.get(level, ""))
 
 
 def _gaussian_theory(profile, seed, ddof, schedule):
@@ -143,13 +305,15 @@ def check_log_variance_rate(profile: str, seed: int) -> Verdict:
     drift = float(result["mean_log_variance"][-1]) - np.log(sigma**2)
     se = float(result["sd_log_variance"][-1]) / np.sqrt(settings["n_chains"])
     # material: on average at least one e-fold of σ² lost; and the rate agrees with G6 within 3 standard errors
-    held = bool(drift < -1 and abs(drift - exact) < 3 * se)
-    measured = (f"ddof=1, M={m}, {settings['n_chains']} chains: mean log(σ̂²/σ²) {drift:.3g} ± {se:.2g} after {n} "
-                f"generations against the exact {exact:.3g} (rule of thumb −(n+1)/(M−1) = {-(n + 1) / (m - 1):.3g}); "
-                f"median σ̂ {float(result['sigma_q'][-1, 2]):.3g}")
-    reason = "" if held else (f"only {n} generations at M={m}: less than one e-fold of σ² lost" if drift >= -1
-                              else "the simulated drift differs from the closed form beyond Monte Carlo error")
-    return Verdict(measured, held, reason)
+    level = _level(exact < -1, abs(drift - exact) < 3 * se, drift < 0)
+    return Verdict(level,
+                   f"Thm 3.1 / (G6): mean log(σ̂²/σ²) after {n} generations at M={m}, ddof=1: exact {exact:.3g} (rule "
+                   f"of thumb −(n+1)/(M−1) = {-(n + 1) / (m - 1):.3g})",
+                   f"{drift:.3g} ± {se:.2g} over {settings['n_chains']} chains (median σ̂ "
+                   f"{float(result['sigma_q'][-1, 2]):.3g})", SE3,
+                   {Level.NOT_RUN: f"only {n} generations at M={m}: less than one e-fold of σ² lost",
+                    Level.DIRECTION: "σ² shrinks, but not at the exact rate",
+                    Level.NOT_REPRODUCED: "σ² does not shrink"}.get(level, ""))
 
 
 def check_superlinear_sizes_bound_w2(profile: str, seed: int) -> Verdict:
@@ -163,16 +327,29 @@ def check_superlinear_sizes_bound_w2(profile: str, seed: int) -> Verdict:
     rise_constant = constant["mean_w2_sq"][-1] / constant["mean_w2_sq"][quarter] - 1
     # bounded: agrees with the exact value within 3 standard errors and rises < 10% over the last three
     # quarters of the generations, while at constant M the same stretch adds more than half
-    held = bool(abs(mc - exact) < 3 * se and rise_quadratic < 0.1 and rise_constant > 0.5)
-    measured = (f"ddof=1, M_i = {m0}(i+1)²: Monte Carlo E[W₂²] {mc:.3g} ± {se:.2g} at generation {n} against the "
-                f"exact {exact:.3g} (first-order limit (3/2)σ²π²/(6M₀) = {1.5 * sigma**2 * np.pi**2 / (6 * m0):.3g}); "
-                f"from generation {quarter} to {n} it rises {rise_quadratic:.1%}, against {rise_constant:.0%} at "
-                f"constant M={m0}")
-    reason = "" if held else ("too few generations for the constant-M distance to outgrow its early level"
-                              if rise_constant <= 0.5 else
-                              "the quadratic schedule's distance has not levelled off, or differs from the closed "
-                              "form beyond Monte Carlo error")
-    return Verdict(measured, held, reason)
+    level = _level(rise_constant > 0.5, abs(mc - exact) < 3 * se and rise_quadratic < 0.1, rise_quadratic < 0.5)
+    return Verdict(level,
+                   f"SI: E[W₂²] ≈ (3/2)σ²Σ1/M_i stays bounded iff Σ1/M_i < ∞; exact for M_i = {m0}(i+1)² at generation "
+                   f"{n}: {exact:.3g} (first-order limit (3/2)σ²π²/(6M₀) = {1.5 * sigma**2 * np.pi**2 / (6 * m0):.3g})",
+                   f"{mc:.3g} ± {se:.2g}; from generation {quarter} to {n} it rises {rise_quadratic:.1%}, against "
+                   f"{rise_constant:.0%} at constant M={m0}",
+                   f"{SE3}; levelled off: < 10% rise over the last three quarters",
+                   {Level.NOT_RUN: "too few generations for the constant-M distance to outgrow its early level",
+                    Level.DIRECTION: "the quadratic schedule's distance grows far less than constant M's, but has not "
+                                     "levelled off at the closed form",
+                    Level.NOT_REPRODUCED: "the quadratic schedule's distance keeps growing"}.get(level, ""))
+
+
+def _from_check(book_value: str, held: bool, reason: str, paper_value: str, tolerance: str,
+                direction: bool = False) -> Verdict:
+    """The verdict of a check that compares a simulation with a closed form: reproduced if it ``held``; not run
+    at this profile if the run was too short to show the effect (a ``reason`` that starts "only" or "too few");
+    otherwise direction only if ``direction`` (the right sign), else not reproduced."""
+    if held:
+        return Verdict(Level.REPRODUCED, paper_value, book_value, tolerance)
+    if reason.startswith(("only ", "too few")):
+        return Verdict(Level.NOT_RUN, paper_value, book_value, tolerance, reason)
+    return Verdict(Level.DIRECTION if direction else Level.NOT_REPRODUCED, paper_value, book_value, tolerance, reason)
 
 
 def _regression(profile, seed, policy):
@@ -187,18 +364,22 @@ def check_regression_replace_linear(profile: str, seed: int) -> Verdict:
     first, last, n = result["mean_test_error"][0], result["mean_test_error"][-1], int(result["generation"][-1])
     ratio = last / first
     held = abs(ratio / (n + 1) - 1) < 0.2
-    return Verdict(f"d={settings['dim']}, T={t}: mean test error {first:.3g} at the first fit, {last:.3g} after "
-                   f"{n + 1} fits ({ratio:.1f}× against the predicted {n + 1}×)", held,
-                   "" if held else "Monte Carlo error too large at this profile's chain count")
+    return _from_check(f"d={settings['dim']}, T={t}: mean test error {first:.3g} at the first fit, {last:.3g} after "
+                       f"{n + 1} fits ({ratio:.1f}×)", held,
+                       "the growth is not linear within 20%", f"closed form σ²d/(T−d−1)·n: {n + 1}× the first fit's "
+                       f"error after {n + 1} fits", "20% of the predicted ratio (about 3 Monte Carlo standard errors "
+                       "of a ratio of means at this chain count)", direction=ratio > 1)
 
 
 def check_regression_accumulate_bounded(profile: str, seed: int) -> Verdict:
     settings, t, result = _regression(profile, seed, "accumulate")
     ratio = float(result["mean_test_error"][-1] / result["mean_test_error"][0])
     held = ratio < np.pi**2 / 6 * 1.1
-    return Verdict(f"d={settings['dim']}, T={t}: after {int(result['generation'][-1]) + 1} fits the mean test error "
-                   f"is {ratio:.3f}× the first fit's (bound π²/6 = {np.pi**2 / 6:.3f})", held,
-                   "" if held else "the accumulated error exceeds the π²/6 bound beyond Monte Carlo error")
+    return _from_check(f"d={settings['dim']}, T={t}: after {int(result['generation'][-1]) + 1} fits the mean test "
+                       f"error is {ratio:.3f}× the first fit's", held,
+                       "the accumulated error exceeds the π²/6 bound beyond Monte Carlo error",
+                       f"closed form σ²d/(T−d−1)·Σ1/i² ≤ π²/6 = {np.pi**2 / 6:.3f} times the first fit's",
+                       "10% above the bound (Monte Carlo error of a ratio of means)")
 
 
 def _prevention(name, profile, seed, **settings):
@@ -232,9 +413,12 @@ def check_mvg_accumulate_bounded(profile: str, seed: int) -> Verdict:
                 f"{exact['accumulate'] / unit:.3g} (π²/6 = {np.pi**2 / 6:.3f}); replace {replace / unit:.3g} "
                 f"(exact {exact['replace'] / unit:.3g})")
     reason = "" if held else (f"only {n} generations: replace has not yet grown well past accumulate"
-                              if replace <= 5 * accumulate else
+                              if exact["replace"] <= 5 * exact["accumulate"] else
+                              "replace has not grown well past accumulate" if replace <= 5 * accumulate else
                               "accumulate differs from its closed form beyond Monte Carlo error")
-    return Verdict(measured, held, reason)
+    return _from_check(measured, held, reason,
+                       f"closed form: E‖μ̂−μ‖² (units of tr Σ/M) {exact['accumulate'] / unit:.3g} under accumulate (→ π²/6), {exact['replace'] / unit:.3g} under replace",
+                       f"{SE3}; replace at least 5× accumulate (material)")
 
 
 def check_mvg_volume_collapses(profile: str, seed: int) -> Verdict:
@@ -251,8 +435,10 @@ def check_mvg_volume_collapses(profile: str, seed: int) -> Verdict:
                 f"{-d * (d + 1) / (2 * settings['sample_size']):.3g} per generation); median "
                 f"{float(result['log_det_ratio_q'][-1, 2]):.3g}")
     reason = "" if held else (f"only {n} generations: the volume has not yet lost an e-fold per dimension"
-                              if mean >= -d else "the drift differs from the closed form beyond Monte Carlo error")
-    return Verdict(measured, held, reason)
+                              if exact >= -d else "the volume has not lost an e-fold per dimension" if mean >= -d else "the drift differs from the closed form beyond Monte Carlo error")
+    return _from_check(measured, held, reason,
+                       f"closed form: mean log det Σ̂ − log det Σ = {exact:.3g} after {n} generations (Thm 3.1 in d dimensions: Σ_n → 0)",
+                       f"{SE3}; material: below −d (an e-fold per dimension)")
 
 
 def check_mix_bounds_error(profile: str, seed: int) -> Verdict:
@@ -280,10 +466,15 @@ def check_mix_bounds_error(profile: str, seed: int) -> Verdict:
     elif not settled:
         reason = f"only {len(mixed['generation']) - 1} generations: the error is still climbing towards its limit m*"
     elif without <= 5 * simulated:
-        reason = "too few generations for the error without real data to grow well past the mixed one"
+        exact_without = float(theory.multivariate_gaussian_errors(trace, alone["sample_size"], "mix", 0.0,
+                                                                  settings["ddof"])[0][tail:].mean())
+        reason = ("too few generations for the error without real data to grow well past the mixed one"
+                  if exact_without <= 5 * exact else "the error without real data did not grow past the mixed one")
     else:
         reason = "the simulation differs from the closed form beyond Monte Carlo error"
-    return Verdict(measured, held, reason)
+    return _from_check(measured, held, reason,
+                       f"closed form (Bertrand et al. 2024 for the Gaussian): E‖μ̂−μ‖² settles at m* = {limit / unit:.3g} tr Σ/M for γ = {gamma:g}",
+                       f"{SE3} (the standard error of a mean over the last quarter is bounded above); the closed form within 5% of its limit; γ = 0 at least 5× above")
 
 
 def check_growing_sizes_like_accumulate(profile: str, seed: int) -> Verdict:
@@ -307,9 +498,14 @@ def check_growing_sizes_like_accumulate(profile: str, seed: int) -> Verdict:
     measured = (f"d={settings['dim']}, M₀={settings['sample_size']}: E‖μ̂−μ‖² after {n} generations in units of "
                 f"tr Σ/M₀ (π²/6 = {np.pi**2 / 6:.3f}) — " + "; ".join(parts)
                 + f"; replace, constant M: {constant / unit:.3g}")
+    exact_constant = float(theory.multivariate_gaussian_errors(trace, runs["replace", "constant"]["sample_size"],
+                                                               "replace", 0.0, settings["ddof"])[0][-1])
     reason = "" if held else ("the simulation differs from the closed forms beyond Monte Carlo error" if not agree
-                              else f"only {n} generations: constant M has not yet grown well past the bound")
-    return Verdict(measured, held, reason)
+                              else f"only {n} generations: constant M has not yet grown well past the bound"
+                              if exact_constant <= 5 * max(bounded) else "constant M did not grow past the bound")
+    return _from_check(measured, held, reason,
+                       f"closed forms: E‖μ̂−μ‖² ≤ π²/6 · tr Σ/M₀ = {np.pi**2 / 6:.3f} under M_i = M₀(i+1)² or accumulate; linear growth at constant M",
+                       f"{SE3}; constant M at least 5× the bounded ones (material)")
 
 
 def _tails(profile, seed):
@@ -345,7 +541,9 @@ def check_tails_kept(profile: str, seed: int) -> Verdict:
         reason = f"only {n} generations: the typical replace chain has not yet lost the tail"
     else:
         reason = "the tail mass differs from its closed-form mean or spread beyond Monte Carlo error"
-    return Verdict(measured, held, reason)
+    return _from_check(measured, held, reason,
+                       f"Def. 2.1 (early collapse) and Gerstgrasser et al. 2024: under replace the tail mass q = {q:.3g} is lost by the typical chain while its mean stays q; under accumulate its spread over chains is {exact_spread:.3g}",
+                       "mean within 3 standard errors of q (martingale); median ≤ 10% of q under replace and ≥ 80% under accumulate; the accumulate spread within 10% of its closed form")
 
 
 def check_forget_time(profile: str, seed: int) -> Verdict:
@@ -374,11 +572,14 @@ def check_forget_time(profile: str, seed: int) -> Verdict:
     held = bool(p_value > 1e-3 and slope > 3 * slope_se)
     shown = ", ".join(f"k={k}: {s:.3g} ({e:.3g})" for k, s, e in zip(counts[used], simulated, exact)
                       if k in (1, 2, 4, 8, 16, 32))
-    return Verdict(f"M={m}, replace: mean loss time of a value seen k times in the real data, simulated (exact) — "
-                   f"{shown}; χ² test over k = 1..{counts[used][-1]}: p = {p_value:.2g}; each extra count adds "
-                   f"{slope:.3g} ± {slope_se:.2g} generations", held,
-                   "" if held else "the loss times differ from the exact two-state chain beyond chance"
-                   if p_value <= 1e-3 else "too few values per count to see the loss time grow")
+    return _from_check(f"M={m}, replace: mean loss time of a value seen k times in the real data, simulated (exact) — "
+                       f"{shown}; each extra count adds {slope:.3g} ± {slope_se:.2g} generations", held,
+                       "the loss times differ from the exact two-state chain beyond chance"
+                       if p_value <= 1e-3 else "too few values per count to see the loss time grow",
+                       "Suresh et al. 2024: the time to forget grows roughly linearly with the count; the exact "
+                       "two-state chain gives the values in brackets",
+                       f"χ² test over k = 1..{counts[used][-1]} at p > 0.001 (here p = {p_value:.2g}); slope above 3 "
+                       "standard errors")
 
 
 def check_gmm_accumulate_bounded(profile: str, seed: int) -> Verdict:
@@ -395,7 +596,9 @@ def check_gmm_accumulate_bounded(profile: str, seed: int) -> Verdict:
                 f"{ratio:.3g}× generation 0's (π²/6 = {np.pi**2 / 6:.3f})")
     reason = "" if held else (f"only {n} generations at M={settings['sample_size']}: replace's KL has not grown tenfold"
                               if growth <= 10 else "accumulate's KL grew past π²/6 times the first fit's")
-    return Verdict(measured, held, reason)
+    return _from_check(measured, held, reason,
+                       f"Gerstgrasser et al. 2024; Dey & Donoho 2024: accumulate keeps the error within π²/6 = {np.pi**2 / 6:.3f} times the first fit's; replace grows by orders of magnitude",
+                       "accumulate's mean KL within 1.2 π²/6 of the first fit's (EM at finite M is not the exact π²/6 setting); replace's median at least 10×")
 
 
 def check_gmm_real_data_bounded(profile: str, seed: int) -> Verdict:
@@ -419,7 +622,9 @@ def check_gmm_real_data_bounded(profile: str, seed: int) -> Verdict:
             ", and replace's has not yet grown far past it" if below <= 10 else "")
     else:
         reason = "mixing in real data did not keep the KL well below replace's"
-    return Verdict(measured, held, reason)
+    return _from_check(measured, held, reason,
+                       "Bertrand et al. 2024: with enough real data per generation the error levels off; the paper's LM setting 2 keeps 10%",
+                       "levelled off: the last half adds < 25%; at least 10× below replace at the same generation")
 
 
 def _gmm_blob(profile, seed):
@@ -427,27 +632,77 @@ def _gmm_blob(profile, seed):
     return settings, run_experiment("gmm", profile, seed, data="blob", n_components=2)
 
 
-def check_gmm_spread_shrinks(profile: str, seed: int) -> Verdict:
+#: The paper's GMM horizon: SI Fig. 6's last panel and SI Fig. 8's axis reach generation 2000.
+GMM_PAPER_GENERATIONS = 2000
+
+
+def _component_pace_reference(settings, n):
+    """ln of the spread ratio √(tr Σ/d) after ``n`` generations of a Gaussian fitted by maximum likelihood to the
+    M/K points of one component (the closed form of log det Σ̂, divided by 2d)."""
+    d, k, m = 2, settings["n_components"], settings["sample_size"]
+    log_det = theory.log_det_moments(d, np.full(n + 1, m // k), 0)[0]
+    return float((log_det[-1] - log_det[0]) / (2 * d))
+
+
+def check_gmm_component_spread(profile: str, seed: int) -> Verdict:
     settings, result = _gmm_blob(profile, seed)
-    n = int(result["generation"][-1])
-    first, last = float(result["spread_q"][0, 2]), float(result["spread_q"][-1, 2])
-    held = last < 0.5 * first
-    return Verdict(f"blob data, K=2, M={settings['sample_size']}, {settings['n_chains']} chains: median spread "
-                   f"√(tr C/d) {first:.3g} at generation 0, {last:.3g} after {n} generations ({last / first:.2f}×)",
-                   held, "" if held else f"only {n} generations at M={settings['sample_size']}: the spread halves "
-                                         "after roughly M generations")
+    n, m = int(result["generation"][-1]), settings["sample_size"]
+    spread = result["component_std_q"][:, 2, :]  # median over chains of each component's √(tr Σ_k/d), (G+1, K)
+    ratio = spread[-1] / spread[0]
+    log_ratio = float(np.mean(np.log(ratio)))  # geometric mean over the components
+    reference = _component_pace_reference(settings, n)
+    pace = log_ratio / reference  # 1: at the reference pace; > 1 faster; < 1 slower
+    material = n >= GMM_PAPER_GENERATIONS
+    level = _level(material, 0.5 <= pace <= 2, log_ratio < np.log(0.9))
+    if level is Level.DIRECTION:
+        reason = (f"the components shrink {'faster' if pace > 2 else 'more slowly'} than the reference pace "
+                  f"({pace:.2g}× its e-folds)")
+    else:
+        reason = {Level.NOT_RUN: f"only {n} generations: SI Fig. 6 shows the collapse at generation "
+                                 f"{GMM_PAPER_GENERATIONS}",
+                  Level.NOT_REPRODUCED: "the components did not shrink"}.get(level, "")
+    return Verdict(level,
+                   "SI Fig. 6 (one unseeded run; the figure shows no number): by generation 2000 the fitted "
+                   "components have shrunk to a small fraction of their start, within axes fixed at [−3, 3]². "
+                   f"Reference pace (closed form for an ML Gaussian fitted to M/K = {m // settings['n_components']} "
+                   f"points): component spread × {np.exp(reference):.3g} after {n} generations",
+                   f"blob, K=2, M={m}, {settings['n_chains']} chains: median spread √(tr Σ_k/d) of the smaller and "
+                   f"the larger component {spread[0, 0]:.3g} and {spread[0, 1]:.3g} at generation 0, {spread[-1, 0]:.3g} "
+                   f"and {spread[-1, 1]:.3g} at {n} (× {ratio[0]:.3g} and × {ratio[1]:.3g}; geometric mean "
+                   f"× {np.exp(log_ratio):.3g}, {pace:.2g}× the reference's e-folds). The whole mixture's spread: × "
+                   f"{float(result['spread_q'][-1, 2] / result['spread_q'][0, 2]):.3g}",
+                   "the components' e-folds within a factor 2 of the reference's: EM moves points between components "
+                   "and the weights drift, so the single-Gaussian rate is a guide to the pace, not an exact law",
+                   reason)
 
 
-def check_gmm_distance_grows(profile: str, seed: int) -> Verdict:
+def check_gmm_l2_magnitude(profile: str, seed: int) -> Verdict:
     settings, result = _gmm_blob(profile, seed)
     n = int(result["generation"][-1])
     l2 = result["l2_gen0_q"][:, 2]
+    spread = result["component_std_q"][-1, 2, :]
+    k = settings["n_components"]
+    # a collapsed mixture q is far more peaked than p: ‖p − q‖² ≈ ∫q² ≈ Σ w_k²/(4π s_k²) in 2-D (w_k ≈ 1/K)
+    implied = float(np.sum(1.0 / (k**2 * 4 * np.pi * spread**2)))
     tenth = max(n // 10, 1)
     growth = float(l2[-1] / l2[tenth])
-    held = growth > 2
-    return Verdict(f"blob data, K=2: median squared L2 distance to the generation-0 fit {l2[tenth]:.3g} at generation "
-                   f"{tenth}, {l2[-1]:.3g} at generation {n} ({growth:.1f}×)", held,
-                   "" if held else "too few generations for the distance to grow past its early level")
+    factor = float(l2[-1] / implied)
+    material = n >= GMM_PAPER_GENERATIONS
+    level = _level(material, 1 / 3 <= factor <= 3 and growth > 10, growth > 1)
+    reason = {Level.NOT_RUN: f"only {n} generations: SI Fig. 8 runs to generation {GMM_PAPER_GENERATIONS}",
+              Level.DIRECTION: f"the distance grows ({growth:.3g}×), but its size is {factor:.2g}× what the components' "
+                               "spreads imply" if growth > 10 else f"the distance grows only {growth:.3g}×",
+              Level.NOT_REPRODUCED: "the distance does not grow"}.get(level, "")
+    return Verdict(level,
+                   "SI Fig. 8 (log y axis; its numbers are not quoted in the book's sources): the squared L2 distance "
+                   "to generation 0's fit grows by orders of magnitude over 2000 generations. Closed form for a "
+                   "collapsed 2-D mixture: ‖p − q‖² ≈ ∫q² = Σ_k w_k²/(4π s_k²); from the median component spreads "
+                   f"at generation {n}: {implied:.3g}",
+                   f"blob, K=2: median squared L2 distance {l2[tenth]:.3g} at generation {tenth}, {l2[-1]:.3g} at {n} "
+                   f"({growth:.3g}×; {factor:.2g}× the closed form)",
+                   "a factor 3 either way (medians of a nonlinear function, unequal weights, the cross terms the "
+                   "approximation drops), and more than tenfold growth from generation n/10",
+                   reason)
 
 
 def _gmm_expressivity(profile, seed):
@@ -463,10 +718,14 @@ def check_gmm_expressivity_error(profile: str, seed: int) -> Verdict:
     smallest = float(runs[1, min(size for _, size in runs)]["l2_truth_q"][0, 2])
     # K=1 stays at the closed-form floor (within 2%) at the largest M; K=2 is far below it (< 10%)
     held = bool(abs(one / floor - 1) < 0.02 and two < 0.1 * floor)
-    return Verdict(f"two Gaussians, median squared L2 distance of the first fit to the truth at M={m}: K=1 {one:.3g} "
-                   f"({one / floor - 1:+.2%} from the best single Gaussian's {floor:.3g}; {smallest:.3g} at "
-                   f"M={min(size for _, size in runs)}); K=2 {two:.3g}", held,
-                   "" if held else f"at M={m} the statistical error is not yet small against the expressivity error")
+    return _from_check(f"two Gaussians, median squared L2 distance of the first fit to the truth at M={m}: K=1 "
+                       f"{one:.3g} ({one / floor - 1:+.2%}; {smallest:.3g} at M={min(size for _, size in runs)}); "
+                       f"K=2 {two:.3g}", held,
+                       f"only M={m}: the statistical error is not yet small against the expressivity error",
+                       f"§3 (expressivity error): the closed-form floor, the best single Gaussian's distance, {floor:.3g}; "
+                       "two components reach ≈ 0",
+                       "K=1 within 2% of the floor at the largest M (its statistical error is of order 1/M); K=2 below "
+                       "10% of it")
 
 
 def check_gmm_statistical_error_vanishes(profile: str, seed: int) -> Verdict:
@@ -478,8 +737,11 @@ def check_gmm_statistical_error_vanishes(profile: str, seed: int) -> Verdict:
         slope = float(np.polyfit(np.log(sizes), np.log(step), 1)[0])
         held &= bool(abs(slope + 1) < 0.25)
         parts.append(f"K={k}: {step[0]:.3g} at M={sizes[0]}, {step[-1]:.3g} at M={sizes[-1]} (log-log slope {slope:.2f})")
-    return Verdict("median squared L2 distance that one more generation adds: " + "; ".join(parts), held,
-                   "" if held else f"{settings['n_chains']} chains per M give too noisy a median for the slope")
+    return _from_check("median squared L2 distance that one more generation adds: " + "; ".join(parts), held,
+                       f"{settings['n_chains']} chains per M give too noisy a median for the slope, or the error does "
+                       "not fall like 1/M", "§3: the statistical approximation error vanishes as M → ∞; a fit's error "
+                       "falls like 1/M (log-log slope −1)", "slope within ±0.25 of −1 (the noise of a median over few "
+                       "chains per M)")
 
 
 def _gmm_policies(profile, seed):
@@ -501,20 +763,47 @@ def check_gmm_policies_keep_variance(profile: str, seed: int) -> Verdict:
     shown = ", ".join(f"{p} {mean[p] / total:.3g} ± {se[p] / total:.2g}" for p in ("replace", "accumulate", "mix"))
     if collapsed and kept:
         reason = ""
-    elif mean["replace"] + 3 * se["replace"] >= 0.5 * total:
+    elif exact >= 0.5 * total:
         reason = (f"only {n} generations at M={settings['sample_size']}: under replace the trace shrinks by (M−1)/M "
                   f"per generation, to {exact / total:.0%} of the truth's by now")
     elif not collapsed:
         reason = "the replace runs differ from the exact expectation beyond Monte Carlo error"
     else:
         reason = "accumulated or fresh real data did not keep the variance within 20% of the truth's"
-    return Verdict(f"two Gaussians, K=2, M={settings['sample_size']}: mean total variance tr C over the truth's after "
-                   f"{n} generations — {shown} (exact under replace {exact / total:.3g})", bool(collapsed and kept),
-                   reason)
+    return _from_check(f"two Gaussians, K=2, M={settings['sample_size']}: mean total variance tr C over the truth's "
+                       f"after {n} generations — {shown}", bool(collapsed and kept), reason,
+                       f"closed form under replace: tr C shrinks by (M−1)/M per generation, to {exact / total:.3g} of "
+                       "the truth's; Gerstgrasser et al. 2024 / Bertrand et al. 2024: accumulate and 10% real data keep it",
+                       f"replace: {SE3}, and below half the truth's; accumulate and mix within 20% of the truth's (EM "
+                       "at finite M)")
 
 
 def _vae(profile, seed, policy="replace"):
     return run_experiment("vae", profile, seed, policy=policy)
+
+
+#: What SI Fig. 7 / arXiv v2 Fig. 9 show (samples at generations 5, 10 and 20): varied digits at generation 5,
+#: a few modes by generation 20. The paper gives no number; these readings are the book's.
+VAE_EARLY, VAE_LATE = 5, 20
+VAE_PACE_TEXT = ("the paper publishes images, not numbers: 'varied' is read as at least 75% of generation 0's value "
+                 "at generation 5, 'collapsed' as at most {late:.0%} of it by generation 20")
+
+
+def _pace_verdict(series, early_floor, late_ceiling, n, what):
+    """Level and reason of a VAE pace claim: ``series[5] >= early_floor * series[0]`` (not too fast) and
+    ``series[20] <= late_ceiling * series[0]`` (not too weak)."""
+    if n < VAE_LATE:
+        return Level.NOT_RUN, f"only {n} generations: the paper's figure reaches generation {VAE_LATE}"
+    early, late = series[VAE_EARLY] / series[0], series[VAE_LATE] / series[0]
+    fast, weak = early < early_floor, late > late_ceiling
+    if not fast and not weak:
+        return Level.REPRODUCED, ""
+    if late >= 0.95:
+        return Level.NOT_REPRODUCED, f"the {what} did not fall"
+    if fast:
+        return Level.DIRECTION, (f"too fast: by generation {VAE_EARLY} the {what} is already {early:.0%} of generation "
+                                 f"0's (the paper's samples are still varied there)")
+    return Level.DIRECTION, f"too weak: at generation {VAE_LATE} the {what} is still {late:.0%} of generation 0's"
 
 
 def check_vae_digits_collapse(profile: str, seed: int) -> Verdict:
@@ -523,25 +812,31 @@ def check_vae_digits_collapse(profile: str, seed: int) -> Verdict:
     n = int(result["generation"][-1])
     counts = result["class_counts"][-1]
     top2 = float(np.sort(counts)[-2:].sum() / counts.sum())
-    held = entropy[-1] < 0.6 * entropy[0]
-    return Verdict(f"entropy of the digits read in the samples {entropy[0]:.2f} nats at generation 0 "
-                   f"(real test images {float(result['real_class_entropy']):.2f}; log 10 = {np.log(10):.2f}), "
-                   f"{entropy[-1]:.2f} at generation {n}; the two commonest digits take {top2:.0%} of the last "
-                   "generation's samples", held,
-                   "" if held else f"only {n} generations of a briefly trained model at this profile")
+    level, reason = _pace_verdict(entropy, 0.75, 0.6, n, "entropy of the digits")
+    shown = ", ".join(f"{entropy[g]:.2f} at {g}" for g in sorted({0, VAE_EARLY, VAE_LATE, n}) if g <= n)
+    return Verdict(level,
+                   "SI Fig. 7 / arXiv v2 Fig. 9 (sample grids at generations 5, 10, 20): varied digits at generation 5, "
+                   "converging to a few modes by generation 20",
+                   f"entropy of the digits a classifier reads in the samples (nats; log 10 = {np.log(10):.2f}, real "
+                   f"test images {float(result['real_class_entropy']):.2f}): {shown}; the two commonest digits take "
+                   f"{top2:.0%} of the last generation's samples",
+                   VAE_PACE_TEXT.format(late=0.6) + " (about 4 equally common digits)", reason)
 
 
 def check_vae_latents_concentrate(profile: str, seed: int) -> Verdict:
     result = _vae(profile, seed)
     std, q = result["latent_std"], result["latent_q"]
     n = int(result["generation"][-1])
-    low, high = q[:, 0], q[:, -1]  # 1% and 99% quantiles of the generation-0 encoder's latent means
-    held = std[-1] < 0.5 * std[0] and (high[-1] - low[-1]) < 0.5 * (high[0] - low[0])
-    return Verdict(f"spread of the samples' latent means under the generation-0 encoder: sd {std[0]:.3f} at "
-                   f"generation 0, {std[-1]:.3f} at generation {n} (real test images "
-                   f"{float(result['real_latent_std']):.3f}); 1%–99% range {high[0] - low[0]:.2f} → "
-                   f"{high[-1] - low[-1]:.2f}", held,
-                   "" if held else f"only {n} generations of a briefly trained model at this profile")
+    width = q[:, -1] - q[:, 0]  # 1%-99% range of the generation-0 encoder's latent means
+    level, reason = _pace_verdict(np.minimum(std / std[0], width / width[0]), 0.75, 0.5, n, "latent spread")
+    shown = ", ".join(f"{std[g]:.3f} (range {width[g]:.2f}) at {g}" for g in sorted({0, VAE_EARLY, VAE_LATE, n})
+                      if g <= n)
+    return Verdict(level,
+                   "arXiv v2 Fig. 8 (KDEs of the latent means per generation): later generations lose the tails and "
+                   "pile up near the mean, degrading over the 20 generations of SI Fig. 7",
+                   f"sd of the samples' latent means under the generation-0 encoder: {shown} (real test images "
+                   f"{float(result['real_latent_std']):.3f})",
+                   VAE_PACE_TEXT.format(late=0.5) + ", for both the sd and the 1%–99% range", reason)
 
 
 def _language_model(profile, seed):
@@ -551,57 +846,224 @@ def _language_model(profile, seed):
             for setting in (1, 2)}
 
 
+def _lm_ablation(profile, seed):
+    """The repetition-penalty ablation's run (setting 1, penalty 2, one seed) and the main run it is compared with."""
+    return (run_experiment("language_model", profile, seed, setting=1),
+            run_experiment("language_model", profile, seed, setting=1, repetition_penalty=2.0))
+
+
 def _mean_perplexity(results) -> np.ndarray:
     return np.mean([r["test_perplexity"] for r in results], axis=0)
+
+
+#: Nature Fig. 1b (right): OPT-125m fine-tuned on WikiText-2 reaches test perplexity 34 (115 zero-shot); nine
+#: generations later, trained only on generated text, it is about 20-28 points worse.
+LM_PAPER = dict(zero_shot=115.0, real=34.0, rise=(20.0, 28.0), generations=9)
+LM_RISE = tuple(r / LM_PAPER["real"] for r in LM_PAPER["rise"])  # relative rise, about 59% to 82%
 
 
 def check_lm_perplexity_rises(profile: str, seed: int) -> Verdict:
     runs = _language_model(profile, seed)[1]
     ppl = np.array([r["test_perplexity"] for r in runs])  # (seeds, generations)
-    mean, n = ppl.mean(axis=0), ppl.shape[1] - 1
-    held = bool(mean[1:].min() > mean[0] and np.all(ppl[:, -1] > ppl[:, 0]))
-    return Verdict(f"setting 1 (no real data), mean over {len(runs)} seed{'s' if len(runs) > 1 else ''}: test perplexity {mean[0]:.1f} for the model "
-                   f"trained on real text, {mean[1]:.1f} at generation 1, {mean[-1]:.1f} at generation {n}", held,
-                   "" if held else "the seeds disagree at this profile")
+    rel = ppl / ppl[:, :1] - 1  # relative rise over each seed's generation-0 model
+    n = ppl.shape[1] - 1
+    h = min(n, LM_PAPER["generations"])
+    mean = rel.mean(axis=0)
+    se = rel.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.zeros(n + 1)
+    # the paper's band at the run's horizon: steady (linear) growth to 59-82% at generation 9
+    low, high = (r * h / LM_PAPER["generations"] for r in LM_RISE)
+    in_band = low - 3 * se[h] <= mean[h] <= high + 3 * se[h]
+    steps = np.diff(mean[1:h + 1])
+    steady = bool(np.all(steps > -3 * np.maximum(se[2:h + 1], 1e-3)) and mean[h] - mean[1] >= mean[h] / 3)
+    rises = mean[h] > 3 * se[h] and mean[h] > 0.01
+    level = _level(n >= 3, in_band and steady, rises)
+    middle = float(np.mean(LM_RISE)) * h / LM_PAPER["generations"]
+    reason = {Level.NOT_RUN: f"only {n} generations: a steady rise needs at least 3",
+              Level.DIRECTION: (f"the rise is {mean[h] / middle:.2g}× the paper's at generation {h}"
+                                + ("" if steady else ", and it is not steady (it comes at once, or falls back)")),
+              Level.NOT_REPRODUCED: "the test perplexity does not rise"}.get(level, "")
+    shown = ", ".join(f"{m:+.0%}" for m in mean[1:])
+    return Verdict(level,
+                   f"Nature Fig. 1b (right): OPT-125m fine-tuned on real text, test perplexity {LM_PAPER['real']:g}; "
+                   f"each generation trained only on the previous one's text is steadily worse, about "
+                   f"{LM_PAPER['rise'][0]:g}–{LM_PAPER['rise'][1]:g} points worse after {LM_PAPER['generations']} "
+                   f"(a relative rise of {LM_RISE[0]:.0%}–{LM_RISE[1]:.0%}; {low:.0%}–{high:.0%} at generation {h} "
+                   "at a steady pace)",
+                   f"setting 1, {len(runs)} seed{'s' if len(runs) > 1 else ''}: test perplexity {ppl[:, 0].mean():.1f} "
+                   f"for the real-data model; relative rise at generations 1–{n}: {shown} (± {se[h]:.1%} at {h})",
+                   "the paper's relative band (the book's model is not OPT-125m, so relative effects are compared), "
+                   "scaled to the run's horizon assuming the steady pace the paper describes, widened by 3 standard "
+                   "errors over the seeds; steady: no generation falls back by more than 3 standard errors, and at "
+                   "least a third of the rise comes after generation 1",
+                   reason)
 
 
 def check_lm_real_data_helps(profile: str, seed: int) -> Verdict:
     runs = _language_model(profile, seed)
     rise = {setting: _mean_perplexity(results)[-1] - _mean_perplexity(results)[0]
             for setting, results in runs.items()}
-    # "smaller" means materially smaller: at most three quarters of setting 1's rise
-    held = bool(rise[1] > 0 and rise[2] < 0.75 * rise[1])
-    share = f" ({rise[2] / rise[1]:.0%} of setting 1's)" if rise[1] > 0 else ""
-    return Verdict(f"rise of the mean test perplexity from the real-data model to the last generation: "
-                   f"{rise[1]:.2f} in setting 1, {rise[2]:.2f} in setting 2 (10% real data, 10 epochs){share}", held,
-                   "" if held else "at this scale the kept checkpoint is each generation's first epoch and the "
-                                   "10% real blocks barely move it; the paper's OPT-125m runs (profile paper) "
-                                   "train longer on far more blocks")
+    share = rise[2] / rise[1] if rise[1] > 0 else np.inf
+    level = (Level.NOT_REPRODUCED if rise[1] <= 0 or share >= 0.9 else
+             Level.REPRODUCED if share <= 1 / 3 else Level.DIRECTION)
+    reason = {Level.DIRECTION: f"setting 2's rise is {share:.0%} of setting 1's: smaller, but not minor",
+              Level.NOT_REPRODUCED: "setting 1 does not degrade" if rise[1] <= 0 else
+              f"setting 2's rise is {share:.0%} of setting 1's"}.get(level, "")
+    if level is not Level.REPRODUCED and rise[1] > 0:
+        reason += ("; at this scale the kept checkpoint is each generation's first epoch and the 10% real blocks "
+                   "barely move it" if profile != "paper" else "")
+    return Verdict(level,
+                   "Nature Fig. 1c against 1b: with 10% of the original data kept (10 epochs) only minor degradation, "
+                   f"against {LM_PAPER['rise'][0]:g}–{LM_PAPER['rise'][1]:g} points without it (Fig. 1c's rise is "
+                   "not quoted as a number)",
+                   f"rise of the mean test perplexity from the real-data model to the last generation: {rise[1]:.2f} "
+                   f"in setting 1, {rise[2]:.2f} in setting 2"
+                   + (f" ({share:.0%} of setting 1's)" if np.isfinite(share) else ""),
+                   "'minor' read as at most a third of setting 1's rise; smaller than 90% of it counts as the "
+                   "direction", reason)
 
 
-def _generated_block_perplexities(results):
-    """Per-block perplexities under the generation-0 model: the real blocks, and the generated ones of generation >= 1."""
-    generations = range(1, len(results[0]["data_perplexity"]))
-    return (lm_experiment.data_perplexities(results, 0),
-            np.concatenate([lm_experiment.data_perplexities(results, g) for g in generations]))
+def _pooled_perplexities(results, generation):
+    return lm_experiment.data_perplexities(results, generation)
+
+
+def _shares_against_generation_1(results, quantile, above):
+    """For each generation g >= 2: the share of its blocks beyond generation 1's ``quantile`` of perplexity (under the
+    generation-0 model), and the standard error of that share under no change. The cut is itself estimated from
+    generation 1's blocks, so the error counts both samples: p(1−p)(1/n_g + 1/n_1). Returns (cut, the share
+    expected under no change, rows (g, share, se), the standard error of the pooled share of all g >= 2)."""
+    first = _pooled_perplexities(results, 1)
+    cut = np.quantile(first, quantile)
+    base = 1 - quantile if above else quantile
+    out, total = [], 0
+    for g in range(2, len(results[0]["data_perplexity"])):
+        blocks = _pooled_perplexities(results, g)
+        share = float(np.mean(blocks > cut if above else blocks < cut))
+        out.append((g, share, float(np.sqrt(base * (1 - base) * (1 / blocks.size + 1 / first.size)))))
+        total += blocks.size
+    pooled_se = float(np.sqrt(base * (1 - base) * (1 / max(total, 1) + 1 / first.size)))
+    return cut, base, out, pooled_se
+
+
+def _generation_by_generation(rows, base, pooled_se):
+    """Level of a claim that every generation g >= 2 exceeds ``base`` by 3 standard errors: reproduced if each
+    does; direction only if the last does, or all of them together do; otherwise not reproduced."""
+    if not rows:
+        return Level.NOT_RUN
+    significant = [share - base > 3 * se for _, share, se in rows]
+    if all(significant):
+        return Level.REPRODUCED
+    if significant[-1] or np.mean([share for _, share, _ in rows]) - base > 3 * pooled_se:
+        return Level.DIRECTION
+    return Level.NOT_REPRODUCED
 
 
 def check_lm_low_perplexity_pileup(profile: str, seed: int) -> Verdict:
-    real, generated = _generated_block_perplexities(_language_model(profile, seed)[1])
-    held = np.median(generated) < np.median(real)
-    return Verdict(f"setting 1: median perplexity under the generation-0 model {np.median(real):.1f} for real blocks, "
-                   f"{np.median(generated):.1f} for generated blocks", held,
-                   "" if held else "the generated text is not more probable than real text at this profile")
+    runs = _language_model(profile, seed)[1]
+    cut, base, rows, pooled_se = _shares_against_generation_1(runs, 0.25, above=False)
+    level = _generation_by_generation(rows, base, pooled_se)
+    return Verdict(level,
+                   "Nature Fig. 1b (left): over the generations, the text piles up at low perplexity under the "
+                   "generation-0 model (histograms; no number)",
+                   f"setting 1: share of each generation's blocks below generation 1's lower quartile ({cut:.3g}; "
+                   "generation 1 is model 0's own text, 25% by construction) — "
+                   + ", ".join(f"g={g}: {share:.0%}" for g, share, _ in rows),
+                   "every generation g ≥ 2 above 25% by 3 binomial standard errors (of both samples: the quartile is estimated too)",
+                   {Level.NOT_RUN: "no generation after the first at this profile",
+                    Level.DIRECTION: "some later generations pile up at low perplexity, not all beyond noise",
+                    Level.NOT_REPRODUCED: "later generations are not more probable under the generation-0 model than "
+                                          "its own text"}.get(level, ""))
 
 
 def check_lm_long_tail(profile: str, seed: int) -> Verdict:
-    real, generated = _generated_block_perplexities(_language_model(profile, seed)[1])
-    tail = float(np.mean(generated > np.quantile(real, 0.99)))
-    held = tail > 0.01
-    return Verdict(f"setting 1: {tail:.2%} of generated blocks lie above the real blocks' 99th percentile of "
-                   f"perplexity ({np.quantile(real, 0.99):.1f})", held,
-                   "" if held else "a small CPU model's beams stay in loops the generation-0 model also likes; "
-                                   "the tail needs OPT-125m (profile paper)")
+    runs = _language_model(profile, seed)[1]
+    cut, base, rows, pooled_se = _shares_against_generation_1(runs, 0.95, above=True)
+    level = _generation_by_generation(rows, base, pooled_se)
+    return Verdict(level,
+                   "Nature Fig. 1b (left): later generations also grow a longer tail of text the generation-0 model "
+                   "finds improbable (histograms; no number)",
+                   f"setting 1: share of each generation's blocks above generation 1's 95th percentile ({cut:.3g}) — "
+                   + ", ".join(f"g={g}: {share:.1%}" for g, share, _ in rows),
+                   "every generation g ≥ 2 above 5% by 3 binomial standard errors (of both samples: the percentile is estimated too)",
+                   {Level.NOT_RUN: "no generation after the first at this profile",
+                    Level.DIRECTION: "a tail appears, but not in every later generation beyond noise",
+                    Level.NOT_REPRODUCED: "no longer tail than model 0's own text"}.get(level, ""))
+
+
+def check_lm_magnitudes(profile: str, seed: int) -> Verdict:
+    runs = _language_model(profile, seed)[1]
+    base = float(np.mean([r["base_test_perplexity"] for r in runs]))
+    real = float(np.mean([r["test_perplexity"][0] for r in runs]))
+    ratio, paper = real / base, LM_PAPER["real"] / LM_PAPER["zero_shot"]
+    level = (Level.REPRODUCED if abs(ratio - paper) <= 0.1 else Level.DIRECTION if ratio < 1
+             else Level.NOT_REPRODUCED)
+    return Verdict(level,
+                   f"Nature Fig. 1b: fine-tuning OPT-125m on WikiText-2 takes the test perplexity from "
+                   f"{LM_PAPER['zero_shot']:g} (zero-shot) to {LM_PAPER['real']:g}, a ratio of {paper:.2f}",
+                   f"setting 1, {len(runs)} seed{'s' if len(runs) > 1 else ''}: {base:.1f} for the base model, "
+                   f"{real:.1f} after fine-tuning on the real blocks (ratio {ratio:.2f})",
+                   "the ratio within ±0.1 of the paper's (the book's CPU model is not OPT-125m and its base model is "
+                   "pretrained on the same text, so the relative gain is compared; the paper gives one run's numbers)",
+                   {Level.DIRECTION: f"fine-tuning helps, but the ratio is {ratio:.2f} against {paper:.2f}",
+                    Level.NOT_REPRODUCED: "fine-tuning on the real blocks does not lower the test perplexity"}.get(level, ""))
+
+
+#: Nature / arXiv ablation: a repetition penalty of 2 roughly doubles the perplexity.
+LM_PENALTY_RATIO = 2.0
+
+
+def check_lm_repetition_ablation(profile: str, seed: int) -> Verdict:
+    main, penalised = _lm_ablation(profile, seed)
+    n = len(main["test_perplexity"]) - 1
+    paper = ("the paper's ablation: with a repetition penalty of 2 the perplexity roughly doubles "
+             f"(×{LM_PENALTY_RATIO:g}; which perplexity, test or generated-data, is UNVERIFIED in the book's sources: "
+             "the test perplexity is compared)")
+    tolerance = "×1.5 to ×2.5 ('roughly doubles', one seed); above ×1.05 counts as the direction"
+    if n < 1:
+        return Verdict(Level.NOT_RUN, paper, f"{n} generations", tolerance, "no generation trained on generated text")
+    ratio = float(np.mean(penalised["test_perplexity"][1:] / main["test_perplexity"][1:]))
+    level = (Level.REPRODUCED if 1.5 <= ratio <= 2.5 else Level.DIRECTION if ratio > 1.05
+             else Level.NOT_REPRODUCED)
+    return Verdict(level, paper,
+                   f"setting 1, seed {seed}: test perplexity with penalty 2 over penalty 1, mean over generations 1–{n}: "
+                   f"×{ratio:.3g} (last generation {penalised['test_perplexity'][-1]:.1f} against "
+                   f"{main['test_perplexity'][-1]:.1f})",
+                   tolerance,
+                   {Level.DIRECTION: f"the penalty raises the perplexity ×{ratio:.3g}, not about ×2",
+                    Level.NOT_REPRODUCED: "the penalty does not raise the perplexity"}.get(level, ""))
+
+
+def _four_grams(tokens) -> set:
+    tokens = [int(t) for t in np.asarray(tokens).ravel()]
+    return {tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3)}
+
+
+def check_lm_example_1(profile: str, seed: int) -> Verdict:
+    result = _language_model(profile, seed)[1][0]
+    n = len(result["test_perplexity"]) - 1
+    paper = ("Nature Example 1 (one prompt, continuations at generations 0, 1, 5, 9): generation 0 continues "
+             "fluently and on topic; later generations drift to unrelated text with repeated phrases (text, no number)")
+    tolerance = ("fluent: at least 90% of the real text's distinct-4-gram fraction; drift: the last continuation "
+                 "shares under half its 4-grams with generation 0's, or its generation's text loses 10% of the "
+                 "distinct 4-grams")
+    if n < 2:
+        return Verdict(Level.NOT_RUN, paper, f"{n} generation(s)", tolerance,
+                       f"only {n} generation(s): the drift needs at least 2")
+    distinct = result["data_distinct_4grams"]  # generation g: the text model g−1 wrote (g = 0: the real blocks)
+    fluent = float(distinct[1] / distinct[0])  # model 0's text against the real text
+    first, last = _four_grams(result["example_tokens"][0]), _four_grams(result["example_tokens"][-1])
+    shared = len(first & last) / max(len(last), 1)
+    repeats = float(distinct[-1] / distinct[1])
+    drift = shared < 0.5 or repeats < 0.9
+    level = (Level.NOT_REPRODUCED if not drift else Level.REPRODUCED if fluent >= 0.9 else Level.DIRECTION)
+    return Verdict(level, paper,
+                   f"seed {seed}, setting 1: model 0's text keeps {fluent:.0%} of the real blocks' distinct-4-gram "
+                   f"fraction ({distinct[1]:.2f} against {distinct[0]:.2f}); the example's continuation at generation "
+                   f"{n} shares {shared:.0%} of its 4-grams with generation 0's, and generation {n}'s text keeps "
+                   f"{repeats:.0%} of model 0's distinct-4-gram fraction",
+                   tolerance,
+                   {Level.DIRECTION: f"the text drifts, but model 0 already repeats itself ({fluent:.0%} of the real "
+                                     "text's distinct 4-grams)",
+                    Level.NOT_REPRODUCED: "the continuation does not drift"}.get(level, ""))
 
 
 CLAIMS: list[Claim] = [
@@ -614,8 +1076,11 @@ CLAIMS: list[Claim] = [
     Claim("gaussian-larger-m-slower", "gaussian",
           "Larger samples per generation slow the drift (SI Fig. 3: one curve per M)", check_larger_m_slows),
     Claim("gaussian-accumulate", "gaussian",
-          "Keeping all earlier data (accumulate) stops the variance from collapsing (SI Figs. 4–5)",
+          "Keeping all earlier data (accumulate) stops the variance from collapsing (SI Fig. 5)",
           check_accumulate_keeps_variance),
+    Claim("gaussian-subsample", "gaussian",
+          "A fixed-size draw from the pool of all earlier data also keeps the errors bounded (SI Fig. 4)",
+          check_subsample_bounded),
     Claim("discrete-absorbed", "theory",
           "A discrete distribution refitted to its own samples is absorbed in a single state (§3.1)", check_absorption),
     Claim("discrete-fixation", "theory",
@@ -670,12 +1135,12 @@ CLAIMS: list[Claim] = [
           "Follow-up (Bertrand et al. 2024; the paper's LM setting 2 keeps 10%): 10% fresh real data per "
           "generation stops the mixture's KL(p₀‖p̂) from growing; it settles far below replace's",
           check_gmm_real_data_bounded),
-    Claim("gmm-spread-shrinks", "gmm",
-          "A GMM refitted to its own samples for 2000 generations shrinks towards a point (SI Fig. 6)",
-          check_gmm_spread_shrinks),
-    Claim("gmm-distance-grows", "gmm",
-          "The L2 distance between the original GMM and generation n grows with n (SI Fig. 8)",
-          check_gmm_distance_grows),
+    Claim("gmm-component-spread", "gmm",
+          "A GMM refitted to its own samples for 2000 generations shrinks its components towards points (SI Fig. 6; "
+          "the code logs each component's spread)", check_gmm_component_spread),
+    Claim("gmm-l2-magnitude", "gmm",
+          "The L2 distance between the original GMM and generation n grows by orders of magnitude (SI Fig. 8)",
+          check_gmm_l2_magnitude),
     Claim("gmm-expressivity-error", "gmm",
           "§3 functional expressivity error: one Gaussian fitted to a mixture of two keeps an error that no amount "
           "of data removes (the squared L2 distance to the best single Gaussian); two components do not have it",
@@ -705,24 +1170,51 @@ CLAIMS: list[Claim] = [
     Claim("lm-long-tail", "language_model",
           "Generated text also grows a long tail of blocks the real-data model finds improbable (Fig. 1b, left)",
           check_lm_long_tail),
+    Claim("lm-magnitudes", "language_model",
+          "Fine-tuning on the real text takes OPT-125m from perplexity 115 to 34 (Fig. 1b)", check_lm_magnitudes),
+    Claim("lm-repetition-ablation", "language_model",
+          "A repetition penalty of 2 roughly doubles the perplexity (the ablation)", check_lm_repetition_ablation),
+    Claim("lm-example-1", "language_model",
+          "Example 1: generation 0 writes fluent text; later generations drift and repeat themselves",
+          check_lm_example_1),
 ]
 
 
 def evaluate(profile: str, seed: int = 0, claims: list[Claim] | None = None) -> list[dict]:
-    """Check every claim at ``profile`` and ``seed``; one dict per claim (key, chapter, paper, measured, held, reason)."""
+    """Check every claim at ``profile`` and ``seed``; one dict per claim: key, chapter, paper (the claim),
+    paper_value, book_value, tolerance, verdict (a :class:`Level`'s text) and reason."""
     check_profile(profile)
     rows = []
     for claim in claims or CLAIMS:
         verdict = claim.check(profile, seed)
-        rows.append({"key": claim.key, "chapter": claim.chapter, "paper": claim.paper, "measured": verdict.measured,
-                     "held": bool(verdict.held), "reason": verdict.reason})
+        rows.append({"key": claim.key, "chapter": claim.chapter, "paper": claim.paper,
+                     "paper_value": verdict.paper_value, "book_value": verdict.book_value,
+                     "tolerance": verdict.tolerance, "verdict": Level(verdict.level).value, "reason": verdict.reason})
     return rows
 
 
+def count_levels(rows: list[dict]) -> dict:
+    """How many rows have each verdict, in the order of :data:`LEVELS` (every level present, zeros included)."""
+    return {level.value: sum(row["verdict"] == level.value for row in rows) for level in LEVELS}
+
+
+def summary(rows: list[dict]) -> str:
+    """One line: the count of each verdict, e.g. "12 reproduced, 3 direction only, 1 not reproduced, 2 not run at
+    this profile (of 18)"."""
+    counts = count_levels(rows)
+    return ", ".join(f"{n} {level}" for level, n in counts.items()) + f" (of {len(rows)})"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def as_markdown(rows: list[dict], profile: str) -> str:
-    """The scorecard as a Markdown table."""
-    lines = [f"| claim | the paper | measured here (profile `{profile}`) | held? |", "|---|---|---|---|"]
+    """The scorecard as a Markdown table: the claim, the paper's value, this build's, the tolerance, the verdict."""
+    lines = [f"| claim | the paper | paper's value (or closed form) | this build (profile `{profile}`) | tolerance, and why "
+             "| verdict |", "|---|---|---|---|---|---|"]
     for row in rows:
-        verdict = "yes" if row["held"] else f"**no** — {row['reason']}"
-        lines.append(f"| `{row['key']}` ({{doc}}`{row['chapter']}`) | {row['paper']} | {row['measured']} | {verdict} |")
+        verdict = f"**{row['verdict']}**" + (f" — {row['reason']}" if row["reason"] else "")
+        lines.append(f"| `{row['key']}` ({{doc}}`{row['chapter']}`) | {_cell(row['paper'])} | {_cell(row['paper_value'])} "
+                     f"| {_cell(row['book_value'])} | {_cell(row['tolerance'])} | {_cell(verdict)} |")
     return "\n".join(lines)
