@@ -9,8 +9,11 @@ STAMP := $(VENV)/.installed
 # The datasets: $COLLAPSE_DATA_DIR if set, else shared/data beside the clone if it is there, else none
 # (the library then downloads into its cache, or offline uses the real data an installed package
 # ships, and says so). Always exported as an absolute path: the chapters run inside chapters/.
-DATA_DIR ?= $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(wildcard ../shared/data))
-export COLLAPSE_DATA_DIR := $(if $(DATA_DIR),$(abspath $(DATA_DIR)))
+# A folder you name (in the environment or on make's command line) is read against the folder make runs in
+# (the clone; with `make -C DIR`, DIR); one that does not exist is passed on as given, and the library names it.
+resolve_dir = $(shell d='$(1)'; cd "$${PWD:-.}" 2>/dev/null; cd "$$d" 2>/dev/null && pwd || printf '%s' "$$d")
+override COLLAPSE_DATA_DIR := $(if $(COLLAPSE_DATA_DIR),$(call resolve_dir,$(COLLAPSE_DATA_DIR)),$(shell cd ../shared/data 2>/dev/null && pwd))
+export COLLAPSE_DATA_DIR
 # The CPU build of PyTorch: where PyTorch's CPU wheel index answers (5 s at most), pip may also take
 # torch from it (torch==2.13.0 then resolves to 2.13.0+cpu instead of PyPI's CUDA build on Linux);
 # where it does not (a machine that reaches only PyPI), the install is the plain PyPI one.
@@ -42,11 +45,11 @@ $(STAMP): constraints.txt pyproject.toml
 LIB_HASH = $$(cat collapse_lib/*.py collapse_lib/*/*.py | sha256sum | cut -c1-16)
 # The data the chapters would read (the data folder's and the cache's files, and offline or not): when it
 # changes (a book built offline, then the data arrive), every page is executed again.
-DATA_KEY = $$( (echo "$(COLLAPSE_DATA_DIR) $(COLLAPSE_OFFLINE)"; ls -lLR $(COLLAPSE_DATA_DIR) \
+DATA_KEY = $$( (echo "$(COLLAPSE_DATA_DIR) $(COLLAPSE_OFFLINE)"; ls -lLR "$(COLLAPSE_DATA_DIR)" \
 	"$$($(BIN)/python -c 'from collapse_lib.environment import cache_dir; print(cache_dir())')" 2>/dev/null) \
 	| sha256sum | cut -c1-16)
 NO_DATA_FOLDER = no data folder: the cache or a download; offline the real data installed packages ship (each chapter says which)
-RUNS_DIR = $(abspath $(if $(COLLAPSE_RUNS),$(COLLAPSE_RUNS),$(CURDIR)/_runs))
+RUNS_DIR = $(if $(COLLAPSE_RUNS),$(call resolve_dir,$(COLLAPSE_RUNS)),$(CURDIR)/_runs)
 # what a library or profile change clears, so that every page is executed and re-read
 CLEAR_EXECUTION = rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
 
@@ -69,7 +72,7 @@ define CHECK_BUILD_KEYS
 	@echo "$(LIB_HASH)" > _build/.library-key; echo "$(PROFILE)" > _build/.profile-key
 	@echo "data: $(if $(COLLAPSE_DATA_DIR),$(COLLAPSE_DATA_DIR),$(NO_DATA_FOLDER))"
 endef
-BOOK_ENV = COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS=$(RUNS_DIR)
+BOOK_ENV = COLLAPSE_PROFILE=$(PROFILE) COLLAPSE_RUNS="$(RUNS_DIR)"
 
 book: venv
 	$(CHECK_BUILD_KEYS)

@@ -204,7 +204,8 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
                         help="override a setting; a comma list sweeps it")
     parser.add_argument("--store", default=None,
                         help="run store folder (default: $COLLAPSE_RUNS or the user's cache)")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of any error")
 
 
 def _request_words(args) -> list[str]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from .environment import usable_cores
+from .store import RESULT
 from .validation import SettingError
 
 try:  # submitit recognises a task by its checkpoint() method; the base class is for readers and isinstance
@@ -167,8 +168,12 @@ def read_failure(folder: Path) -> str | None:
     """The first line of a run's ``failure.txt``, or ``None`` if it has none."""
     try:
         return (Path(folder) / FAILURE).read_text().splitlines()[0] or "failed"
-    except (FileNotFoundError, IndexError):
+    except IndexError:
         return None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:  # unreadable or damaged: say so rather than fail the status
+        return f"failed (failure.txt unreadable: {error})"
 
 
 class RunTask(Checkpointable):
@@ -336,7 +341,7 @@ def submit(experiment: str, profile: str, seeds, overrides: dict, *, store=None,
     root = store.root.resolve()
     logs = Path(logs).expanduser().resolve() if logs is not None else root / LOGS
     requests = sweep_requests(experiment, profile, seeds, overrides, RunStore(root))
-    todo = [r for r in requests if not (r.folder / "result.npz").exists()]
+    todo = [r for r in requests if not (r.folder / RESULT).exists()]
     skipped = [r for r in requests if r not in todo]
     tasks = [RunTask(experiment, profile, r.seed, r.overrides, str(root), str(r.folder)) for r in todo]
     submitted = Submitted(tasks, [], skipped, logs, [])

