@@ -1113,7 +1113,8 @@ CLAIMS: list[Claim] = [
           check_mvg_volume_collapses),
     Claim("followup-real-data-bounds-error", "prevention",
           "Follow-up (Bertrand et al. 2024): retraining with a large enough share of real data stays stable; for the "
-          "Gaussian, fresh real data γ = 10% per generation bounds E‖μ̂−μ‖² at m* ≈ tr Σ/(Mγ(2−γ)) ≈ 5.3 tr Σ/M",
+          "Gaussian, fresh real data γ = 10% per generation bounds E‖μ̂−μ‖² at m* ≈ tr Σ/(Mγ(2−γ)) (→ 5.3 tr Σ/M "
+          "for large M; the exact value at the run's M is printed)",
           check_mix_bounds_error),
     Claim("followup-growing-m-like-accumulate", "prevention",
           "SI (M_i must grow superlinearly) and follow-up (Gerstgrasser et al. 2024): M_i = M₀(i+1)² under replace, "
@@ -1211,10 +1212,10 @@ def _cell(text: str) -> str:
 
 def as_markdown(rows: list[dict], profile: str) -> str:
     """The scorecard as a Markdown table: the claim, the paper's value, this build's, the tolerance, the verdict."""
-    lines = [f"| claim | the paper | paper's value (or closed form) | this build (profile `{profile}`) | tolerance, and why "
-             "| verdict |", "|---|---|---|---|---|---|"]
-    for row in rows:
+    lines = [f"| claim | verdict | the paper | paper's value (or closed form) | this build (profile `{profile}`) "
+             "| tolerance, and why |", "|---|---|---|---|---|---|"]
+    for row in rows:  # the verdict second, so that it stays in view on a narrow page
         verdict = f"**{row['verdict']}**" + (f" — {row['reason']}" if row["reason"] else "")
-        lines.append(f"| `{row['key']}` ({{doc}}`{row['chapter']}`) | {_cell(row['paper'])} | {_cell(row['paper_value'])} "
-                     f"| {_cell(row['book_value'])} | {_cell(row['tolerance'])} | {_cell(verdict)} |")
+        lines.append(f"| `{row['key']}` ({{doc}}`{row['chapter']}`) | {_cell(verdict)} | {_cell(row['paper'])} "
+                     f"| {_cell(row['paper_value'])} | {_cell(row['book_value'])} | {_cell(row['tolerance'])} |")
     return "\n".join(lines)
