@@ -66,8 +66,27 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def _intact(path: Path) -> bool:
+    """True if ``path`` exists and, for a ``.npz`` archive, every array in it reads back whole."""
+    if not path.exists():
+        return False
+    if path.suffix != ".npz":
+        return True
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            for key in saved.files:
+                saved[key]
+        return True
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+
+
 def build_once(path: str | os.PathLike, build: Callable[[], None], what: str | None = None) -> Path:
-    """Make the file ``path`` by calling ``build()`` unless it exists; return ``path``.
+    """Make the file ``path`` by calling ``build()`` unless it exists whole; return ``path``.
 
     ``build`` must write ``path`` itself, atomically (as :func:`collapse_lib.store.save_npz` does).
     Processes that race here (array tasks on many nodes sharing one store, a sweep's workers) take
@@ -75,15 +94,19 @@ def build_once(path: str | os.PathLike, build: Callable[[], None], what: str | N
     :func:`~collapse_lib.store.writer_lock` (a lease by exclusive file creation, coherent on cluster
     file systems, taken over from a holder that died): the first builds, the others wait (saying
     so once on stderr) and then find the file. A build that fails releases the lock and the next
-    caller builds.
+    caller builds. A damaged or empty file (a ``.npz`` that does not read back whole) is named in one
+    line on stderr and built again, so one bad file never blocks every later run.
     """
-    from .store import writer_lock
+    from .store import warn, writer_lock
 
     path = Path(path)
-    if path.exists():
+    if _intact(path):
         return path
     with writer_lock(lock_path(path), what or f"the shared prerequisite {path}"):
-        if not path.exists():
+        if not _intact(path):
+            if path.exists():
+                warn(f"{path} is damaged; building it again")
+                path.unlink()
             build()
     return path
 

@@ -425,3 +425,22 @@ def test_status_names_finished_partial_failed_and_not_started_runs(tmp_path, mon
                                                             "process 4242 on node17")
     assert "1 finished, 1 partial, 1 not started, 1 failed (of 4)" in captured.err
     assert "Traceback" in (folders[2] / cluster.FAILURE).read_text(), "the whole traceback is kept in the file"
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 not a whole archive"])
+def test_a_damaged_prerequisite_is_named_and_built_again(damage, tmp_path, capsys):
+    path = tmp_path / "prereq" / "params.npz"
+    builds = []
+
+    def build():
+        builds.append(1)
+        cl.store.save_npz(path, {"w": np.arange(3.0)})
+
+    cluster.build_once(path, build)
+    cluster.build_once(path, build)
+    assert len(builds) == 1, "a whole file is reused"
+    path.write_bytes(damage)
+    cluster.build_once(path, build)
+    assert len(builds) == 2 and f"{path} is damaged" in capsys.readouterr().err
+    with np.load(path) as saved:
+        np.testing.assert_array_equal(saved["w"], np.arange(3.0))
