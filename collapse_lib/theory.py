@@ -408,6 +408,14 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
         :math:`m' = ((M-r)/M)^2 m + (M-r)\,t/M^2 + r\,\mathrm{tr}\Sigma/M^2`, and
         :math:`t'` from the pooled scatter of the two groups (see :func:`_mix_coefficients`).
 
+    ``fixed-real`` (the same :math:`r = M_0` real points every generation plus :math:`s = M_g` generated)
+        with :math:`E_r = \mathrm{tr}\Sigma/r` the error of the real set's own mean, :math:`n = r + s`
+        and :math:`\lambda = s/n`, the excess :math:`u = m - E_r` follows
+        :math:`u' = \lambda^2 u + \lambda t/n` from :math:`u_0 = 0`, and
+        :math:`t' = [(r-1)\mathrm{tr}\Sigma + (s-1+r/n)\,t + (rs/n)\,u]/(n-\mathrm{ddof})`
+        (the mean of the real set is fixed, so :math:`E[(\bar x_R-\mu)\cdot(\hat\mu_g-\mu)] = E_r`
+        at every generation). See :func:`fixed_real_limit`.
+
     Each step is linear in :math:`(m, t)` because every increment has conditional mean zero, so
     the recursion is exact for any sample sizes. ``accumulate-subsample`` has no closed form here.
     Returns two arrays of shape ``(n+1,)`` (squared data units).
@@ -426,6 +434,13 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
     trace[0] = trace_cov * (m_sizes[0] - 1) / (m_sizes[0] - ddof)
     for g in range(1, m_sizes.size):
         size, m, t = m_sizes[g], mean_error[g - 1], trace[g - 1]
+        if policy == "fixed-real":
+            r, own = m_sizes[0], trace_cov / m_sizes[0]
+            n_all = r + size
+            lam, u = size / n_all, m - own
+            mean_error[g] = own + lam**2 * u + lam * t / n_all
+            trace[g] = ((r - 1) * trace_cov + (size - 1 + r / n_all) * t + r * size / n_all * u) / (n_all - ddof)
+            continue
         if policy == "accumulate":
             n_pool = pooled[g]
             mean_error[g] = m + size / n_pool**2 * t
@@ -434,6 +449,33 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
         a, b = _mix_coefficients(trace_cov, size, data_policy.n_real(int(size)), ddof)
         mean_error[g], trace[g] = a @ np.array([m, t]) + b
     return mean_error, trace
+
+
+def fixed_real_limit(trace_cov, real_size: int, sample_size: int, ddof: int = 1):
+    r"""The limits of :func:`multivariate_gaussian_errors` under ``fixed-real`` at constant M, as generations grow.
+
+    With :math:`r` real points kept, :math:`s` generated per generation, :math:`n = r+s` and
+    :math:`\lambda = s/n` (Bertrand et al.'s proportion of generated data), the fixed point of the
+    linear step is
+
+    .. math::
+        m^* = \frac{\mathrm{tr}\Sigma}{r} + \frac{\lambda\,t^*}{n(1-\lambda^2)},
+
+    the real set's own error plus a bounded excess: the chain never leaves the neighbourhood of
+    the first fit, but it never gets closer to the truth than the real data allow either.
+    Returns ``(m*, t*)`` (squared data units).
+    """
+    ddof = _ddof(ddof)
+    trace_cov = check_nonnegative_float("trace_cov", trace_cov)
+    r = check_int("real_size", real_size, minimum=ddof + 1)
+    s = check_int("sample_size", sample_size, minimum=1)
+    n = r + s
+    lam = s / n
+    # (u, t) -> A (u, t) + b, with u = m - tr/r
+    a = np.array([[lam**2, lam / n], [r * s / n / (n - ddof), (s - 1 + r / n) / (n - ddof)]])
+    b = np.array([0.0, (r - 1) * trace_cov / (n - ddof)])
+    u_star, t_star = np.linalg.solve(np.eye(2) - a, b)
+    return float(trace_cov / r + u_star), float(t_star)
 
 
 def log_det_moments(dim: int, sample_sizes, ddof: int = 1):
