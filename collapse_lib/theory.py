@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .validation import (InputArrayError, SettingError, as_array, check_int, check_nonnegative_float,
-                         check_positive_int, check_probabilities)
+from .validation import (InputArrayError, SettingError, as_array, check_fraction, check_int, check_nonnegative_float,
+                         check_positive_float, check_positive_int, check_probabilities)
 
 
 def _sizes(sample_sizes, minimum: int = 1, why: str = "", name: str = "sample_sizes") -> np.ndarray:
@@ -626,3 +626,149 @@ def mean_loss_time_diffusion(sample_size: int, counts):
         raise InputArrayError(f"counts must lie strictly between 0 and sample_size = {sample_size} (a lost or fixed "
                               f"state has no time to loss), got values in {float(k.min()):g}..{float(k.max()):g}.")
     return 2 * k * np.log(sample_size / k) / (1 - k / sample_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# The debate (chapter "debate"): strong collapse, tails and scaling laws, temperature, biased sampling
+# ---------------------------------------------------------------------------------------------
+
+def strong_collapse_test_error(sigma, dim: int, sample_sizes, shift: float, synthetic_fraction: float):
+    r"""Expected test error of least squares trained on ``n`` points of which a fraction ``p`` have biased labels.
+
+    The real rows have labels :math:`x^\top w^* + \sigma\varepsilon`, the synthetic rows
+    :math:`x^\top(w^*+\Delta) + \sigma\varepsilon` with :math:`\|\Delta\| =` ``shift``, all
+    :math:`x\sim\mathcal N(0, I_d)`; :math:`n_s = \mathrm{round}(pn)` rows are synthetic. Then
+    :math:`\hat w - w^* = A^{-1}B\Delta + A^{-1}X^\top\sigma\varepsilon` with :math:`A = X^\top X` and
+    :math:`B` the synthetic rows' Gram matrix, and to first order in :math:`1/n` (Dohmatob, Feng,
+    Subramonian and Kempe's strong collapse, in its simplest, isotropic form)
+
+    .. math::
+        E\|\hat w - w^*\|^2 = \underbrace{\frac{\sigma^2 d}{n-d-1}}_{\to 0}
+        + \underbrace{p^2\|\Delta\|^2}_{\text{plateau}} + \frac{p(1-p)(d+1)\|\Delta\|^2}{n} + O(n^{-2}),
+
+    with the realised :math:`p = n_s/n`. The noise term is exact; the bias term's second-order
+    terms cancel in the mean, so the formula is within Monte Carlo error from :math:`n \gtrsim 20d`.
+    Returns an array shaped like ``sample_sizes`` (squared label units).
+    """
+    sigma = _scale("sigma", sigma)
+    dim = check_positive_int("dim", dim)
+    n = _sizes(sample_sizes, dim + 2, " (the least-squares error is finite only for n > dim + 1)")
+    shift = check_nonnegative_float("shift", shift)
+    fraction = check_fraction("synthetic_fraction", synthetic_fraction)
+    p = np.round(fraction * n) / n
+    return sigma**2 * dim / (n - dim - 1) + p**2 * shift**2 + p * (1 - p) * (dim + 1) * shift**2 / n
+
+
+def tail_cut_distribution(probabilities, cutoff: int, clean_fraction: float = 0.0):
+    r"""The distribution training data are drawn from when a generator has lost the tail.
+
+    The generator keeps only the ``cutoff`` most probable facts, renormalised; a fraction
+    ``clean_fraction`` :math:`\pi` of the data is drawn from the clean distribution instead:
+    :math:`q_k = \pi p_k + (1-\pi)\,p_k\,1[k\le k_0]/P(k\le k_0)`. ``cutoff = 0`` means no cut (clean data).
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    p = p / p.sum()
+    cutoff = check_int("cutoff", cutoff, minimum=0, maximum=p.size)
+    clean = check_fraction("clean_fraction", clean_fraction)
+    if cutoff == 0:
+        return p
+    head = np.where(np.arange(p.size) < cutoff, p, 0.0)
+    return clean * p + (1 - clean) * head / head.sum()
+
+
+def tail_cut_test_error(probabilities, sample_sizes, cutoff: int, clean_fraction: float = 0.0):
+    r"""Expected test error of a model that memorises every fact it has seen (Dohmatob et al.'s *A Tale of Tails*).
+
+    Facts :math:`k` are asked with the Zipf probabilities :math:`p_k` (``probabilities``, in
+    decreasing order); the model answers fact :math:`k` correctly iff it appeared at least once among
+    :math:`T` training samples drawn i.i.d. from :math:`q` (:func:`tail_cut_distribution`). The
+    test error is then exactly
+
+    .. math::  E[\mathcal E_T] = \sum_k p_k\,(1-q_k)^T ,
+
+    which for clean data falls like :math:`T^{-(1-1/\beta)}` (Zipf exponent :math:`\beta`), and with
+    the tail cut at :math:`k_0` plateaus at the lost mass :math:`\sum_{k>k_0}p_k` (about
+    :math:`k_0^{-(\beta-1)}`). Returns an array shaped like ``sample_sizes``.
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    p = p / p.sum()
+    q = tail_cut_distribution(p, cutoff, clean_fraction)
+    t = _sizes(sample_sizes)
+    return np.array([np.sum(p * np.exp(size * np.log1p(-np.minimum(q, 1 - 1e-300)))) for size in t])
+
+
+def tempered(probabilities, temperature: float, steps: int = 1):
+    r"""A categorical distribution after ``steps`` rounds of sampling at ``temperature`` with infinite data.
+
+    Sampling at temperature :math:`\tau` draws from :math:`p^{1/\tau}/Z`; refitting to infinitely many
+    such samples returns that distribution, so after :math:`g` rounds
+    :math:`p_g \propto p_0^{1/\tau^g}`: a point mass on the mode for :math:`\tau<1`, the uniform
+    distribution on the support for :math:`\tau>1`, no change at :math:`\tau=1` (Marchi et al.).
+    Works along the last axis.
+    """
+    p = as_array("probabilities", probabilities, min_ndim=1)
+    temperature = check_positive_float("temperature", temperature)
+    steps = check_int("steps", steps, minimum=0)
+    with np.errstate(divide="ignore"):
+        logp = np.log(p) * temperature ** (-float(steps))
+    logp = logp - logp.max(axis=-1, keepdims=True)
+    out = np.exp(logp)
+    return out / out.sum(axis=-1, keepdims=True)
+
+
+def entropy(probabilities):
+    r"""Shannon entropy :math:`-\sum_k p_k\log p_k` (nats) along the last axis."""
+    p = as_array("probabilities", probabilities, min_ndim=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
+
+
+def truncated_variance_factor(truncation):
+    r"""Variance of :math:`\mathcal N(0,1)` restricted to :math:`[-a, a]`: :math:`v(a) = 1 - 2a\varphi(a)/(2\Phi(a)-1)`.
+
+    ``truncation = 0`` means no truncation and gives 1.
+    """
+    a = check_nonnegative_float("truncation", truncation)
+    if a == 0:
+        return 1.0
+    phi = np.exp(-a * a / 2) / np.sqrt(2 * np.pi)
+    return float(1 - 2 * a * phi / special.erf(a / np.sqrt(2)))
+
+
+def biased_sampling_moments(sigma, sample_size: int, n_generations: int, truncation, real_fraction: float = 0.0,
+                            ddof: int = 1):
+    r"""Exact :math:`E(\hat\mu_g-\mu)^2` and :math:`E\hat\sigma_g^2` of a 1-D Gaussian that samples for quality.
+
+    Each generation draws its :math:`s = M - r` generated points from the fitted
+    :math:`\mathcal N(\hat\mu,\hat\sigma^2)` *restricted to* :math:`\hat\mu \pm a\hat\sigma` (``truncation`` a:
+    quality over diversity, a stand-in for the sampling bias of Alemohammad et al.), plus
+    :math:`r = \mathrm{round}(\gamma M)` fresh real points (policy ``mix``). The truncated points have
+    mean :math:`\hat\mu` and variance :math:`v(a)\hat\sigma^2` (:func:`truncated_variance_factor`), so the
+    moments follow the linear step of the ``mix`` recursion with :math:`t` replaced by
+    :math:`v(a)\,t` for the generated points:
+
+    .. math::
+        m' = \Bigl(\frac sM\Bigr)^2 m + \frac{s\,v t}{M^2} + \frac{r\sigma^2}{M^2},\qquad
+        t' = \frac{(r-1)^+\sigma^2 + (s-1)^+ v t + \frac{rs}{M}\bigl(m + \sigma^2/r + v t/s\bigr)}{M-\mathrm{ddof}} .
+
+    Without real data :math:`E\hat\sigma_g^2 = \sigma^2[v(a)(M-1)/(M-\mathrm{ddof})]^g`: the
+    diversity collapses geometrically, at rate :math:`v(a)` per generation instead of
+    :math:`(M-1)/M`. With :math:`\gamma > 0` it settles near :math:`\gamma\sigma^2/(1-(1-\gamma)v)`.
+    Returns two arrays of shape ``(n_generations + 1,)`` (squared data units).
+    """
+    sigma = _scale("sigma", sigma)
+    ddof = _ddof(ddof)
+    size = check_int("sample_size", sample_size, minimum=ddof + 2)
+    n_gen = check_int("n_generations", n_generations, minimum=0)
+    v = truncated_variance_factor(truncation)
+    r = int(round(check_fraction("real_fraction", real_fraction) * size))
+    s = size - r
+    var = sigma**2
+    m, t = np.empty(n_gen + 1), np.empty(n_gen + 1)
+    m[0], t[0] = var / size, var * (size - 1) / (size - ddof)
+    for g in range(1, n_gen + 1):
+        vt = v * t[g - 1]
+        m[g] = (s / size) ** 2 * m[g - 1] + s * vt / size**2 + r * var / size**2
+        cross = (r * s / size) * (m[g - 1] + var / r + vt / s) if r and s else 0.0
+        t[g] = (max(r - 1, 0) * var + max(s - 1, 0) * vt + cross) / (size - ddof)
+    return m, t
