@@ -51,3 +51,88 @@ def test_fixed_real_gaussian_matches_its_closed_form(ddof):
     assert m[-1] == pytest.approx(m_star, rel=1e-6) and t[-1] == pytest.approx(t_star, rel=1e-6)
     # bounded: the error settles at the real set's own error plus a bounded excess, never the replace growth
     assert trace / 10 < m_star < 2 * trace / 10
+
+
+def _run(name, **settings):
+    from collapse_lib.experiments import get_experiment, resolve_settings
+    experiment = get_experiment(name)
+    validated = experiment.validate(resolve_settings(name, "smoke", **settings))
+    return validated, experiment.runner(validated, 0)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5])
+def test_strong_collapse_plateaus_at_its_closed_form(fraction):
+    s, r = _run("debate_strong", synthetic_fraction=fraction, n_chains=3000, sample_sizes=[200, 1000, 10000])
+    closed = theory.strong_collapse_test_error(s["noise_sd"], s["dim"], s["sample_sizes"], s["shift"], fraction)
+    se = r["sd_test_error"] / np.sqrt(s["n_chains"])
+    assert np.all(np.abs(r["mean_test_error"] - closed) < 3.5 * se)
+    # the plateau: with synthetic labels the error at n = 10^4 stays within 5% of p^2 ||Delta||^2 + noise term
+    plateau = fraction**2 * s["shift"] ** 2
+    if fraction:
+        assert r["mean_test_error"][-1] == pytest.approx(plateau, rel=0.05 + 0.002 / plateau)
+    else:
+        assert r["mean_test_error"][-1] < 0.0011  # sigma^2 d / (n - d - 1) = 0.001: keeps falling
+
+
+@pytest.mark.parametrize("cutoff, clean", [(0, 0.0), (100, 0.0), (100, 0.1)])
+def test_tail_cut_learning_curve_matches_its_closed_form(cutoff, clean):
+    s, r = _run("debate_tails", cutoff=cutoff, clean_fraction=clean, n_chains=200)
+    p = cl.experiments.prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+    closed = theory.tail_cut_test_error(p, s["sample_sizes"], cutoff, clean)
+    se = r["sd_test_error"] / np.sqrt(s["n_chains"])
+    assert np.all(np.abs(r["mean_test_error"] - closed) < 4 * se + 1e-12)
+    lost = p[cutoff:].sum() if cutoff else 0.0
+    if cutoff and not clean:
+        assert closed[-1] == pytest.approx(lost, rel=1e-3)  # the plateau is the lost tail mass
+    if cutoff and clean:
+        assert closed[-1] < 0.9 * lost  # clean data mixed back: the curve falls below the plateau again
+
+
+def test_tempered_sampling_collapses_or_spreads():
+    p = cl.experiments.prevention.zipf_probabilities(50, 1.0)
+    h0 = theory.entropy(p)
+    assert theory.entropy(theory.tempered(p, 0.8, 30)) < 1e-6
+    assert theory.entropy(theory.tempered(p, 1.25, 30)) == pytest.approx(np.log(50), abs=1e-3)
+    assert theory.entropy(theory.tempered(p, 1.0, 30)) == pytest.approx(h0)
+    s, r = _run("debate_temperature", temperature=0.8, sample_size=20000, n_chains=50, n_generations=8)
+    for g in (1, 4, 8):  # large M: the finite-sample run follows the infinite-sample map within 0.05 nats
+        assert r["mean_entropy"][g] == pytest.approx(theory.entropy(theory.tempered(p, 0.8, g)), abs=0.05)
+    s, r = _run("debate_temperature", temperature=1.25, n_generations=15)
+    assert r["mean_entropy"][-1] > r["mean_entropy"][0] + 0.5
+
+
+@pytest.mark.parametrize("policy, fraction, truncation", [("replace", 0.0, 1.5), ("replace", 0.0, 0.0),
+                                                          ("mix", 0.2, 1.5)])
+def test_biased_sampling_matches_its_closed_form(policy, fraction, truncation):
+    s, r = _run("debate_bias", policy=policy, real_fraction=fraction, truncation=truncation, n_chains=4000)
+    m, t = theory.biased_sampling_moments(1.0, s["sample_size"], s["n_generations"], truncation, fraction, s["ddof"])
+    n = np.sqrt(s["n_chains"])
+    for g in (1, 5, s["n_generations"]):
+        assert abs(r["mean_var"][g] - t[g]) < 3.5 * r["sd_var"][g] / n
+        assert abs(r["mean_sq_mean"][g] - m[g]) < 3.5 * r["sd_sq_mean"][g] / n
+    v = theory.truncated_variance_factor(1.5)
+    from scipy import stats
+    assert v == pytest.approx(stats.truncnorm(-1.5, 1.5).var(), rel=1e-10)
+    if policy == "mix":  # fresh data: diversity settles near gamma / (1 - (1 - gamma) v)
+        assert t[-1] == pytest.approx(0.2 / (1 - 0.8 * v), rel=0.03)
+
+
+def test_collapse_indicators():
+    out = cl.metrics.collapse_indicators(risk=np.array([1.0, 2.0, 4.0]), risk_se=np.array([0.1, 0.1, 0.1]),
+                                         spread=np.array([1.0, 0.5, 0.05]), tail_mass=np.array([0.1, 0.08, 0.07]),
+                                         curve=(np.array([10, 100, 1000]), np.array([1.0, 0.5, 0.49])))
+    assert out == {"risk rises": True, "risk diverges": True, "spread to zero": True, "tail lost": False,
+                   "support to a point": None, "forgets": None, "scaling flattened": True}
+    out = cl.metrics.collapse_indicators(risk=np.array([1.0, 1.6, 1.64]), risk_se=np.array([0.1, 0.1, 0.1]),
+                                         curve=(np.array([10, 100, 1000]), np.array([1.0, 0.1, 0.01])))
+    assert out["risk rises"] and not out["risk diverges"] and not out["scaling flattened"]
+
+
+def test_debate_settings_are_checked_before_work():
+    from collapse_lib.experiments import run_experiment
+    with pytest.raises(SettingError):
+        run_experiment("debate_strong", "smoke", 0, synthetic_fraction=1.5)
+    with pytest.raises(SettingError):
+        run_experiment("debate_tails", "smoke", 0, cutoff=10**9)
+    with pytest.raises(SettingError):
+        run_experiment("debate_bias", "smoke", 0, policy="accumulate")
