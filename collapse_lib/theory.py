@@ -697,6 +697,22 @@ def tail_cut_test_error(probabilities, sample_sizes, cutoff: int, clean_fraction
     return np.array([np.sum(p * np.exp(size * np.log1p(-np.minimum(q, 1 - 1e-300)))) for size in t])
 
 
+def tail_cut_error_sd(probabilities, sample_sizes, cutoff: int, clean_fraction: float = 0.0):
+    r"""An upper bound on the standard deviation of the test error of :func:`tail_cut_test_error` over training sets.
+
+    The error is :math:`\sum_k p_k U_k` with :math:`U_k` = fact :math:`k` unseen,
+    :math:`P(U_k) = (1-q_k)^T`. Under multinomial sampling the :math:`U_k` are negatively
+    correlated (:math:`(1-q_i-q_j)^T \le (1-q_i)^T(1-q_j)^T`), so
+    :math:`\sqrt{\sum_k p_k^2 P(U_k)(1-P(U_k))}` bounds the standard deviation from above.
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    p = p / p.sum()
+    q = tail_cut_distribution(p, cutoff, clean_fraction)
+    t = _sizes(sample_sizes)
+    unseen = np.exp(t[:, None] * np.log1p(-np.minimum(q, 1 - 1e-300))[None, :])
+    return np.sqrt(np.sum(p**2 * unseen * (1 - unseen), axis=1))
+
+
 def tempered(probabilities, temperature: float, steps: int = 1):
     r"""A categorical distribution after ``steps`` rounds of sampling at ``temperature`` with infinite data.
 
