@@ -463,3 +463,48 @@ def test_example_1_fluency_then_drift(monkeypatch):
     # too weak to judge: the drift needs at least two generations
     monkeypatch.setattr(scorecard, "_language_model", _fake_lm([_lm_run([34.0, 40.0])]))
     assert scorecard.check_lm_example_1("book", 0).level is NOT_RUN
+
+
+# --- the debate chapter's claims: each reproduced at its closed form, and not without its effect ---
+
+def _fake_debate(broken=False):
+    """Runs of the debate experiments at their closed forms (``broken``: each without its effect)."""
+    from collapse_lib.experiments import get_experiment
+
+    def fetch(name, profile, seed, **settings):
+        s = get_experiment(name).validate(scorecard.resolve_settings(name, "book", **settings))
+        if name == "debate_strong":
+            n = np.asarray(s["sample_sizes"])
+            closed = theory.strong_collapse_test_error(s["noise_sd"], s["dim"], n, s["shift"], s["synthetic_fraction"])
+            if broken:
+                closed = s["noise_sd"] ** 2 * s["dim"] / (n - s["dim"] - 1)
+            return s, {"mean_test_error": closed, "sd_test_error": closed}
+        if name == "debate_tails":
+            p = prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+            closed = theory.tail_cut_test_error(p, s["sample_sizes"], 0 if broken else s["cutoff"], s["clean_fraction"])
+            return s, {"mean_test_error": closed, "sd_test_error": np.full(closed.size, 1e-3)}
+        if name == "debate_temperature":
+            p = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+            g = np.arange(s["n_generations"] + 1)
+            h = np.array([theory.entropy(theory.tempered(p, 1.0 if broken else s["temperature"], k)) for k in g])
+            return s, {"mean_entropy": h}
+        if name == "debate_bias":
+            m, t = theory.biased_sampling_moments(1.0, s["sample_size"], s["n_generations"],
+                                                  0.0 if broken else s["truncation"], s["real_fraction"], s["ddof"])
+            return s, {"mean_var": t, "sd_var": t, "mean_sq_mean": m}
+        trace, _ = prevention.error_unit(s)
+        sizes = prevention.gaussian_sample_sizes(s)
+        m, _ = theory.multivariate_gaussian_errors(trace, sizes, "replace" if broken else "fixed-real", 0.0, s["ddof"])
+        return s, {"mean_sq_error": m, "sd_sq_error": m}
+    return fetch
+
+
+@pytest.mark.parametrize("check", ["check_strong_collapse", "check_tail_cut_plateau", "check_temperature",
+                                   "check_biased_sampling", "check_fixed_real_bounded"])
+def test_debate_claims_need_their_effect(monkeypatch, check):
+    monkeypatch.setattr(scorecard, "_debate", _fake_debate())
+    verdict = getattr(scorecard, check)("book", 0)
+    assert verdict.level is REPRODUCED, verdict
+    monkeypatch.setattr(scorecard, "_debate", _fake_debate(broken=True))
+    verdict = getattr(scorecard, check)("book", 0)
+    assert verdict.level in (NOT_REPRODUCED, DIRECTION) and verdict.reason, verdict
