@@ -331,12 +331,14 @@ def l2_squared_gmm(weights_a, means_a, covariances_a, weights_b, means_b, covari
 COLLAPSE_DEFINITIONS = {
     "risk rises": "the error against the truth at the last generation exceeds the first fit's by more than 3 "
                   "standard errors",
-    "risk diverges": "the error is still growing: up by more than half over the second half of the run, and up overall",
+    "risk diverges": "the error rises and keeps rising: its increase over the second half of the run is at least a "
+                     "third of its increase over the first half (linear growth gives 1, a bounded error about 0)",
     "spread to zero": "the typical chain's variance (or entropy) has fallen below a tenth of the first fit's",
     "tail lost": "the typical chain has lost more than half of the original tail mass",
     "support to a point": "most chains have put (almost) all their mass on one point or state",
     "forgets": "values seen once in the real data are typically gone before the run ends",
-    "scaling flattened": "the learning curve's log-log slope over its last decade of data is flatter than -0.1",
+    "scaling flattened": "the learning curve's log-log slope over its last decade of data is flatter than -0.25 "
+                         "(the clean curves here fall with slopes -1/2 to -1)",
 }
 
 
@@ -367,7 +369,7 @@ def collapse_indicators(*, risk=None, risk_se=None, spread=None, tail_mass=None,
         se = np.zeros_like(risk) if risk_se is None else as_array("risk_se", risk_se, ndim=1)
         out["risk rises"] = bool(risk[-1] - risk[0] > 3 * np.hypot(se[-1], se[0]))
         half = risk[len(risk) // 2]
-        out["risk diverges"] = bool(out["risk rises"] and risk[-1] > 1.5 * half)
+        out["risk diverges"] = bool(out["risk rises"] and risk[-1] - half > (half - risk[0]) / 3)
     if spread is not None:
         spread = as_array("spread", spread, ndim=1)
         out["spread to zero"] = bool(spread[-1] < 0.1 * spread[0])
@@ -384,5 +386,5 @@ def collapse_indicators(*, risk=None, risk_se=None, spread=None, tail_mass=None,
         if last.sum() < 2 or np.any(errors[last] <= 0):
             raise InputArrayError("curve needs at least two positive errors over its last decade of sizes.")
         slope = np.polyfit(np.log(sizes[last]), np.log(errors[last]), 1)[0]
-        out["scaling flattened"] = bool(slope > -0.1)
+        out["scaling flattened"] = bool(slope > -0.25)
     return out

@@ -179,7 +179,7 @@ PROFILES: dict = {
     },
     # A tale of tails: memorised Zipf facts; the chapter sets cutoff and clean_fraction per curve.
     "debate_tails": {
-        "smoke": dict(n_facts=2000, n_chains=50, sample_sizes=[10, 100, 1000, 10000, 100000]),
+        "smoke": dict(n_facts=2000, n_chains=50, sample_sizes=[10, 100, 1000, 10000, 100000, 1000000]),
         "book": dict(n_facts=10000, n_chains=200),
         "paper": dict(n_facts=100000, n_chains=1000,
                       sample_sizes=[10, 100, 1000, 10000, 100000, 1000000, 10000000]),

@@ -123,7 +123,7 @@ def test_collapse_indicators():
                                          curve=(np.array([10, 100, 1000]), np.array([1.0, 0.5, 0.49])))
     assert out == {"risk rises": True, "risk diverges": True, "spread to zero": True, "tail lost": False,
                    "support to a point": None, "forgets": None, "scaling flattened": True}
-    out = cl.metrics.collapse_indicators(risk=np.array([1.0, 1.6, 1.64]), risk_se=np.array([0.1, 0.1, 0.1]),
+    out = cl.metrics.collapse_indicators(risk=np.array([1.0, 1.6, 1.7]), risk_se=np.array([0.1, 0.1, 0.1]),
                                          curve=(np.array([10, 100, 1000]), np.array([1.0, 0.1, 0.01])))
     assert out["risk rises"] and not out["risk diverges"] and not out["scaling flattened"]
 

@@ -329,3 +329,89 @@ register(Experiment("debate_fixed_real", prevention.run_multivariate_gaussian,
 
 
 __all__ = ["TemperedCategorical", "TruncatedSamplingGaussian", "gaussian_gram"]
+
+
+# ---------------------------------------------------------------------------------------------
+# What counts as collapse: the collapse profile of the book's runs
+# ---------------------------------------------------------------------------------------------
+
+def _se(mean_key, sd_key, result, chains):
+    return result[mean_key], result[sd_key] / np.sqrt(chains)
+
+
+def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> list[dict]:
+    """Which definitions of collapse (:data:`collapse_lib.metrics.COLLAPSE_DEFINITIONS`) each run meets.
+
+    The runs are those of the chapters "What prevents collapse" and "The debate, run" at ``profile``
+    (reused from the run store when they are there): the d-dimensional Gaussian and the linear
+    regression and the two-component Gaussian mixture under replace, accumulate and accumulate-subsample,
+    the Gaussian and the mixture under mix (10% fresh real data), the Gaussian under fixed-real (as many
+    real points as generated ones), the Zipf tails under replace
+    and accumulate, and the debate's temperature, biased-sampling, strong-collapse and tail-cut runs.
+    Returns one dict per run: ``experiment``, ``policy``, ``measure`` (what the risk is) and one
+    entry per definition (``True``, ``False`` or ``None`` where the run does not measure it).
+    """
+    from ..metrics import collapse_indicators
+    from . import resolve_settings, run_experiment, run_sweep
+
+    def sweep(name, **overrides):
+        return [(s, r) for s, _, r in run_sweep(name, profile, seed, store=store, jobs=jobs, **overrides)]
+
+    rows = []
+
+    def add(experiment, policy, measure, **series):
+        rows.append({"experiment": experiment, "policy": policy, "measure": measure, **collapse_indicators(**series)})
+
+    def gaussian_row(label, s, r):
+        risk, se = _se("mean_sq_error", "sd_sq_error", r, s["n_chains"])
+        add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se, spread=r["trace_ratio_q"][:, 2])
+
+    for s, r in sweep("prevention_gaussian"):
+        gaussian_row(s["policy"], s, r)
+    mix_sample = resolve_settings("prevention_gaussian", profile)["sample_size"]
+    for s, r in sweep("prevention_mix", real_fraction=0.1, real_sample_size=0):
+        if s["sample_size"] == mix_sample:
+            gaussian_row("mix 10%", s, r)
+    fixed = resolve_settings("debate_fixed_real", profile)
+    s = validate_fixed = prevention.validate_gaussian(resolve_settings("debate_fixed_real", profile,
+                                                                       real_sample_size=fixed["sample_size"]))
+    gaussian_row("fixed-real", validate_fixed,
+                 run_experiment("debate_fixed_real", profile, seed, store=store, real_sample_size=fixed["sample_size"]))
+
+    largest = max(resolve_settings("prevention_regression", profile)["design_size"])
+    for s, r in sweep("prevention_regression", design_size=largest):
+        risk, se = _se("mean_test_error", "sd_test_error", r, s["n_chains"])
+        add("linear regression", s["policy"], "test error", risk=risk, risk_se=se)
+
+    gmm = [(s["policy"], s, r) for s, r in sweep("prevention_gmm")]
+    gmm += [(f"mix {s['real_fraction']:.0%}", s, r) for s, r in sweep("prevention_gmm_mix")]
+    for label, s, r in gmm:
+        add("Gaussian mixture (EM)", label, "KL(p₀‖p̂)", risk=r["mean_kl"], risk_se=r["sd_kl"] / np.sqrt(s["n_chains"]),
+            spread=r["trace_ratio_q"][:, 2])
+
+    for s, r in sweep("prevention_tails"):
+        level = s["tail_levels"].index(0.9) if 0.9 in s["tail_levels"] else -1
+        alive = r["alive_by_count"][:, 0].astype(float)
+        add("Zipf tails (categorical)", s["policy"], "—", tail_mass=r["tail_mass_q"][:, level, 2],
+            on_one_point=(r["support_q"][:, 2] <= 1).astype(float),
+            forgotten=1 - alive[-1] / alive[0] if alive[0] else None)
+
+    for s, r in sweep("debate_temperature"):
+        add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—", spread=r["entropy_q"][:, 2],
+            on_one_point=(r["mean_top"] > 0.99).astype(float) * np.ones_like(r["mean_entropy"]))
+
+    for label, overrides in [("replace", dict(policy="replace")), ("mix 20%", dict(policy="mix", real_fraction=0.2))]:
+        s = validate_bias(resolve_settings("debate_bias", profile, **overrides))
+        r = run_experiment("debate_bias", profile, seed, store=store, **overrides)
+        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
+        add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se, spread=r["var_q"][:, 2])
+
+    for s, r in sweep("debate_strong"):
+        if s["synthetic_fraction"] in (0.0, 0.1):
+            add("regression, share p synthetic", f"p = {s['synthetic_fraction']:g}", "test error over n",
+                curve=(r["sample_size"], r["mean_test_error"]))
+    for label, overrides in [("clean", dict(cutoff=0)), ("tail cut", dict(cutoff=100)),
+                             ("tail cut + 10% clean", dict(cutoff=100, clean_fraction=0.1))]:
+        r = run_experiment("debate_tails", profile, seed, store=store, **overrides)
+        add("Zipf facts, memorised", label, "test error over T", curve=(r["sample_size"], r["mean_test_error"]))
+    return rows
