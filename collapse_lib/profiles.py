@@ -203,6 +203,12 @@ PROFILES: dict = {
         "paper": dict(dim=5, sample_size=50, real_sample_size=Sweep([10, 50, 250]), n_generations=1000,
                       n_chains=10000),
     },
+    # Verify and curate: a filtered categorical loop, replace against fixed-real (the chapter sets mode and policy).
+    "debate_curation": {
+        "smoke": dict(n_generations=15, n_chains=50),
+        "book": dict(n_generations=30, n_chains=200),
+        "paper": dict(n_generations=100, n_chains=1000, sample_size=10000, real_sample_size=10000),
+    },
     # --- vae (issue 4): a VAE on MNIST ---
     # The paper's VAE experiment (SI Fig. 7; arXiv v2 Figs. 8-9; official VAE_experiments.ipynb), replace
     # and keep-10%-real. The CPU profiles use the small MLP VAE on a subset; `paper` is the defaults: the

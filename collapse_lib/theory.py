@@ -788,3 +788,37 @@ def biased_sampling_moments(sigma, sample_size: int, n_generations: int, truncat
         cross = (r * s / size) * (m[g - 1] + var / r + vt / s) if r and s else 0.0
         t[g] = (max(r - 1, 0) * var + max(s - 1, 0) * vt + cross) / (size - ddof)
     return m, t
+
+
+def curated(probabilities, reward, mode: str = "curate", steps: int = 1, real=None, real_share: float = 0.0):
+    r"""A categorical distribution after ``steps`` rounds of filtered retraining with infinite samples.
+
+    ``mode = "curate"`` (Ferbach et al.): each kept sample is the better of two independent draws by the
+    Bradley–Terry rule, :math:`P(k \text{ beats } j) = e^{r_k}/(e^{r_k}+e^{r_j})`, so
+    :math:`C(p)_k = 2p_k\sum_j p_j\,e^{r_k}/(e^{r_k}+e^{r_j})`.
+    ``mode = "verify"`` (a verifier that accepts a sample of state :math:`k` with probability
+    :math:`a_k` = ``reward``, as in Feng et al.'s selection): :math:`C(p)_k = p_k a_k/\sum_j p_j a_j`.
+    With ``real`` (the real distribution) and ``real_share`` :math:`\rho`, each round refits to
+    :math:`\rho\,\text{real} + (1-\rho)\,C(p)` (policy ``fixed-real`` with a share :math:`\rho` of real data).
+    Without real data the loop maximises the reward: all mass goes to its maximisers.
+    Works along the last axis; returns the distribution after each round, shape ``(steps + 1, K)``.
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    r = as_array("reward", reward, ndim=1)
+    check_choice_mode = ("curate", "verify")
+    if mode not in check_choice_mode:
+        raise SettingError(f"mode must be one of {check_choice_mode}, got {mode!r}.")
+    if r.shape != p.shape:
+        raise InputArrayError(f"reward must have one value per state, shape {p.shape}, got {r.shape}.")
+    if mode == "verify" and (np.any(r < 0) or np.any(r > 1) or not np.any(r > 0)):
+        raise InputArrayError("a verifier's acceptance probabilities must lie in [0, 1], not all 0.")
+    steps = check_int("steps", steps, minimum=0)
+    share = check_fraction("real_share", real_share)
+    base = p if real is None else as_array("real", real, ndim=1)
+    out = [p / p.sum()]
+    win = np.exp(r)[:, None] / (np.exp(r)[:, None] + np.exp(r)[None, :])  # win[k, j] = P(k beats j)
+    for _ in range(steps):
+        q = out[-1]
+        new = 2 * q * (win @ q) if mode == "curate" else q * r / np.sum(q * r)
+        out.append(share * base / base.sum() + (1 - share) * new / new.sum())
+    return np.array(out)

@@ -136,3 +136,31 @@ def test_debate_settings_are_checked_before_work():
         run_experiment("debate_tails", "smoke", 0, cutoff=10**9)
     with pytest.raises(SettingError):
         run_experiment("debate_bias", "smoke", 0, policy="accumulate")
+
+
+@pytest.mark.parametrize("mode", ["curate", "verify"])
+@pytest.mark.parametrize("policy", ["replace", "fixed-real"])
+def test_filtered_loop_follows_its_infinite_sample_map(mode, policy):
+    from collapse_lib.experiments import debate
+    s, r = _run("debate_curation", mode=mode, policy=policy, sample_size=20000, real_sample_size=20000,
+                n_chains=40, n_generations=10)
+    q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+    reward = debate.filter_reward(s["n_states"], s["favourite"], s["reward_scale"], mode)
+    share = 0.5 if policy == "fixed-real" else 0.0
+    closed = theory.curated(q, reward, mode, s["n_generations"], q, share)[:, s["favourite"]]
+    # large M: within 4 standard errors plus the real set's own sampling error (1/sqrt(M_0) of the mass)
+    tol = 4 * r["sd_favourite"] / np.sqrt(s["n_chains"]) + 2 * np.sqrt(q[s["favourite"]] / 20000)
+    assert np.all(np.abs(r["mean_favourite"] - closed) < tol)
+    if policy == "replace":
+        assert closed[-1] > 0.6  # the filter's favourite takes over (the reward's bias amplified)
+    else:
+        assert closed[-1] < 0.3 and closed[-1] == pytest.approx(closed[-2], rel=0.05)  # a bounded fixed point
+
+
+def test_curation_maximises_the_reward():
+    p = prevention.zipf_probabilities(10, 1.0)
+    reward = np.linspace(0, 1, 10)
+    path = theory.curated(p, reward, "curate", 200)
+    assert path[-1, -1] > 0.99
+    expected = path @ reward
+    assert np.all(np.diff(expected) > -1e-12)  # the expected reward never falls (Ferbach et al.)

@@ -492,6 +492,13 @@ def _fake_debate(broken=False):
             m, t = theory.biased_sampling_moments(1.0, s["sample_size"], s["n_generations"],
                                                   0.0 if broken else s["truncation"], s["real_fraction"], s["ddof"])
             return s, {"mean_var": t, "sd_var": t, "mean_sq_mean": m}
+        if name == "debate_curation":
+            from collapse_lib.experiments import debate
+            q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+            reward = debate.filter_reward(s["n_states"], s["favourite"], 0.0 if broken else s["reward_scale"], s["mode"])
+            share = 0.5 if s["policy"] == "fixed-real" else 0.0
+            fav = theory.curated(q, reward, s["mode"], s["n_generations"], q, share)[:, s["favourite"]]
+            return s, {"mean_favourite": fav, "sd_favourite": np.full(fav.size, 0.01)}
         trace, _ = prevention.error_unit(s)
         sizes = prevention.gaussian_sample_sizes(s)
         m, _ = theory.multivariate_gaussian_errors(trace, sizes, "replace" if broken else "fixed-real", 0.0, s["ddof"])
@@ -500,7 +507,7 @@ def _fake_debate(broken=False):
 
 
 @pytest.mark.parametrize("check", ["check_strong_collapse", "check_tail_cut_plateau", "check_temperature",
-                                   "check_biased_sampling", "check_fixed_real_bounded"])
+                                   "check_biased_sampling", "check_fixed_real_bounded", "check_curation"])
 def test_debate_claims_need_their_effect(monkeypatch, check):
     monkeypatch.setattr(scorecard, "_debate", _fake_debate())
     verdict = getattr(scorecard, check)("book", 0)

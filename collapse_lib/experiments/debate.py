@@ -328,7 +328,7 @@ register(Experiment("debate_fixed_real", prevention.run_multivariate_gaussian,
                     version=1, paper=dict(policy="fixed real set, generated share lambda swept (Bertrand et al.)")))
 
 
-__all__ = ["TemperedCategorical", "TruncatedSamplingGaussian", "gaussian_gram"]
+__all__ = ["FilteredCategorical", "TemperedCategorical", "TruncatedSamplingGaussian", "gaussian_gram"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,7 +347,7 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     regression and the two-component Gaussian mixture under replace, accumulate and accumulate-subsample,
     the Gaussian and the mixture under mix (10% fresh real data), the Gaussian under fixed-real (as many
     real points as generated ones), the Zipf tails under replace
-    and accumulate, and the debate's temperature, biased-sampling, strong-collapse and tail-cut runs.
+    and accumulate, and the debate's temperature, curation, biased-sampling, strong-collapse and tail-cut runs.
     Returns one dict per run: ``experiment``, ``policy``, ``measure`` (what the risk is) and one
     entry per definition (``True``, ``False`` or ``None`` where the run does not measure it).
     """
@@ -400,6 +400,11 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—", spread=r["entropy_q"][:, 2],
             on_one_point=(r["mean_top"] > 0.99).astype(float) * np.ones_like(r["mean_entropy"]))
 
+    for policy in ("replace", "fixed-real"):
+        r = run_experiment("debate_curation", profile, seed, store=store, policy=policy)
+        add("categorical, curated", policy, "—", spread=r["mean_entropy"],
+            on_one_point=(r["mean_favourite"] > 0.99).astype(float))
+
     for label, overrides in [("replace", dict(policy="replace")), ("mix 20%", dict(policy="mix", real_fraction=0.2))]:
         s = validate_bias(resolve_settings("debate_bias", profile, **overrides))
         r = run_experiment("debate_bias", profile, seed, store=store, **overrides)
@@ -415,3 +420,92 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         r = run_experiment("debate_tails", profile, seed, store=store, **overrides)
         add("Zipf facts, memorised", label, "test error over T", curve=(r["sample_size"], r["mean_test_error"]))
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Verify and curate: a categorical model retrained on filtered samples
+# ---------------------------------------------------------------------------------------------
+
+def filter_reward(n_states: int, favourite: int, reward_scale: float, mode: str) -> np.ndarray:
+    """The reward (``curate``) or acceptance probability (``verify``) of each state: it prefers ``favourite``.
+
+    ``curate``: :math:`r_k = ` ``reward_scale`` for the favourite, 0 elsewhere. ``verify``: the favourite
+    is always accepted, every other state with probability :math:`e^{-\\text{reward\\_scale}}`.
+    """
+    if mode == "curate":
+        reward = np.zeros(n_states)
+        reward[favourite] = reward_scale
+        return reward
+    accept = np.full(n_states, np.exp(-reward_scale))
+    accept[favourite] = 1.0
+    return accept
+
+
+class FilteredCategorical(CategoricalModel):
+    """A categorical model whose samples pass a filter before reuse: the better of two by a reward
+    (``curate``), or those a verifier accepts (``verify``); see :func:`collapse_lib.theory.curated`."""
+
+    def __init__(self, reward, mode: str = "curate"):
+        self.reward, self.mode = np.asarray(reward, dtype=float), check_choice("mode", mode, ("curate", "verify"))
+
+    def sample(self, n: int, rng: np.random.Generator) -> CategoryCounts:
+        from ..theory import curated
+        n = check_positive_int("sample size", n)
+        kept = np.array([curated(p, self.reward, self.mode, 1)[-1] for p in self.probabilities_])
+        return CategoryCounts(rng.multinomial(n, kept).astype(np.int64))
+
+
+CURATION_DEFAULTS = dict(
+    n_states=20,             # K
+    exponent=1.0,            # the real distribution: Zipf
+    favourite=9,             # the state the filter prefers (0-based; a rare one: its real mass is small)
+    reward_scale=1.0,        # how strongly the filter prefers it
+    mode="curate",           # curate (best of two by a reward) or verify (a verifier accepts or rejects)
+    sample_size=2000,        # M generated (filtered) samples per generation
+    real_sample_size=2000,   # M_0, the real dataset (kept every generation under fixed-real)
+    n_generations=30,
+    policy="replace",        # replace, or fixed-real (the real set every generation)
+    n_chains=200,
+)
+
+CURATION_PAPER = dict(mode="curation by users picking the best of K (Ferbach et al.); verifier selection (Feng et al.)",
+                      policy="fully synthetic, or a share of real data each round")
+
+
+def validate_curation(settings: dict) -> dict:
+    s = dict(settings)
+    s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
+    s["exponent"] = check_nonnegative_float("exponent", s["exponent"])
+    s["favourite"] = check_int("favourite", s["favourite"], minimum=0, maximum=s["n_states"] - 1)
+    s["reward_scale"] = check_nonnegative_float("reward_scale", s["reward_scale"])
+    check_choice("mode", s["mode"], ("curate", "verify"))
+    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
+    s["real_sample_size"] = check_positive_int("real_sample_size", s["real_sample_size"])
+    s["n_generations"] = check_generations(s["n_generations"])
+    check_choice("policy", s["policy"], ("replace", "fixed-real"))
+    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
+    return s
+
+
+def run_curation(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """Per generation: the mass on the favourite state (mean and sd over chains) and the entropy (nats)."""
+    s = settings
+    q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+    reward = filter_reward(s["n_states"], s["favourite"], s["reward_scale"], s["mode"])
+    real = CategoricalModel.from_probabilities(q, s["n_chains"]).sample(s["real_sample_size"],
+                                                                       generation_rng(seed, 0, "data"))
+
+    def record(model, generation):
+        fav = model.probabilities_[:, s["favourite"]]
+        h = entropy(model.probabilities_)
+        return {"mean_favourite": fav.mean(), "sd_favourite": fav.std(), "mean_entropy": h.mean()}
+
+    sizes = [s["real_sample_size"]] + [s["sample_size"]] * s["n_generations"]
+    return run_generations(lambda: FilteredCategorical(reward, s["mode"]), real, s["n_generations"], sizes,
+                           s["policy"], seed=seed, record=record, run=run, progress=progress,
+                           description=f"{s['mode']} {s['policy']}")
+
+
+register(Experiment("debate_curation", run_curation, CURATION_DEFAULTS, validate_curation,
+                    "a categorical model retrained on curated or verified samples, with or without its real set",
+                    version=1, paper=CURATION_PAPER))
