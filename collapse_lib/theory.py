@@ -805,9 +805,8 @@ def curated(probabilities, reward, mode: str = "curate", steps: int = 1, real=No
     """
     p = as_array("probabilities", probabilities, ndim=1)
     r = as_array("reward", reward, ndim=1)
-    check_choice_mode = ("curate", "verify")
-    if mode not in check_choice_mode:
-        raise SettingError(f"mode must be one of {check_choice_mode}, got {mode!r}.")
+    if mode not in ("curate", "verify"):
+        raise SettingError(f"mode must be 'curate' or 'verify', got {mode!r}.")
     if r.shape != p.shape:
         raise InputArrayError(f"reward must have one value per state, shape {p.shape}, got {r.shape}.")
     if mode == "verify" and (np.any(r < 0) or np.any(r > 1) or not np.any(r > 0)):

@@ -372,11 +372,10 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     for s, r in sweep("prevention_mix", real_fraction=0.1, real_sample_size=0):
         if s["sample_size"] == mix_sample:
             gaussian_row("mix 10%", s, r)
-    fixed = resolve_settings("debate_fixed_real", profile)
-    s = validate_fixed = prevention.validate_gaussian(resolve_settings("debate_fixed_real", profile,
-                                                                       real_sample_size=fixed["sample_size"]))
-    gaussian_row("fixed-real", validate_fixed,
-                 run_experiment("debate_fixed_real", profile, seed, store=store, real_sample_size=fixed["sample_size"]))
+    as_many = resolve_settings("debate_fixed_real", profile)["sample_size"]  # as many real points as generated
+    fixed = prevention.validate_gaussian(resolve_settings("debate_fixed_real", profile, real_sample_size=as_many))
+    gaussian_row("fixed-real", fixed, run_experiment("debate_fixed_real", profile, seed, store=store,
+                                                     real_sample_size=as_many))
 
     largest = max(resolve_settings("prevention_regression", profile)["design_size"])
     for s, r in sweep("prevention_regression", design_size=largest):
