@@ -209,6 +209,13 @@ PROFILES: dict = {
         "book": dict(n_generations=30, n_chains=200),
         "paper": dict(n_generations=100, n_chains=1000, sample_size=10000, real_sample_size=10000),
     },
+    # Weighting fresh real against synthetic data: the weight on the real part swept around 1/golden ratio.
+    "debate_weighting": {
+        "smoke": dict(real_weight=Sweep([0.3, 0.618, 1.0]), n_chains=5000, n_generations=30),
+        "book": dict(real_weight=Sweep([0.2, 0.3, 0.4, 0.5, 0.618, 0.75, 0.9, 1.0]), n_chains=40000),
+        "paper": dict(real_weight=Sweep([0.1, 0.2, 0.3, 0.4, 0.5, 0.618, 0.75, 0.9, 1.0]), n_chains=400000,
+                      n_generations=100),
+    },
     # --- vae (issue 4): a VAE on MNIST ---
     # The paper's VAE experiment (SI Fig. 7; arXiv v2 Figs. 8-9; official VAE_experiments.ipynb), replace
     # and keep-10%-real. The CPU profiles use the small MLP VAE on a subset; `paper` is the defaults: the

@@ -1251,6 +1251,34 @@ def check_curation(profile: str, seed: int) -> Verdict:
                                           "it back"}.get(level, ""))
 
 
+def check_golden_weight(profile: str, seed: int) -> Verdict:
+    settings = resolve_settings("debate_weighting", profile)
+    weights = sorted(settings["real_weight"])
+    rows, agree, mc_errors = [], True, []
+    for w in weights:
+        s, r = _debate("debate_weighting", profile, seed, real_weight=w)
+        v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])[-1]
+        mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
+        agree &= abs(mc - v) < 3 * se
+        mc_errors.append(mc)
+        rows.append(f"w = {w:g}: {mc * s['real_size']:.3f} (closed form {v * s['real_size']:.3f})")
+    best = theory.optimal_real_weight(s["real_size"], s["synthetic_size"])
+    nearest = weights[int(np.argmin(np.abs(np.array(weights) - best)))]
+    best_run = weights[int(np.argmin(mc_errors))]
+    level = _level(len(weights) >= 3 and min(weights) < best < max(weights), bool(agree and best_run == nearest),
+                   best_run == nearest)
+    return Verdict(level,
+                   f"He, Xu & Cheng 2025: the optimal weight on fresh real data is, in some cases, 1/φ ≈ 0.618. This "
+                   f"book's closed form for the Gaussian mean (n = {s['real_size']} real, m = {s['synthetic_size']} "
+                   f"synthetic): w* = (√(ρ²+4ρ)−ρ)/2 = {best:.3f}, error n·V* = w* at ρ = 1",
+                   f"{s['n_chains']} chains, {s['n_generations']} generations, n·E(μ̂−μ)²: " + "; ".join(rows)
+                   + f"; smallest at w = {best_run:g}", SE3 + ", at every weight; the smallest error at the swept weight "
+                   "nearest w*",
+                   {Level.NOT_RUN: "the swept weights do not bracket the optimum",
+                    Level.DIRECTION: "the best weight is right, but the errors are off the closed form",
+                    Level.NOT_REPRODUCED: "the smallest error is not at the weight nearest w*"}.get(level, ""))
+
+
 CLAIMS: list[Claim] = [
     Claim("gaussian-variance-collapses", "gaussian",
           "Fitting a Gaussian to its own samples at fixed M makes the variance collapse (Thm 3.1; SI Fig. 3)",
@@ -1340,6 +1368,9 @@ CLAIMS: list[Claim] = [
           "Ferbach et al. 2024; Feng et al. 2024: retraining on curated (or verified) samples drives the model to "
           "the reward's (or verifier's) preferred outputs; a fixed share of real data keeps it at a bounded point",
           check_curation),
+    Claim("debate-golden-weight", "debate",
+          "He, Xu & Cheng 2025: weighting fresh real data against synthetic data, the optimal weight on the real data "
+          "is (in some cases) the reciprocal of the golden ratio", check_golden_weight),
     Claim("gmm-component-spread", "gmm",
           "A GMM refitted to its own samples for 2000 generations shrinks its components towards points (SI Fig. 6; "
           "the code logs each component's spread)", check_gmm_component_spread),

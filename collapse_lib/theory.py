@@ -821,3 +821,38 @@ def curated(probabilities, reward, mode: str = "curate", steps: int = 1, real=No
         new = 2 * q * (win @ q) if mode == "curate" else q * r / np.sum(q * r)
         out.append(share * base / base.sum() + (1 - share) * new / new.sum())
     return np.array(out)
+
+
+def weighted_mean_error(sigma, real_size: int, synthetic_size: int, real_weight: float, n_generations: int):
+    r"""Exact :math:`E(\hat\mu_g-\mu)^2` of a mean refitted to fresh real and synthetic data with a weight on the real part.
+
+    Each generation draws :math:`n` fresh real points and :math:`m` points of the previous model
+    :math:`\mathcal N(\hat\mu_g, \sigma^2)` (the variance is known) and sets
+    :math:`\hat\mu_{g+1} = w\,\bar x_{\rm real} + (1-w)\,\bar x_{\rm syn}` (He, Xu and Cheng's weighted
+    scheme in its simplest case). Then :math:`V_0 = \sigma^2/n` and
+    :math:`V_{g+1} = w^2\sigma^2/n + (1-w)^2(V_g + \sigma^2/m)`, with the limit
+    :math:`V^* = \frac{\sigma^2}{n}\,\frac{w^2 + (1-w)^2\rho}{w(2-w)}`, :math:`\rho = n/m`.
+    Returns an array of shape ``(n_generations + 1,)`` (squared data units).
+    """
+    sigma = _scale("sigma", sigma)
+    n = check_positive_int("real_size", real_size)
+    m = check_positive_int("synthetic_size", synthetic_size)
+    w = check_fraction("real_weight", real_weight)
+    steps = check_int("n_generations", n_generations, minimum=0)
+    v = np.empty(steps + 1)
+    v[0] = sigma**2 / n
+    for g in range(steps):
+        v[g + 1] = w**2 * sigma**2 / n + (1 - w) ** 2 * (v[g] + sigma**2 / m)
+    return v
+
+
+def optimal_real_weight(real_size: int, synthetic_size: int) -> float:
+    r"""The weight on the real data that minimises the limit of :func:`weighted_mean_error`.
+
+    Setting the derivative of :math:`(w^2 + (1-w)^2\rho)/(w(2-w))` to zero gives :math:`w^2 = \rho(1-w)`, so
+    :math:`w^* = (\sqrt{\rho^2+4\rho}-\rho)/2` with :math:`\rho = n/m`; for as much real as synthetic data
+    (:math:`\rho = 1`) it is :math:`(\sqrt5-1)/2 = 1/\varphi \approx 0.618`, the reciprocal of the golden ratio
+    (this book's derivation, for the Gaussian mean with known variance).
+    """
+    rho = check_positive_int("real_size", real_size) / check_positive_int("synthetic_size", synthetic_size)
+    return float((np.sqrt(rho**2 + 4 * rho) - rho) / 2)

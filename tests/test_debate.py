@@ -164,3 +164,16 @@ def test_curation_maximises_the_reward():
     assert path[-1, -1] > 0.99
     expected = path @ reward
     assert np.all(np.diff(expected) > -1e-12)  # the expected reward never falls (Ferbach et al.)
+
+
+def test_weighted_mean_matches_its_closed_form_and_the_golden_ratio():
+    from scipy.optimize import minimize_scalar
+    for w in (0.3, 0.618, 1.0):
+        s, r = _run("debate_weighting", real_weight=w, n_chains=20000)
+        v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])
+        assert np.all(np.abs(r["mean_sq_error"] - v) < 3.5 * r["sd_sq_error"] / np.sqrt(s["n_chains"]))
+    assert theory.optimal_real_weight(50, 50) == pytest.approx((np.sqrt(5) - 1) / 2)
+    for n, m in [(50, 50), (20, 80), (100, 25)]:  # the root of w^2 = rho (1 - w) minimises the limit
+        limit = lambda w: theory.weighted_mean_error(1.0, n, m, w, 400)[-1]  # noqa: E731
+        best = minimize_scalar(limit, bounds=(0.01, 1.0), method="bounded").x
+        assert best == pytest.approx(theory.optimal_real_weight(n, m), abs=1e-3)

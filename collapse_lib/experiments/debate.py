@@ -508,3 +508,53 @@ def run_curation(settings: dict, seed: int, run=None, progress: bool = False) ->
 register(Experiment("debate_curation", run_curation, CURATION_DEFAULTS, validate_curation,
                     "a categorical model retrained on curated or verified samples, with or without its real set",
                     version=1, paper=CURATION_PAPER))
+
+
+# ---------------------------------------------------------------------------------------------
+# Weighting fresh real data against synthetic data (He, Xu and Cheng)
+# ---------------------------------------------------------------------------------------------
+
+WEIGHTING_DEFAULTS = dict(
+    real_size=50,            # n fresh real points per generation
+    synthetic_size=50,       # m points of the previous model per generation
+    real_weight=0.618,       # w, the weight of the real points' mean in the fit
+    n_generations=40,
+    n_chains=20000,
+)
+
+WEIGHTING_PAPER = dict(real_weight="optimal weight swept; 1/golden ratio in some cases",
+                       synthetic_size="the proportion of synthetic data swept")
+
+
+def validate_weighting(settings: dict) -> dict:
+    s = dict(settings)
+    s["real_size"] = check_positive_int("real_size", s["real_size"])
+    s["synthetic_size"] = check_positive_int("synthetic_size", s["synthetic_size"])
+    s["real_weight"] = check_fraction("real_weight", s["real_weight"])
+    s["n_generations"] = check_generations(s["n_generations"])
+    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
+    return s
+
+
+def run_weighting(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """The weighted mean of fresh real and synthetic data, refitted each generation (sample means drawn exactly).
+
+    Records ``mean_sq_error`` and ``sd_sq_error`` of :math:`(\\hat\\mu_g - \\mu)^2` over chains (true mean 0, σ = 1).
+    """
+    s = settings
+    n, m, w, chains = s["real_size"], s["synthetic_size"], s["real_weight"], s["n_chains"]
+    mu = generation_rng(seed, 0, "data").standard_normal(chains) / np.sqrt(n)
+    errors = [mu**2]
+    for g in range(1, s["n_generations"] + 1):
+        real = generation_rng(seed, g, "real").standard_normal(chains) / np.sqrt(n)
+        synthetic = mu + generation_rng(seed, g, "sample").standard_normal(chains) / np.sqrt(m)
+        mu = w * real + (1 - w) * synthetic
+        errors.append(mu**2)
+    errors = np.array(errors)
+    return {"generation": np.arange(s["n_generations"] + 1), "mean_sq_error": errors.mean(axis=1),
+            "sd_sq_error": errors.std(axis=1)}
+
+
+register(Experiment("debate_weighting", run_weighting, WEIGHTING_DEFAULTS, validate_weighting,
+                    "a mean refitted to fresh real and synthetic data, with a weight on the real part", version=1,
+                    paper=WEIGHTING_PAPER))
