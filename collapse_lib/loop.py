@@ -78,6 +78,8 @@ def next_dataset(model, pool, policy: DataPolicy, sample_size: int, seed: int, g
         return data, None, pool
     if policy.name == "replace" or policy.name == "mix":
         return generated, None, pool
+    if policy.keeps_real:  # the pool is never grown under this policy: it is the real data D_0
+        return merge_datasets(pool, generated, sample_axis), None, pool
     pool = merge_datasets(pool, generated, sample_axis)
     if policy.name == "accumulate":
         return pool, generated, pool
@@ -116,7 +118,8 @@ def run_generations(
     sample_sizes : int or sequence of int
         ``M_i`` for ``i = 0..n_generations``; see :mod:`collapse_lib.sample_sizes`.
     policy : DataPolicy or str
-        One of ``replace``, ``accumulate``, ``accumulate-subsample``, ``mix``.
+        One of ``replace``, ``accumulate``, ``accumulate-subsample``, ``mix``, ``fixed-real`` (the real data
+        ``real_data`` plus ``M_i`` generated points, every generation).
     real_fraction : float
         For ``mix``: the fraction of each dataset drawn fresh from the real distribution.
     real_sampler : callable ``(n, rng) -> dataset``

@@ -325,3 +325,66 @@ def l2_squared_gmm(weights_a, means_a, covariances_a, weights_b, means_b, covari
     qq = cross(wb, mb, cb, wb, mb, cb)
     pq = cross(wa, ma, ca, wb, mb, cb)
     return np.maximum(pp + qq - 2.0 * pq, 0.0)
+
+
+#: The definitions of collapse that :func:`collapse_indicators` tests, in the order of its result.
+COLLAPSE_DEFINITIONS = {
+    "risk rises": "the error against the truth at the last generation exceeds the first fit's by more than 3 "
+                  "standard errors",
+    "risk diverges": "the error rises and keeps rising: its increase over the second half of the run is at least a "
+                     "third of its increase over the first half (linear growth gives 1, a bounded error about 0)",
+    "spread to zero": "the typical chain's variance (or entropy) has fallen below a tenth of the first fit's",
+    "tail lost": "the typical chain has lost more than half of the original tail mass",
+    "support to a point": "most chains have put (almost) all their mass on one point or state",
+    "forgets": "values seen once in the real data are typically gone before the run ends",
+    "scaling flattened": "the learning curve's log-log slope over its last decade of data is flatter than -0.25 "
+                         "(the clean curves here fall with slopes -1/2 to -1)",
+}
+
+
+def collapse_indicators(*, risk=None, risk_se=None, spread=None, tail_mass=None, on_one_point=None,
+                        forgotten=None, curve=None) -> dict:
+    r"""Which definitions of collapse (:data:`COLLAPSE_DEFINITIONS`) a run meets: ``True``, ``False`` or ``None``.
+
+    Schaeffer et al. (2025) count eight definitions of model collapse in use; this function tests
+    the seven that the book's runs can measure, each from the series a run records (``None``: the
+    run does not measure it). Every series has generations along its first axis.
+
+    risk, risk_se : ndarray ``(n+1,)``
+        Mean error against the truth (test risk, squared error of the mean, KL, ...) and its standard error.
+    spread : ndarray ``(n+1,)``
+        The typical (median) chain's variance or entropy; compared with generation 0's.
+    tail_mass : ndarray ``(n+1,)``
+        The typical chain's mass on the original tail; compared with generation 0's.
+    on_one_point : ndarray ``(n+1,)``
+        Fraction of chains whose model has become a point (or one state).
+    forgotten : float
+        Fraction of the values seen once in the real data that are lost by the end of the run.
+    curve : tuple ``(sizes, errors)``
+        A learning curve (error against training-set size): ``scaling flattened`` tests its last decade.
+    """
+    out = dict.fromkeys(COLLAPSE_DEFINITIONS)
+    if risk is not None:
+        risk = as_array("risk", risk, ndim=1)
+        se = np.zeros_like(risk) if risk_se is None else as_array("risk_se", risk_se, ndim=1)
+        out["risk rises"] = bool(risk[-1] - risk[0] > 3 * np.hypot(se[-1], se[0]))
+        half = risk[len(risk) // 2]
+        out["risk diverges"] = bool(out["risk rises"] and risk[-1] - half > (half - risk[0]) / 3)
+    if spread is not None:
+        spread = as_array("spread", spread, ndim=1)
+        out["spread to zero"] = bool(spread[-1] < 0.1 * spread[0])
+    if tail_mass is not None:
+        tail_mass = as_array("tail_mass", tail_mass, ndim=1)
+        out["tail lost"] = bool(tail_mass[-1] < 0.5 * tail_mass[0])
+    if on_one_point is not None:
+        out["support to a point"] = bool(as_array("on_one_point", on_one_point, ndim=1)[-1] > 0.5)
+    if forgotten is not None:
+        out["forgets"] = bool(float(forgotten) > 0.5)
+    if curve is not None:
+        sizes, errors = (as_array(name, v, ndim=1) for name, v in zip(("sizes", "errors"), curve))
+        last = sizes >= sizes[-1] / 10
+        if last.sum() < 2 or np.any(errors[last] <= 0):
+            raise InputArrayError("curve needs at least two positive errors over its last decade of sizes.")
+        slope = np.polyfit(np.log(sizes[last]), np.log(errors[last]), 1)[0]
+        out["scaling flattened"] = bool(slope > -0.25)
+    return out

@@ -16,6 +16,10 @@ settings its experiments and follow-ups use:
 ``mix``
     ``round(real_fraction * M_i)`` fresh real points plus the rest from the previous
     model (the LM experiment's 10% setting, :math:`\gamma` = ``real_fraction``).
+``fixed-real``
+    the *same* real dataset :math:`D_0` every generation plus ``M_i`` fresh samples of the
+    previous model (Bertrand et al. 2024): the real share :math:`M_0/(M_0+M_i)` is set by the
+    sample sizes, and nothing new is ever drawn from the real distribution.
 
 A dataset is either a NumPy array whose samples lie along ``sample_axis``, or one of the
 sufficient-statistics classes in :mod:`collapse_lib.sufficient_stats`.
@@ -30,7 +34,7 @@ import numpy as np
 from . import sufficient_stats
 from .validation import SettingError, check_choice, check_fraction
 
-POLICIES = ("replace", "accumulate", "accumulate-subsample", "mix")
+POLICIES = ("replace", "accumulate", "accumulate-subsample", "mix", "fixed-real")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,11 @@ class DataPolicy:
                 f"real_fraction={fraction} only applies to policy 'mix'; "
                 f"set policy='mix' or real_fraction=0 (policy is {self.name!r})."
             )
+
+    @property
+    def keeps_real(self) -> bool:
+        """Whether every generation's data include the generation-0 real dataset (``fixed-real``)."""
+        return self.name == "fixed-real"
 
     @property
     def keeps_pool(self) -> bool:

@@ -169,6 +169,53 @@ PROFILES: dict = {
         "paper": dict(n_states=1000, sample_size=1000, n_generations=3000, n_chains=500,
                       policy=Sweep(["replace", "accumulate"]), max_count=50),
     },
+    # --- debate (issue 17): the positions around the paper, each a small experiment with a closed form ---
+    # Strong model collapse: least squares on n points, a fixed share p of them with biased labels.
+    "debate_strong": {
+        "smoke": dict(synthetic_fraction=Sweep([0.0, 0.1]), sample_sizes=[30, 100, 300, 1000, 3000], n_chains=400),
+        "book": dict(synthetic_fraction=Sweep([0.0, 0.01, 0.1, 0.5]), n_chains=2000),
+        "paper": dict(synthetic_fraction=Sweep([0.0, 0.001, 0.01, 0.1, 0.5]), n_chains=20000,
+                      sample_sizes=[30, 100, 300, 1000, 3000, 10000, 30000, 100000, 300000]),
+    },
+    # A tale of tails: memorised Zipf facts; the chapter sets cutoff and clean_fraction per curve.
+    "debate_tails": {
+        "smoke": dict(n_facts=2000, n_chains=50, sample_sizes=[10, 100, 1000, 10000, 100000, 1000000]),
+        "book": dict(n_facts=10000, n_chains=200),
+        "paper": dict(n_facts=100000, n_chains=1000,
+                      sample_sizes=[10, 100, 1000, 10000, 100000, 1000000, 10000000]),
+    },
+    # Sampling at a temperature: tau < 1, = 1, > 1.
+    "debate_temperature": {
+        "smoke": dict(temperature=Sweep([0.8, 1.0, 1.25]), n_generations=15, n_chains=100),
+        "book": dict(temperature=Sweep([0.8, 1.0, 1.25]), n_generations=30, n_chains=500),
+        "paper": dict(temperature=Sweep([0.8, 1.0, 1.25]), sample_size=10000, n_generations=100, n_chains=2000),
+    },
+    # Quality over diversity (truncated sampling); the chapter sets truncation, policy and real_fraction per run.
+    "debate_bias": {
+        "smoke": dict(n_generations=20, n_chains=300),
+        "book": dict(n_generations=40, n_chains=2000),
+        "paper": dict(n_generations=100, n_chains=20000),
+    },
+    # The fifth policy, fixed-real: the same r real points plus M generated ones every generation.
+    "debate_fixed_real": {
+        "smoke": dict(dim=3, sample_size=20, real_sample_size=Sweep([5, 20]), n_generations=20, n_chains=300),
+        "book": dict(dim=5, sample_size=50, real_sample_size=Sweep([10, 50, 250]), n_generations=100, n_chains=1000),
+        "paper": dict(dim=5, sample_size=50, real_sample_size=Sweep([10, 50, 250]), n_generations=1000,
+                      n_chains=10000),
+    },
+    # Verify and curate: a filtered categorical loop, replace against fixed-real (the chapter sets mode and policy).
+    "debate_curation": {
+        "smoke": dict(n_generations=15, n_chains=50),
+        "book": dict(n_generations=30, n_chains=200),
+        "paper": dict(n_generations=100, n_chains=1000, sample_size=10000, real_sample_size=10000),
+    },
+    # Weighting fresh real against synthetic data: the weight on the real part swept around 1/golden ratio.
+    "debate_weighting": {
+        "smoke": dict(real_weight=Sweep([0.3, 0.618, 1.0]), n_chains=5000, n_generations=30),
+        "book": dict(real_weight=Sweep([0.2, 0.3, 0.4, 0.5, 0.618, 0.75, 0.9, 1.0]), n_chains=40000),
+        "paper": dict(real_weight=Sweep([0.1, 0.2, 0.3, 0.4, 0.5, 0.618, 0.75, 0.9, 1.0]), n_chains=400000,
+                      n_generations=100),
+    },
     # --- vae (issue 4): a VAE on MNIST ---
     # The paper's VAE experiment (SI Fig. 7; arXiv v2 Figs. 8-9; official VAE_experiments.ipynb), replace
     # and keep-10%-real. The CPU profiles use the small MLP VAE on a subset; `paper` is the defaults: the

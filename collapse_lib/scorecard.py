@@ -1066,6 +1066,219 @@ def check_lm_example_1(profile: str, seed: int) -> Verdict:
                     Level.NOT_REPRODUCED: "the continuation does not drift"}.get(level, ""))
 
 
+# ---------------------------------------------------------------------------------------------
+# The debate (chapter "debate"): each position against its closed form
+# ---------------------------------------------------------------------------------------------
+
+def _debate(name, profile, seed, **settings):
+    """One run of a debate experiment and its validated settings."""
+    from .experiments import get_experiment
+    validated = get_experiment(name).validate(resolve_settings(name, profile, **settings))
+    return validated, run_experiment(name, profile, seed, **settings)
+
+
+def check_strong_collapse(profile: str, seed: int) -> Verdict:
+    fraction = 0.1
+    s, r = _debate("debate_strong", profile, seed, synthetic_fraction=fraction)
+    n = np.asarray(s["sample_sizes"])
+    closed = theory.strong_collapse_test_error(s["noise_sd"], s["dim"], n, s["shift"], fraction)
+    mc, se = r["mean_test_error"], r["sd_test_error"] / np.sqrt(s["n_chains"])
+    plateau = fraction**2 * s["shift"] ** 2
+    fit = n >= 20 * s["dim"]  # where the first-order closed form holds
+    agree = bool(np.all(np.abs(mc[fit] - closed[fit]) < 3 * se[fit]))
+    clean_noise = s["noise_sd"] ** 2 * s["dim"] / (n[-1] - s["dim"] - 1)
+    flat = abs((mc[-1] - clean_noise) / plateau - 1) < 0.1  # what synthetic labels add stays at the plateau
+    material = clean_noise < 0.5 * plateau  # the clean error has fallen below the plateau by the largest n
+    level = _level(material, agree and flat, flat or mc[-1] > 0.5 * plateau)
+    return Verdict(level,
+                   f"Dohmatob et al. 2025 (qualitative: a fixed share of synthetic data keeps the error from falling "
+                   f"with n). Closed form at p = {fraction}, ‖Δ‖ = {s['shift']:g}, d = {s['dim']}: plateau "
+                   f"p²‖Δ‖² = {plateau:.3g}; {closed[-1]:.3g} at n = {n[-1]}",
+                   f"{s['n_chains']} training sets per n: {mc[-1]:.3g} ± {se[-1]:.2g} at n = {n[-1]} "
+                   f"(clean data: σ²d/(n−d−1) = {clean_noise:.2g})",
+                   f"{SE3}, at every n ≥ 20d (the closed form is first order in 1/n); and what the synthetic labels "
+                   "add to the clean error, within 10% of the plateau at the largest n",
+                   {Level.NOT_RUN: "the largest n is too small for the clean error to fall below the plateau",
+                    Level.DIRECTION: "the error stalls, but off the closed form beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "the error keeps falling below the plateau"}.get(level, ""))
+
+
+def check_tail_cut_plateau(profile: str, seed: int) -> Verdict:
+    cutoff = 100
+    s, cut = _debate("debate_tails", profile, seed, cutoff=cutoff)
+    _, mixed = _debate("debate_tails", profile, seed, cutoff=cutoff, clean_fraction=0.1)
+    p = prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+    lost = float(p[cutoff:].sum())
+    sizes = s["sample_sizes"]
+    closed_cut = theory.tail_cut_test_error(p, sizes, cutoff)
+    closed_mix = theory.tail_cut_test_error(p, sizes, cutoff, 0.1)
+    def se(r, clean):  # the observed spread, or the closed form's bound where every chain gave the same error;
+        bound = theory.tail_cut_error_sd(p, sizes, cutoff, clean)  # plus float rounding of a sum of 10^4 terms
+        return np.maximum(r["sd_test_error"], bound) / np.sqrt(s["n_chains"]) + 1e-12
+
+    agree = bool(np.all(np.abs(cut["mean_test_error"] - closed_cut) < 3 * se(cut, 0.0))
+                 and np.all(np.abs(mixed["mean_test_error"] - closed_mix) < 3 * se(mixed, 0.1)))
+    plateau = abs(cut["mean_test_error"][-1] / lost - 1) < 0.05
+    recovers = mixed["mean_test_error"][-1] < 0.9 * lost
+    material = closed_cut[-1] < 1.05 * lost and closed_mix[-1] < 0.9 * lost
+    level = _level(material, agree and plateau and recovers, plateau)
+    return Verdict(level,
+                   f"Dohmatob et al. 2024 (Tale of Tails): cutting the tail at k₀ makes the learning curve plateau at "
+                   f"the lost mass, about k₀^−(β−1); mixing clean data back lets it fall again. Closed form "
+                   f"Σp_k(1−q_k)^T, Zipf β = {s['exponent']:g}, K = {s['n_facts']}, k₀ = {cutoff}: plateau "
+                   f"{lost:.3g}; with 10% clean data {closed_mix[-1]:.3g} at T = {sizes[-1]}",
+                   f"{s['n_chains']} training sets per T: cut {cut['mean_test_error'][-1]:.3g}, 10% clean "
+                   f"{mixed['mean_test_error'][-1]:.3g} at T = {sizes[-1]}",
+                   f"{SE3} (the larger of the observed spread and the closed form's bound on it), at every T; the "
+                   "plateau within 5% of the lost mass",
+                   {Level.NOT_RUN: "too few samples for the curves to reach the plateau",
+                    Level.DIRECTION: "the curve plateaus, but off the closed form beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "no plateau at the lost mass"}.get(level, ""))
+
+
+def check_temperature(profile: str, seed: int) -> Verdict:
+    settings = resolve_settings("debate_temperature", profile)
+    rows, agree, directions = [], True, True
+    p = prevention.zipf_probabilities(settings["n_states"], settings["exponent"])
+    h0 = float(theory.entropy(p))
+    n = settings["n_generations"]
+    early = min(3, n)
+    for tau in (0.8, 1.25):
+        _, r = _debate("debate_temperature", profile, seed, temperature=tau)
+        limit = float(theory.entropy(theory.tempered(p, tau, early)))
+        agree &= abs(float(r["mean_entropy"][early]) - limit) < 0.1
+        last = float(r["mean_entropy"][-1])
+        directions &= last < 0.05 * h0 if tau < 1 else last > h0 + 0.3
+        rows.append(f"τ = {tau}: {r['mean_entropy'][early]:.3f} nats at generation {early} "
+                    f"(infinite-sample {limit:.3f}), {last:.3g} at generation {n}")
+    level = _level(n >= 10, agree and directions, directions)
+    return Verdict(level,
+                   f"Marchi et al. 2024: τ < 1 collapses to a point, τ > 1 spreads towards uniform. Closed form "
+                   f"(infinite samples): p_g ∝ p₀^(1/τ^g); original entropy {h0:.3f} nats, log K = "
+                   f"{np.log(settings['n_states']):.3f}",
+                   f"{settings['n_chains']} chains, M = {settings['sample_size']}: " + "; ".join(rows),
+                   "0.1 nats at generation 3 (the finite-sample run drifts like Wright–Fisher on top of the map); at "
+                   "the end entropy below 5% of the original (τ < 1), or 0.3 nats above it (τ > 1)",
+                   {Level.NOT_RUN: "fewer than 10 generations",
+                    Level.DIRECTION: "the directions hold, but the early generations are off the infinite-sample map",
+                    Level.NOT_REPRODUCED: "the entropy does not move the predicted way"}.get(level, ""))
+
+
+def check_biased_sampling(profile: str, seed: int) -> Verdict:
+    s, alone = _debate("debate_bias", profile, seed, policy="replace")
+    _, fresh = _debate("debate_bias", profile, seed, policy="mix", real_fraction=0.2)
+    n, a = s["n_generations"], s["truncation"]
+    _, t_alone = theory.biased_sampling_moments(1.0, s["sample_size"], n, a, 0.0, s["ddof"])
+    _, t_fresh = theory.biased_sampling_moments(1.0, s["sample_size"], n, a, 0.2, s["ddof"])
+    g = min(5, n)
+    se = lambda r, i: r["sd_var"][i] / np.sqrt(s["n_chains"])  # noqa: E731
+    agree = (abs(alone["mean_var"][g] - t_alone[g]) < 3 * se(alone, g)
+             and abs(fresh["mean_var"][-1] - t_fresh[-1]) < 3 * se(fresh, -1))
+    direction = alone["mean_var"][-1] < 0.01 and fresh["mean_var"][-1] > 0.2
+    level = _level(t_alone[-1] < 0.01, bool(agree and direction), bool(direction))
+    v = theory.truncated_variance_factor(a)
+    return Verdict(level,
+                   f"Alemohammad et al. 2024 (qualitative: without fresh data, sampling for quality loses diversity; "
+                   f"enough fresh real data prevents it). Closed form, truncation ±{a:g}σ̂ (v = {v:.3f} per "
+                   f"generation), M = {s['sample_size']}: E σ̂² = {t_alone[g]:.3g} at generation {g}; with 20% "
+                   f"fresh data {t_fresh[-1]:.3g} at generation {n}",
+                   f"{s['n_chains']} chains: {alone['mean_var'][g]:.3g} at generation {g} ({alone['mean_var'][-1]:.2g} "
+                   f"at {n}); with 20% fresh data {fresh['mean_var'][-1]:.3g}", SE3,
+                   {Level.NOT_RUN: "too few generations for the variance to fall below 1%",
+                    Level.DIRECTION: "the directions hold, but off the closed form beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "diversity does not collapse without fresh data, or fresh data do not "
+                                          "keep it"}.get(level, ""))
+
+
+def check_fixed_real_bounded(profile: str, seed: int) -> Verdict:
+    settings = resolve_settings("debate_fixed_real", profile)
+    rows, agree, bounded = [], True, True
+    s = None
+    for real in settings["real_sample_size"]:
+        s, r = _debate("debate_fixed_real", profile, seed, real_sample_size=real)
+        trace, _ = prevention.error_unit(s)
+        m, _ = theory.multivariate_gaussian_errors(trace, prevention.gaussian_sample_sizes(s), "fixed-real", 0.0,
+                                                   s["ddof"])
+        m_star, _ = theory.fixed_real_limit(trace, real, s["sample_size"], s["ddof"])
+        mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
+        agree &= abs(mc - m[-1]) < 3 * se
+        bounded &= mc < 2 * trace / real
+        rows.append(f"r = {real}: {mc * real / trace:.3f} ± {se * real / trace:.2g} (closed form {m[-1] * real / trace:.3f}, "
+                    f"limit {m_star * real / trace:.3f})")
+    n = s["n_generations"]
+    level = _level(n >= 10, bool(agree and bounded), bool(bounded))
+    return Verdict(level,
+                   "Bertrand et al. 2024: retraining on a fixed real set plus generated data stays near the first "
+                   "model. Closed form (this book): E‖μ̂−μ‖² → tr Σ/r + λt*/(n(1−λ²)), between 1 and 2 times the real "
+                   "set's own error tr Σ/r, for every generated share λ",
+                   f"d = {s['dim']}, M = {s['sample_size']} generated, {s['n_chains']} chains, {n} generations; "
+                   "E‖μ̂−μ‖² in units of tr Σ/r: " + "; ".join(rows), SE3,
+                   {Level.NOT_RUN: "fewer than 10 generations",
+                    Level.DIRECTION: "bounded, but off the closed form beyond Monte Carlo error",
+                    Level.NOT_REPRODUCED: "the error grew beyond twice the real set's own"}.get(level, ""))
+
+
+def check_curation(profile: str, seed: int) -> Verdict:
+    from .experiments import debate as debate_experiment
+    rows, agree, amplified, bounded = [], True, True, True
+    for mode in ("curate", "verify"):
+        for policy in ("replace", "fixed-real"):
+            s, r = _debate("debate_curation", profile, seed, mode=mode, policy=policy)
+            q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+            reward = debate_experiment.filter_reward(s["n_states"], s["favourite"], s["reward_scale"], mode)
+            share = s["real_sample_size"] / (s["real_sample_size"] + s["sample_size"]) if policy == "fixed-real" else 0.0
+            closed = float(theory.curated(q, reward, mode, s["n_generations"], q, share)[-1, s["favourite"]])
+            mc = float(r["mean_favourite"][-1])
+            tol = 3 * float(r["sd_favourite"][-1]) / np.sqrt(s["n_chains"]) + 2 * np.sqrt(q[s["favourite"]] / s["real_sample_size"])
+            agree &= abs(mc - closed) < tol
+            if policy == "replace":
+                amplified &= mc > 0.5
+            else:
+                bounded &= mc < 0.5
+            rows.append(f"{mode}, {policy}: {mc:.3f} (map {closed:.3f})")
+    level = _level(s["n_generations"] >= 10, bool(agree and amplified and bounded), bool(amplified and bounded))
+    return Verdict(level,
+                   f"Ferbach et al. 2024 (curation maximises the reward, amplifying its bias; stable with real data) and "
+                   f"Feng et al. 2024 (a verifier's selection drives the model to the verifier's view). Infinite-sample map "
+                   f"of the favourite state's mass (real mass {q[s['favourite']]:.3f}) after {s['n_generations']} "
+                   "generations, this book's closed form",
+                   f"{s['n_chains']} chains, M = {s['sample_size']}: " + "; ".join(rows),
+                   "3 Monte Carlo standard errors plus twice the real set's own sampling error of the mass; without real "
+                   "data the favourite must hold most of the mass, with the fixed real set less than half",
+                   {Level.NOT_RUN: "fewer than 10 generations",
+                    Level.DIRECTION: "the directions hold, but off the infinite-sample map beyond the tolerance",
+                    Level.NOT_REPRODUCED: "the filter's favourite does not take over, or the real set does not hold "
+                                          "it back"}.get(level, ""))
+
+
+def check_golden_weight(profile: str, seed: int) -> Verdict:
+    settings = resolve_settings("debate_weighting", profile)
+    weights = sorted(settings["real_weight"])
+    rows, agree, mc_errors = [], True, []
+    for w in weights:
+        s, r = _debate("debate_weighting", profile, seed, real_weight=w)
+        v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])[-1]
+        mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
+        agree &= abs(mc - v) < 3 * se
+        mc_errors.append(mc)
+        rows.append(f"w = {w:g}: {mc * s['real_size']:.3f} (closed form {v * s['real_size']:.3f})")
+    best = theory.optimal_real_weight(s["real_size"], s["synthetic_size"])
+    nearest = weights[int(np.argmin(np.abs(np.array(weights) - best)))]
+    best_run = weights[int(np.argmin(mc_errors))]
+    level = _level(len(weights) >= 3 and min(weights) < best < max(weights), bool(agree and best_run == nearest),
+                   best_run == nearest)
+    return Verdict(level,
+                   f"He, Xu & Cheng 2025: the optimal weight on fresh real data is, in some cases, 1/φ ≈ 0.618. This "
+                   f"book's closed form for the Gaussian mean (n = {s['real_size']} real, m = {s['synthetic_size']} "
+                   f"synthetic): w* = (√(ρ²+4ρ)−ρ)/2 = {best:.3f}, error n·V* = w* at ρ = 1",
+                   f"{s['n_chains']} chains, {s['n_generations']} generations, n·E(μ̂−μ)²: " + "; ".join(rows)
+                   + f"; smallest at w = {best_run:g}", SE3 + ", at every weight; the smallest error at the swept weight "
+                   "nearest w*",
+                   {Level.NOT_RUN: "the swept weights do not bracket the optimum",
+                    Level.DIRECTION: "the best weight is right, but the errors are off the closed form",
+                    Level.NOT_REPRODUCED: "the smallest error is not at the weight nearest w*"}.get(level, ""))
+
+
 CLAIMS: list[Claim] = [
     Claim("gaussian-variance-collapses", "gaussian",
           "Fitting a Gaussian to its own samples at fixed M makes the variance collapse (Thm 3.1; SI Fig. 3)",
@@ -1136,6 +1349,29 @@ CLAIMS: list[Claim] = [
           "Follow-up (Bertrand et al. 2024; the paper's LM setting 2 keeps 10%): 10% fresh real data per "
           "generation stops the mixture's KL(p₀‖p̂) from growing; it settles far below replace's",
           check_gmm_real_data_bounded),
+    Claim("debate-strong-collapse", "debate",
+          "Strong model collapse (Dohmatob, Feng, Subramonian & Kempe 2025): with a fixed share of synthetic "
+          "(biased) labels, the test error of regression plateaus at p²‖Δ‖² instead of falling with n",
+          check_strong_collapse),
+    Claim("debate-tail-cut-plateau", "debate",
+          "A Tale of Tails (Dohmatob, Feng, Yang, Charton & Kempe 2024): data whose generator lost the tail make the "
+          "learning curve plateau at the lost mass; clean data mixed back let it fall again", check_tail_cut_plateau),
+    Claim("debate-temperature", "debate",
+          "Marchi et al. 2024: refitting to samples drawn at τ < 1 collapses to a point, at τ > 1 spreads towards "
+          "the uniform distribution", check_temperature),
+    Claim("debate-biased-sampling", "debate",
+          "Alemohammad et al. 2024 (MAD): sampling for quality over diversity without fresh real data collapses the "
+          "variance; enough fresh real data keep it", check_biased_sampling),
+    Claim("debate-fixed-real", "debate",
+          "Bertrand et al. 2024: with the same real set in every generation, retraining on generated data stays "
+          "near the first fit (the fifth data policy, fixed-real)", check_fixed_real_bounded),
+    Claim("debate-curation", "debate",
+          "Ferbach et al. 2024; Feng et al. 2024: retraining on curated (or verified) samples drives the model to "
+          "the reward's (or verifier's) preferred outputs; a fixed share of real data keeps it at a bounded point",
+          check_curation),
+    Claim("debate-golden-weight", "debate",
+          "He, Xu & Cheng 2025: weighting fresh real data against synthetic data, the optimal weight on the real data "
+          "is (in some cases) the reciprocal of the golden ratio", check_golden_weight),
     Claim("gmm-component-spread", "gmm",
           "A GMM refitted to its own samples for 2000 generations shrinks its components towards points (SI Fig. 6; "
           "the code logs each component's spread)", check_gmm_component_spread),

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .validation import (InputArrayError, SettingError, as_array, check_int, check_nonnegative_float,
-                         check_positive_int, check_probabilities)
+from .validation import (InputArrayError, SettingError, as_array, check_fraction, check_int, check_nonnegative_float,
+                         check_positive_float, check_positive_int, check_probabilities)
 
 
 def _sizes(sample_sizes, minimum: int = 1, why: str = "", name: str = "sample_sizes") -> np.ndarray:
@@ -408,6 +408,14 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
         :math:`m' = ((M-r)/M)^2 m + (M-r)\,t/M^2 + r\,\mathrm{tr}\Sigma/M^2`, and
         :math:`t'` from the pooled scatter of the two groups (see :func:`_mix_coefficients`).
 
+    ``fixed-real`` (the same :math:`r = M_0` real points every generation plus :math:`s = M_g` generated)
+        with :math:`E_r = \mathrm{tr}\Sigma/r` the error of the real set's own mean, :math:`n = r + s`
+        and :math:`\lambda = s/n`, the excess :math:`u = m - E_r` follows
+        :math:`u' = \lambda^2 u + \lambda t/n` from :math:`u_0 = 0`, and
+        :math:`t' = [(r-1)\mathrm{tr}\Sigma + (s-1+r/n)\,t + (rs/n)\,u]/(n-\mathrm{ddof})`
+        (the mean of the real set is fixed, so :math:`E[(\bar x_R-\mu)\cdot(\hat\mu_g-\mu)] = E_r`
+        at every generation). See :func:`fixed_real_limit`.
+
     Each step is linear in :math:`(m, t)` because every increment has conditional mean zero, so
     the recursion is exact for any sample sizes. ``accumulate-subsample`` has no closed form here.
     Returns two arrays of shape ``(n+1,)`` (squared data units).
@@ -426,6 +434,13 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
     trace[0] = trace_cov * (m_sizes[0] - 1) / (m_sizes[0] - ddof)
     for g in range(1, m_sizes.size):
         size, m, t = m_sizes[g], mean_error[g - 1], trace[g - 1]
+        if policy == "fixed-real":
+            r, own = m_sizes[0], trace_cov / m_sizes[0]
+            n_all = r + size
+            lam, u = size / n_all, m - own
+            mean_error[g] = own + lam**2 * u + lam * t / n_all
+            trace[g] = ((r - 1) * trace_cov + (size - 1 + r / n_all) * t + r * size / n_all * u) / (n_all - ddof)
+            continue
         if policy == "accumulate":
             n_pool = pooled[g]
             mean_error[g] = m + size / n_pool**2 * t
@@ -434,6 +449,33 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
         a, b = _mix_coefficients(trace_cov, size, data_policy.n_real(int(size)), ddof)
         mean_error[g], trace[g] = a @ np.array([m, t]) + b
     return mean_error, trace
+
+
+def fixed_real_limit(trace_cov, real_size: int, sample_size: int, ddof: int = 1):
+    r"""The limits of :func:`multivariate_gaussian_errors` under ``fixed-real`` at constant M, as generations grow.
+
+    With :math:`r` real points kept, :math:`s` generated per generation, :math:`n = r+s` and
+    :math:`\lambda = s/n` (Bertrand et al.'s proportion of generated data), the fixed point of the
+    linear step is
+
+    .. math::
+        m^* = \frac{\mathrm{tr}\Sigma}{r} + \frac{\lambda\,t^*}{n(1-\lambda^2)},
+
+    the real set's own error plus a bounded excess: the chain never leaves the neighbourhood of
+    the first fit, but it never gets closer to the truth than the real data allow either.
+    Returns ``(m*, t*)`` (squared data units).
+    """
+    ddof = _ddof(ddof)
+    trace_cov = check_nonnegative_float("trace_cov", trace_cov)
+    r = check_int("real_size", real_size, minimum=ddof + 1)
+    s = check_int("sample_size", sample_size, minimum=1)
+    n = r + s
+    lam = s / n
+    # (u, t) -> A (u, t) + b, with u = m - tr/r
+    a = np.array([[lam**2, lam / n], [r * s / n / (n - ddof), (s - 1 + r / n) / (n - ddof)]])
+    b = np.array([0.0, (r - 1) * trace_cov / (n - ddof)])
+    u_star, t_star = np.linalg.solve(np.eye(2) - a, b)
+    return float(trace_cov / r + u_star), float(t_star)
 
 
 def log_det_moments(dim: int, sample_sizes, ddof: int = 1):
@@ -584,3 +626,233 @@ def mean_loss_time_diffusion(sample_size: int, counts):
         raise InputArrayError(f"counts must lie strictly between 0 and sample_size = {sample_size} (a lost or fixed "
                               f"state has no time to loss), got values in {float(k.min()):g}..{float(k.max()):g}.")
     return 2 * k * np.log(sample_size / k) / (1 - k / sample_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# The debate (chapter "debate"): strong collapse, tails and scaling laws, temperature, biased sampling
+# ---------------------------------------------------------------------------------------------
+
+def strong_collapse_test_error(sigma, dim: int, sample_sizes, shift: float, synthetic_fraction: float):
+    r"""Expected test error of least squares trained on ``n`` points of which a fraction ``p`` have biased labels.
+
+    The real rows have labels :math:`x^\top w^* + \sigma\varepsilon`, the synthetic rows
+    :math:`x^\top(w^*+\Delta) + \sigma\varepsilon` with :math:`\|\Delta\| =` ``shift``, all
+    :math:`x\sim\mathcal N(0, I_d)`; :math:`n_s = \mathrm{round}(pn)` rows are synthetic. Then
+    :math:`\hat w - w^* = A^{-1}B\Delta + A^{-1}X^\top\sigma\varepsilon` with :math:`A = X^\top X` and
+    :math:`B` the synthetic rows' Gram matrix, and to first order in :math:`1/n` (Dohmatob, Feng,
+    Subramonian and Kempe's strong collapse, in its simplest, isotropic form)
+
+    .. math::
+        E\|\hat w - w^*\|^2 = \underbrace{\frac{\sigma^2 d}{n-d-1}}_{\to 0}
+        + \underbrace{p^2\|\Delta\|^2}_{\text{plateau}} + \frac{p(1-p)(d+1)\|\Delta\|^2}{n} + O(n^{-2}),
+
+    with the realised :math:`p = n_s/n`. The noise term is exact; the bias term's second-order
+    terms cancel in the mean, so the formula is within Monte Carlo error from :math:`n \gtrsim 20d`.
+    Returns an array shaped like ``sample_sizes`` (squared label units).
+    """
+    sigma = _scale("sigma", sigma)
+    dim = check_positive_int("dim", dim)
+    n = _sizes(sample_sizes, dim + 2, " (the least-squares error is finite only for n > dim + 1)")
+    shift = check_nonnegative_float("shift", shift)
+    fraction = check_fraction("synthetic_fraction", synthetic_fraction)
+    p = np.round(fraction * n) / n
+    return sigma**2 * dim / (n - dim - 1) + p**2 * shift**2 + p * (1 - p) * (dim + 1) * shift**2 / n
+
+
+def tail_cut_distribution(probabilities, cutoff: int, clean_fraction: float = 0.0):
+    r"""The distribution training data are drawn from when a generator has lost the tail.
+
+    The generator keeps only the ``cutoff`` most probable facts, renormalised; a fraction
+    ``clean_fraction`` :math:`\pi` of the data is drawn from the clean distribution instead:
+    :math:`q_k = \pi p_k + (1-\pi)\,p_k\,1[k\le k_0]/P(k\le k_0)`. ``cutoff = 0`` means no cut (clean data).
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    p = p / p.sum()
+    cutoff = check_int("cutoff", cutoff, minimum=0, maximum=p.size)
+    clean = check_fraction("clean_fraction", clean_fraction)
+    if cutoff == 0:
+        return p
+    head = np.where(np.arange(p.size) < cutoff, p, 0.0)
+    return clean * p + (1 - clean) * head / head.sum()
+
+
+def tail_cut_test_error(probabilities, sample_sizes, cutoff: int, clean_fraction: float = 0.0):
+    r"""Expected test error of a model that memorises every fact it has seen (Dohmatob et al.'s *A Tale of Tails*).
+
+    Facts :math:`k` are asked with the Zipf probabilities :math:`p_k` (``probabilities``, in
+    decreasing order); the model answers fact :math:`k` correctly iff it appeared at least once among
+    :math:`T` training samples drawn i.i.d. from :math:`q` (:func:`tail_cut_distribution`). The
+    test error is then exactly
+
+    .. math::  E[\mathcal E_T] = \sum_k p_k\,(1-q_k)^T ,
+
+    which for clean data falls like :math:`T^{-(1-1/\beta)}` (Zipf exponent :math:`\beta`), and with
+    the tail cut at :math:`k_0` plateaus at the lost mass :math:`\sum_{k>k_0}p_k` (about
+    :math:`k_0^{-(\beta-1)}`). Returns an array shaped like ``sample_sizes``.
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    p = p / p.sum()
+    q = tail_cut_distribution(p, cutoff, clean_fraction)
+    t = _sizes(sample_sizes)
+    return np.array([np.sum(p * np.exp(size * np.log1p(-np.minimum(q, 1 - 1e-300)))) for size in t])
+
+
+def tail_cut_error_sd(probabilities, sample_sizes, cutoff: int, clean_fraction: float = 0.0):
+    r"""An upper bound on the standard deviation of the test error of :func:`tail_cut_test_error` over training sets.
+
+    The error is :math:`\sum_k p_k U_k` with :math:`U_k` = fact :math:`k` unseen,
+    :math:`P(U_k) = (1-q_k)^T`. Under multinomial sampling the :math:`U_k` are negatively
+    correlated (:math:`(1-q_i-q_j)^T \le (1-q_i)^T(1-q_j)^T`), so
+    :math:`\sqrt{\sum_k p_k^2 P(U_k)(1-P(U_k))}` bounds the standard deviation from above.
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    p = p / p.sum()
+    q = tail_cut_distribution(p, cutoff, clean_fraction)
+    t = _sizes(sample_sizes)
+    unseen = np.exp(t[:, None] * np.log1p(-np.minimum(q, 1 - 1e-300))[None, :])
+    return np.sqrt(np.sum(p**2 * unseen * (1 - unseen), axis=1))
+
+
+def tempered(probabilities, temperature: float, steps: int = 1):
+    r"""A categorical distribution after ``steps`` rounds of sampling at ``temperature`` with infinite data.
+
+    Sampling at temperature :math:`\tau` draws from :math:`p^{1/\tau}/Z`; refitting to infinitely many
+    such samples returns that distribution, so after :math:`g` rounds
+    :math:`p_g \propto p_0^{1/\tau^g}`: a point mass on the mode for :math:`\tau<1`, the uniform
+    distribution on the support for :math:`\tau>1`, no change at :math:`\tau=1` (Marchi et al.).
+    Works along the last axis.
+    """
+    p = as_array("probabilities", probabilities, min_ndim=1)
+    temperature = check_positive_float("temperature", temperature)
+    steps = check_int("steps", steps, minimum=0)
+    with np.errstate(divide="ignore"):
+        logp = np.log(p) * temperature ** (-float(steps))
+    logp = logp - logp.max(axis=-1, keepdims=True)
+    out = np.exp(logp)
+    return out / out.sum(axis=-1, keepdims=True)
+
+
+def entropy(probabilities):
+    r"""Shannon entropy :math:`-\sum_k p_k\log p_k` (nats) along the last axis."""
+    p = as_array("probabilities", probabilities, min_ndim=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
+
+
+def truncated_variance_factor(truncation):
+    r"""Variance of :math:`\mathcal N(0,1)` restricted to :math:`[-a, a]`: :math:`v(a) = 1 - 2a\varphi(a)/(2\Phi(a)-1)`.
+
+    ``truncation = 0`` means no truncation and gives 1.
+    """
+    a = check_nonnegative_float("truncation", truncation)
+    if a == 0:
+        return 1.0
+    phi = np.exp(-a * a / 2) / np.sqrt(2 * np.pi)
+    return float(1 - 2 * a * phi / special.erf(a / np.sqrt(2)))
+
+
+def biased_sampling_moments(sigma, sample_size: int, n_generations: int, truncation, real_fraction: float = 0.0,
+                            ddof: int = 1):
+    r"""Exact :math:`E(\hat\mu_g-\mu)^2` and :math:`E\hat\sigma_g^2` of a 1-D Gaussian that samples for quality.
+
+    Each generation draws its :math:`s = M - r` generated points from the fitted
+    :math:`\mathcal N(\hat\mu,\hat\sigma^2)` *restricted to* :math:`\hat\mu \pm a\hat\sigma` (``truncation`` a:
+    quality over diversity, a stand-in for the sampling bias of Alemohammad et al.), plus
+    :math:`r = \mathrm{round}(\gamma M)` fresh real points (policy ``mix``). The truncated points have
+    mean :math:`\hat\mu` and variance :math:`v(a)\hat\sigma^2` (:func:`truncated_variance_factor`), so the
+    moments follow the linear step of the ``mix`` recursion with :math:`t` replaced by
+    :math:`v(a)\,t` for the generated points:
+
+    .. math::
+        m' = \Bigl(\frac sM\Bigr)^2 m + \frac{s\,v t}{M^2} + \frac{r\sigma^2}{M^2},\qquad
+        t' = \frac{(r-1)^+\sigma^2 + (s-1)^+ v t + \frac{rs}{M}\bigl(m + \sigma^2/r + v t/s\bigr)}{M-\mathrm{ddof}} .
+
+    Without real data :math:`E\hat\sigma_g^2 = \sigma^2[v(a)(M-1)/(M-\mathrm{ddof})]^g`: the
+    diversity collapses geometrically, at rate :math:`v(a)` per generation instead of
+    :math:`(M-1)/M`. With :math:`\gamma > 0` it settles near :math:`\gamma\sigma^2/(1-(1-\gamma)v)`.
+    Returns two arrays of shape ``(n_generations + 1,)`` (squared data units).
+    """
+    sigma = _scale("sigma", sigma)
+    ddof = _ddof(ddof)
+    size = check_int("sample_size", sample_size, minimum=ddof + 2)
+    n_gen = check_int("n_generations", n_generations, minimum=0)
+    v = truncated_variance_factor(truncation)
+    r = int(round(check_fraction("real_fraction", real_fraction) * size))
+    s = size - r
+    var = sigma**2
+    m, t = np.empty(n_gen + 1), np.empty(n_gen + 1)
+    m[0], t[0] = var / size, var * (size - 1) / (size - ddof)
+    for g in range(1, n_gen + 1):
+        vt = v * t[g - 1]
+        m[g] = (s / size) ** 2 * m[g - 1] + s * vt / size**2 + r * var / size**2
+        cross = (r * s / size) * (m[g - 1] + var / r + vt / s) if r and s else 0.0
+        t[g] = (max(r - 1, 0) * var + max(s - 1, 0) * vt + cross) / (size - ddof)
+    return m, t
+
+
+def curated(probabilities, reward, mode: str = "curate", steps: int = 1, real=None, real_share: float = 0.0):
+    r"""A categorical distribution after ``steps`` rounds of filtered retraining with infinite samples.
+
+    ``mode = "curate"`` (Ferbach et al.): each kept sample is the better of two independent draws by the
+    Bradley–Terry rule, :math:`P(k \text{ beats } j) = e^{r_k}/(e^{r_k}+e^{r_j})`, so
+    :math:`C(p)_k = 2p_k\sum_j p_j\,e^{r_k}/(e^{r_k}+e^{r_j})`.
+    ``mode = "verify"`` (a verifier that accepts a sample of state :math:`k` with probability
+    :math:`a_k` = ``reward``, as in Feng et al.'s selection): :math:`C(p)_k = p_k a_k/\sum_j p_j a_j`.
+    With ``real`` (the real distribution) and ``real_share`` :math:`\rho`, each round refits to
+    :math:`\rho\,\text{real} + (1-\rho)\,C(p)` (policy ``fixed-real`` with a share :math:`\rho` of real data).
+    Without real data the loop maximises the reward: all mass goes to its maximisers.
+    Works along the last axis; returns the distribution after each round, shape ``(steps + 1, K)``.
+    """
+    p = as_array("probabilities", probabilities, ndim=1)
+    r = as_array("reward", reward, ndim=1)
+    if mode not in ("curate", "verify"):
+        raise SettingError(f"mode must be 'curate' or 'verify', got {mode!r}.")
+    if r.shape != p.shape:
+        raise InputArrayError(f"reward must have one value per state, shape {p.shape}, got {r.shape}.")
+    if mode == "verify" and (np.any(r < 0) or np.any(r > 1) or not np.any(r > 0)):
+        raise InputArrayError("a verifier's acceptance probabilities must lie in [0, 1], not all 0.")
+    steps = check_int("steps", steps, minimum=0)
+    share = check_fraction("real_share", real_share)
+    base = p if real is None else as_array("real", real, ndim=1)
+    out = [p / p.sum()]
+    win = np.exp(r)[:, None] / (np.exp(r)[:, None] + np.exp(r)[None, :])  # win[k, j] = P(k beats j)
+    for _ in range(steps):
+        q = out[-1]
+        new = 2 * q * (win @ q) if mode == "curate" else q * r / np.sum(q * r)
+        out.append(share * base / base.sum() + (1 - share) * new / new.sum())
+    return np.array(out)
+
+
+def weighted_mean_error(sigma, real_size: int, synthetic_size: int, real_weight: float, n_generations: int):
+    r"""Exact :math:`E(\hat\mu_g-\mu)^2` of a mean refitted to fresh real and synthetic data with a weight on the real part.
+
+    Each generation draws :math:`n` fresh real points and :math:`m` points of the previous model
+    :math:`\mathcal N(\hat\mu_g, \sigma^2)` (the variance is known) and sets
+    :math:`\hat\mu_{g+1} = w\,\bar x_{\rm real} + (1-w)\,\bar x_{\rm syn}` (He, Xu and Cheng's weighted
+    scheme in its simplest case). Then :math:`V_0 = \sigma^2/n` and
+    :math:`V_{g+1} = w^2\sigma^2/n + (1-w)^2(V_g + \sigma^2/m)`, with the limit
+    :math:`V^* = \frac{\sigma^2}{n}\,\frac{w^2 + (1-w)^2\rho}{w(2-w)}`, :math:`\rho = n/m`.
+    Returns an array of shape ``(n_generations + 1,)`` (squared data units).
+    """
+    sigma = _scale("sigma", sigma)
+    n = check_positive_int("real_size", real_size)
+    m = check_positive_int("synthetic_size", synthetic_size)
+    w = check_fraction("real_weight", real_weight)
+    steps = check_int("n_generations", n_generations, minimum=0)
+    v = np.empty(steps + 1)
+    v[0] = sigma**2 / n
+    for g in range(steps):
+        v[g + 1] = w**2 * sigma**2 / n + (1 - w) ** 2 * (v[g] + sigma**2 / m)
+    return v
+
+
+def optimal_real_weight(real_size: int, synthetic_size: int) -> float:
+    r"""The weight on the real data that minimises the limit of :func:`weighted_mean_error`.
+
+    Setting the derivative of :math:`(w^2 + (1-w)^2\rho)/(w(2-w))` to zero gives :math:`w^2 = \rho(1-w)`, so
+    :math:`w^* = (\sqrt{\rho^2+4\rho}-\rho)/2` with :math:`\rho = n/m`; for as much real as synthetic data
+    (:math:`\rho = 1`) it is :math:`(\sqrt5-1)/2 = 1/\varphi \approx 0.618`, the reciprocal of the golden ratio
+    (this book's derivation, for the Gaussian mean with known variance).
+    """
+    rho = check_positive_int("real_size", real_size) / check_positive_int("synthetic_size", synthetic_size)
+    return float((np.sqrt(rho**2 + 4 * rho) - rho) / 2)

@@ -463,3 +463,60 @@ def test_example_1_fluency_then_drift(monkeypatch):
     # too weak to judge: the drift needs at least two generations
     monkeypatch.setattr(scorecard, "_language_model", _fake_lm([_lm_run([34.0, 40.0])]))
     assert scorecard.check_lm_example_1("book", 0).level is NOT_RUN
+
+
+# --- the debate chapter's claims: each reproduced at its closed form, and not without its effect ---
+
+def _fake_debate(broken=False):
+    """Runs of the debate experiments at their closed forms (``broken``: each without its effect)."""
+    from collapse_lib.experiments import get_experiment
+
+    def fetch(name, profile, seed, **settings):
+        s = get_experiment(name).validate(scorecard.resolve_settings(name, "book", **settings))
+        if name == "debate_strong":
+            n = np.asarray(s["sample_sizes"])
+            closed = theory.strong_collapse_test_error(s["noise_sd"], s["dim"], n, s["shift"], s["synthetic_fraction"])
+            if broken:
+                closed = s["noise_sd"] ** 2 * s["dim"] / (n - s["dim"] - 1)
+            return s, {"mean_test_error": closed, "sd_test_error": closed}
+        if name == "debate_tails":
+            p = prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+            closed = theory.tail_cut_test_error(p, s["sample_sizes"], 0 if broken else s["cutoff"], s["clean_fraction"])
+            return s, {"mean_test_error": closed, "sd_test_error": np.full(closed.size, 1e-3)}
+        if name == "debate_temperature":
+            p = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+            g = np.arange(s["n_generations"] + 1)
+            h = np.array([theory.entropy(theory.tempered(p, 1.0 if broken else s["temperature"], k)) for k in g])
+            return s, {"mean_entropy": h}
+        if name == "debate_bias":
+            m, t = theory.biased_sampling_moments(1.0, s["sample_size"], s["n_generations"],
+                                                  0.0 if broken else s["truncation"], s["real_fraction"], s["ddof"])
+            return s, {"mean_var": t, "sd_var": t, "mean_sq_mean": m}
+        if name == "debate_weighting":
+            w = 0.3 if broken else s["real_weight"]  # broken: every run has the error of w = 0.3
+            v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])
+            return s, {"mean_sq_error": v, "sd_sq_error": v}
+        if name == "debate_curation":
+            from collapse_lib.experiments import debate
+            q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+            reward = debate.filter_reward(s["n_states"], s["favourite"], 0.0 if broken else s["reward_scale"], s["mode"])
+            share = 0.5 if s["policy"] == "fixed-real" else 0.0
+            fav = theory.curated(q, reward, s["mode"], s["n_generations"], q, share)[:, s["favourite"]]
+            return s, {"mean_favourite": fav, "sd_favourite": np.full(fav.size, 0.01)}
+        trace, _ = prevention.error_unit(s)
+        sizes = prevention.gaussian_sample_sizes(s)
+        m, _ = theory.multivariate_gaussian_errors(trace, sizes, "replace" if broken else "fixed-real", 0.0, s["ddof"])
+        return s, {"mean_sq_error": m, "sd_sq_error": m}
+    return fetch
+
+
+@pytest.mark.parametrize("check", ["check_strong_collapse", "check_tail_cut_plateau", "check_temperature",
+                                   "check_biased_sampling", "check_fixed_real_bounded", "check_curation",
+                                   "check_golden_weight"])
+def test_debate_claims_need_their_effect(monkeypatch, check):
+    monkeypatch.setattr(scorecard, "_debate", _fake_debate())
+    verdict = getattr(scorecard, check)("book", 0)
+    assert verdict.level is REPRODUCED, verdict
+    monkeypatch.setattr(scorecard, "_debate", _fake_debate(broken=True))
+    verdict = getattr(scorecard, check)("book", 0)
+    assert verdict.level in (NOT_REPRODUCED, DIRECTION) and verdict.reason, verdict
