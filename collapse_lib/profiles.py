@@ -196,6 +196,14 @@ PROFILES: dict = {
         "book": dict(n_generations=40, n_chains=2000),
         "paper": dict(n_generations=100, n_chains=20000),
     },
+    # Self-correction (Gillman et al.): no correction, an exact corrector, and a biased one.
+    "debate_correction": {
+        "smoke": dict(correction=Sweep([0.0, 0.2]), corrector_bias=Sweep([0.0, 0.5]), n_generations=20, n_chains=400),
+        "book": dict(correction=Sweep([0.0, 0.05, 0.2]), corrector_bias=Sweep([0.0, 0.5]), n_generations=100,
+                     n_chains=2000),
+        "paper": dict(correction=Sweep([0.0, 0.05, 0.2, 0.5]), corrector_bias=Sweep([0.0, 0.5]), n_generations=300,
+                      n_chains=20000),
+    },
     # The fifth policy, fixed-real: the same r real points plus M generated ones every generation.
     "debate_fixed_real": {
         "smoke": dict(dim=3, sample_size=20, real_sample_size=Sweep([5, 20]), n_generations=20, n_chains=300),

@@ -751,6 +751,56 @@ def truncated_variance_factor(truncation):
     return float(1 - 2 * a * phi / special.erf(a / np.sqrt(2)))
 
 
+def self_corrected_mean_error(sigma, sample_size: int, n_generations: int, correction: float,
+                              corrector_bias: float = 0.0, ddof: int = 1):
+    r"""Exact :math:`E(\hat\mu_g-\mu)^2` of a 1-D Gaussian whose samples are self-corrected before reuse.
+
+    Gillman et al. (2024) retrain on generated samples that a correction step moves towards the true
+    distribution. Here the corrector's target is :math:`\mathcal N(\mu^*, \sigma^2)` with
+    :math:`\mu^* = \mu + \delta\sigma` (``corrector_bias`` δ; 0 is an exact corrector), and each sample moves a
+    share λ (``correction``) of the way along the optimal-transport map from the fitted model to it,
+    :math:`x' = x + \lambda\,[\mu^* + (\sigma/\hat\sigma)(x-\hat\mu) - x]`. The corrected points are
+    :math:`\mathcal N(\hat\mu', s^2)` with :math:`\hat\mu' = (1-\lambda)\hat\mu + \lambda\mu^*` and
+    :math:`s = (1-\lambda)\hat\sigma + \lambda\sigma`, so with :math:`k = M-1`, :math:`c(k) = E\sqrt{\chi^2_k/k}`
+    and :math:`f = k/(M-\mathrm{ddof})` the moments follow exactly
+
+    .. math::
+        E\hat\sigma_{g+1} = c(k)\sqrt f\,\bigl((1-\lambda)E\hat\sigma_g + \lambda\sigma\bigr),\qquad
+        E\hat\sigma^2_{g+1} = f\,E s_g^2,\qquad
+        E s_g^2 = (1-\lambda)^2E\hat\sigma_g^2 + 2\lambda(1-\lambda)\sigma E\hat\sigma_g + \lambda^2\sigma^2,
+
+    .. math::
+        E\hat\mu_{g+1} = (1-\lambda)E\hat\mu_g + \lambda\mu^*,\qquad
+        E\hat\mu_{g+1}^2 = (1-\lambda)^2E\hat\mu_g^2 + 2\lambda(1-\lambda)\mu^* E\hat\mu_g + \lambda^2\mu^{*2}
+        + E s_g^2/M,
+
+    from generation 0 fitted to M real points (μ = 0 here). Without correction this is (G3),
+    :math:`(g+1)\sigma^2/M` under ``ddof`` = 1; for λ > 0 it is bounded, near
+    :math:`\delta^2\sigma^2 + \sigma^2/(M\lambda(2-\lambda))`: exponentially stable, at the corrector's view.
+    Returns an array of shape ``(n_generations + 1,)`` (squared data units).
+    """
+    sigma = float(_scale("sigma", sigma))
+    ddof = _ddof(ddof)
+    size = check_int("sample_size", sample_size, minimum=ddof + 2)
+    n_gen = check_int("n_generations", n_generations, minimum=0)
+    lam = check_fraction("correction", correction)
+    target = check_nonnegative_float("corrector_bias", corrector_bias) * sigma
+    k = size - 1
+    f = k / (size - ddof)
+    c = float(np.exp(special.gammaln((k + 1) / 2) - special.gammaln(k / 2)) * np.sqrt(2 / k))
+    a, b = c * np.sqrt(f) * sigma, f * sigma**2          # E sigma_0, E sigma_0^2
+    m, q = 0.0, sigma**2 / size                        # E mu_0, E mu_0^2
+    out = np.empty(n_gen + 1)
+    out[0] = q
+    for g in range(1, n_gen + 1):
+        s2 = (1 - lam) ** 2 * b + 2 * lam * (1 - lam) * sigma * a + lam**2 * sigma**2
+        m, q = (1 - lam) * m + lam * target, ((1 - lam) ** 2 * q + 2 * lam * (1 - lam) * target * m
+                                              + lam**2 * target**2 + s2 / size)
+        a, b = c * np.sqrt(f) * ((1 - lam) * a + lam * sigma), f * s2
+        out[g] = q
+    return out
+
+
 def biased_sampling_moments(sigma, sample_size: int, n_generations: int, truncation, real_fraction: float = 0.0,
                             ddof: int = 1):
     r"""Exact :math:`E(\hat\mu_g-\mu)^2` and :math:`E\hat\sigma_g^2` of a 1-D Gaussian that samples for quality.

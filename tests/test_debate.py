@@ -177,3 +177,35 @@ def test_weighted_mean_matches_its_closed_form_and_the_golden_ratio():
         limit = lambda w: theory.weighted_mean_error(1.0, n, m, w, 400)[-1]  # noqa: E731
         best = minimize_scalar(limit, bounds=(0.01, 1.0), method="bounded").x
         assert best == pytest.approx(theory.optimal_real_weight(n, m), abs=1e-3)
+
+
+# --- self-correction (Gillman et al.) ---------------------------------------------------------------
+
+def test_self_corrected_moments_reduce_to_g3_and_reach_their_bound():
+    from collapse_lib import theory
+
+    m = 50
+    uncorrected = theory.self_corrected_mean_error(1.0, m, 30, 0.0, 0.5)
+    np.testing.assert_allclose(uncorrected, (np.arange(31) + 1) / m, rtol=1e-12)  # (G3): the bias never acts
+    lam = 0.2
+    corrected = theory.self_corrected_mean_error(1.0, m, 400, lam, 0.0)
+    assert abs(corrected[-1] * m * lam * (2 - lam) - 1) < 0.05  # near 1/(M λ(2−λ)), to O(1/M)
+    biased = theory.self_corrected_mean_error(1.0, m, 400, lam, 0.5)
+    assert abs(biased[-1] - corrected[-1] - 0.25) < 1e-3  # the corrector's view: δ² added
+    with pytest.raises(cl.SettingError, match="correction"):
+        theory.self_corrected_mean_error(1.0, m, 10, 1.5)
+
+
+@pytest.mark.parametrize("correction, bias", [(0.0, 0.0), (0.2, 0.0), (0.2, 0.5), (0.05, 0.5)])
+def test_self_correction_simulation_matches_its_exact_moments(correction, bias):
+    from collapse_lib import theory
+
+    chains, m, n = 3000, 20, 30
+    r = cl.run_experiment("debate_correction", "smoke", 3, correction=correction, corrector_bias=bias,
+                          sample_size=m, n_generations=n, n_chains=chains)
+    exact = theory.self_corrected_mean_error(1.0, m, n, correction, bias)
+    for g in (1, 5, 10, m if correction == 0 else n):  # without correction: g <= M (heavy tails beyond)
+        se = r["sd_sq_mean"][g] / np.sqrt(chains)
+        assert abs(r["mean_sq_mean"][g] - exact[g]) < 3.5 * se, (g, r["mean_sq_mean"][g], exact[g], se)
+    if correction > 0 and bias == 0:  # bounded, far below the (n+1)/M of no correction
+        assert r["mean_sq_mean"][-1] < 0.5 * r["mean_sq_mean"][0] * (n + 1) / 3

@@ -496,6 +496,11 @@ def _fake_debate(broken=False):
             w = 0.3 if broken else s["real_weight"]  # broken: every run has the error of w = 0.3
             v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])
             return s, {"mean_sq_error": v, "sd_sq_error": v}
+        if name == "debate_correction":
+            lam = 0.0 if broken else s["correction"]  # broken: the corrector does nothing
+            m = theory.self_corrected_mean_error(1.0, s["sample_size"], s["n_generations"], lam, s["corrector_bias"],
+                                                 s["ddof"])
+            return s, {"mean_sq_mean": m, "sd_sq_mean": m}
         if name == "debate_curation":
             from collapse_lib.experiments import debate
             q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
@@ -512,7 +517,7 @@ def _fake_debate(broken=False):
 
 @pytest.mark.parametrize("check", ["check_strong_collapse", "check_tail_cut_plateau", "check_temperature",
                                    "check_biased_sampling", "check_fixed_real_bounded", "check_curation",
-                                   "check_golden_weight"])
+                                   "check_golden_weight", "check_self_correction"])
 def test_debate_claims_need_their_effect(monkeypatch, check):
     monkeypatch.setattr(scorecard, "_debate", _fake_debate())
     verdict = getattr(scorecard, check)("book", 0)

@@ -12,6 +12,10 @@
 ``debate_bias``
     Quality over diversity (Alemohammad et al. 2024): a 1-D Gaussian that only emits samples within
     ``truncation`` standard deviations of its mean, with or without fresh real data.
+``debate_correction``
+    Self-correction (Gillman et al. 2024): a 1-D Gaussian whose samples are moved a share λ towards a
+    corrector's target before reuse; an exact corrector makes the loop exponentially stable, a biased one
+    pulls it to its own view.
 ``debate_fixed_real``
     The fifth data policy, ``fixed-real`` (Bertrand et al. 2024): the d-dimensional Gaussian of
     :mod:`collapse_lib.experiments.prevention` refitted to the same real set plus its own samples.
@@ -319,6 +323,89 @@ register(Experiment("debate_bias", run_bias, BIAS_DEFAULTS, validate_bias,
 
 
 # ---------------------------------------------------------------------------------------------
+# Self-correction (Gillman et al.): generated samples moved towards the truth before reuse
+# ---------------------------------------------------------------------------------------------
+
+class SelfCorrectingGaussian:
+    """``n_chains`` 1-D Gaussians fitted by mean and variance (``ddof``) whose samples are corrected before reuse.
+
+    A sample :math:`x` of the fitted :math:`\mathcal N(\hat\mu, \hat\sigma^2)` is moved a share λ
+    (``correction``) of the way along the optimal-transport map to the corrector's target
+    :math:`\mathcal N(\delta, 1)` (the truth is :math:`\mathcal N(0, 1)`; ``corrector_bias`` δ ≠ 0 is a
+    corrector with the wrong physics): :math:`x' = x + \lambda\,[\delta + (x-\hat\mu)/\hat\sigma - x]`.
+    Datasets are arrays ``(n_chains, M)``; samples lie along axis 1.
+    """
+
+    sample_axis = 1
+
+    def __init__(self, correction: float = 0.0, corrector_bias: float = 0.0, ddof: int = 1):
+        self.correction, self.corrector_bias, self.ddof = correction, corrector_bias, ddof
+
+    def fit(self, data, rng=None):
+        data = np.asarray(data, dtype=float)
+        self.mean_, self.var_ = data.mean(axis=1), data.var(axis=1, ddof=self.ddof)
+        return self
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        sd = np.sqrt(self.var_)[:, None]
+        x = self.mean_[:, None] + sd * rng.standard_normal((self.mean_.size, n))
+        target = self.corrector_bias + (x - self.mean_[:, None]) / np.where(sd > 0, sd, 1.0)
+        return x + self.correction * (target - x)
+
+    def get_params(self):
+        return {"mean": self.mean_, "var": self.var_}
+
+    def set_params(self, params):
+        self.mean_, self.var_ = np.asarray(params["mean"]), np.asarray(params["var"])
+        return self
+
+
+CORRECTION_DEFAULTS = dict(
+    correction=0.2,          # lambda: the share of the way each sample is moved towards the corrector's target
+    corrector_bias=0.0,      # delta: the corrector's target mean, in units of the true sigma (0: exact)
+    sample_size=50,          # M
+    n_generations=100,
+    ddof=1,
+    n_chains=2000,
+)
+
+CORRECTION_PAPER = dict(correction="lambda > 0: the self-correction strength (Gillman et al. 2024, Thm 4.2)",
+                        corrector_bias="0 (an ideal corrector); their practical one is a physics simulator")
+
+
+def validate_correction(settings: dict) -> dict:
+    s = dict(settings)
+    s["correction"] = check_fraction("correction", s["correction"])
+    s["corrector_bias"] = check_nonnegative_float("corrector_bias", s["corrector_bias"])
+    s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=3)
+    s["n_generations"] = check_generations(s["n_generations"])
+    s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
+    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
+    return s
+
+
+def run_correction(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """Per generation: the mean and sd over chains of the squared mean error and of the fitted variance."""
+    s = settings
+    chains = s["n_chains"]
+
+    def record(model, generation):
+        return {"mean_sq_mean": np.mean(model.mean_**2), "sd_sq_mean": np.std(model.mean_**2),
+                "mean_var": model.var_.mean(), "sd_var": model.var_.std()}
+
+    real = generation_rng(seed, 0, "data").standard_normal((chains, s["sample_size"]))
+    return run_generations(lambda: SelfCorrectingGaussian(s["correction"], s["corrector_bias"], s["ddof"]), real,
+                           s["n_generations"], s["sample_size"], DataPolicy("replace"), seed=seed, record=record,
+                           run=run, progress=progress,
+                           description=f"self-correction λ={s['correction']:g} δ={s['corrector_bias']:g}")
+
+
+register(Experiment("debate_correction", run_correction, CORRECTION_DEFAULTS, validate_correction,
+                    "self-correction: a Gaussian whose samples are moved towards a corrector's target before reuse",
+                    version=1, paper=CORRECTION_PAPER))
+
+
+# ---------------------------------------------------------------------------------------------
 # The fifth policy: a fixed real set plus generated data (Bertrand et al.)
 # ---------------------------------------------------------------------------------------------
 
@@ -328,7 +415,8 @@ register(Experiment("debate_fixed_real", prevention.run_multivariate_gaussian,
                     version=1, paper=dict(policy="fixed real set, generated share lambda swept (Bertrand et al.)")))
 
 
-__all__ = ["FilteredCategorical", "TemperedCategorical", "TruncatedSamplingGaussian", "gaussian_gram"]
+__all__ = ["FilteredCategorical", "SelfCorrectingGaussian", "TemperedCategorical", "TruncatedSamplingGaussian",
+           "gaussian_gram"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,7 +435,8 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     regression and the two-component Gaussian mixture under replace, accumulate and accumulate-subsample,
     the Gaussian and the mixture under mix (10% fresh real data), the Gaussian under fixed-real (as many
     real points as generated ones), the Zipf tails under replace
-    and accumulate, and the debate's temperature, curation, biased-sampling, strong-collapse and tail-cut runs.
+    and accumulate, the paper's own single Gaussian (M = 100, both estimators, replace and accumulate), and the
+    debate's temperature, curation, biased-sampling, self-correction, strong-collapse and tail-cut runs.
     Returns one dict per run: ``experiment``, ``policy``, ``measure`` (what the risk is) and one
     entry per definition (``True``, ``False`` or ``None`` where the run does not measure it).
     """
@@ -409,6 +498,16 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         r = run_experiment("debate_bias", profile, seed, store=store, **overrides)
         risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
         add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se, spread=r["var_q"][:, 2])
+
+    for s, r in sweep("debate_correction", corrector_bias=0.0):
+        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
+        add("Gaussian, self-corrected", f"replace, λ = {s['correction']:g}", "(μ̂−μ)²", risk=risk, risk_se=se)
+
+    # the paper's own single Gaussian (its chapter's runs; M = 100, both estimators, replace and accumulate)
+    for s, r in sweep("gaussian", sample_size=100):
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
+        add("Gaussian (1-D, the paper's)", f"{s['policy']}, ddof = {s['ddof']}", "(μ̂−μ)²", risk=risk, risk_se=se,
+            spread=r["sigma_q"][:, 2] ** 2)
 
     for s, r in sweep("debate_strong"):
         if s["synthetic_fraction"] in (0.0, 0.1):
