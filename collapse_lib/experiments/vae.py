@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # the torch model only for the annotation; importing it loads
     from ..models.vae import VAE
 
 DEFAULTS = dict(
-    architecture="conv",      # "conv": the paper's VAE; "mlp": a small fully connected VAE for CPUs
+    architecture="conv",      # "conv": the paper's VAE; "mlp": a small fully connected VAE (tests, smoke)
     latent_dim=20,            # latent size d
     capacity=64,              # conv channels c (the paper: 64)
     hidden=400,               # hidden units of the MLP VAE

@@ -9,8 +9,9 @@ Two architectures (latent size :math:`d`, 20 in the paper):
     ConvTranspose2d(2c, c, 4, 2, 1) + ReLU, ConvTranspose2d(c, 1, 4, 2, 1), sigmoid.
     647,081 parameters at c = 64, d = 20.
 ``"mlp"``
-    A small fully connected VAE for CPU profiles: 784 → hidden → (d, d) and d → hidden → 784
-    (652,824 parameters at hidden = 400, d = 20, about the same as the paper's).
+    A small fully connected VAE, for tests and the ``smoke`` profile: 784 → hidden → (d, d) and
+    d → hidden → 784 (652,824 parameters at hidden = 400, d = 20, about the same as the paper's). The
+    ``book`` profile trains the conv VAE.
 
 Both are trained as the official code trains them: loss = summed binary cross-entropy of the
 pixel intensities (in [0, 1], not binarised) under the decoder's sigmoid means, plus
