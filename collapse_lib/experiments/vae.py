@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..datasets import mnist as mnist_data
+from ..datasets.fetch import DataError
 from ..loop import run_generations
 from ..metrics import class_entropy
 from ..policies import POLICIES, DataPolicy
@@ -239,7 +240,8 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     s = settings
     data = mnist_data.load_source(s["data"])
     if not data.fallback and data.checksums and checksums_digest(data.checksums) != checksums_digest(CANONICAL):
-        raise RuntimeError(f"the MNIST files read ({data.source}) are not the canonical ones of this run's key.")
+        raise DataError(f"the MNIST files read ({data.source}) are not the canonical ones of this run's key; point "
+                        "COLLAPSE_DATA_DIR at the canonical MNIST files (shared/data/README.md lists their checksums).")
     pick = eval_rng(seed, 0, 0).permutation(len(data.train_images))[: s["n_train"]]
     train = data.train_images[np.sort(pick)].astype(np.float32) / np.float32(255.0)
     test = data.float_images("test")[: s["n_test"]]
