@@ -177,6 +177,35 @@ def test_fine_tuning_keeps_the_epoch_best_on_validation():
     assert float(np.mean(lm.block_losses(model, valid))) == pytest.approx(min(log.valid_losses), rel=1e-5)
 
 
+def test_fine_tuning_can_keep_the_last_epoch():
+    model = peaked_model(vocab_size=20, seed=4)
+    rng = np.random.default_rng(0)
+    train, valid = rng.integers(0, 20, (16, 10)), rng.integers(0, 20, (6, 10))
+    log = lm.train_epochs(model, train, valid, epochs=3, lr=0.3, batch_size=4, seed=0, keep="last")
+    assert log.best_epoch == 2
+    assert float(np.mean(lm.block_losses(model, valid))) == pytest.approx(log.valid_losses[-1], rel=1e-5)
+    with pytest.raises(cl.SettingError, match="keep must be 'best' or 'last'"):
+        lm.train_epochs(model, train, valid, epochs=1, lr=0.1, batch_size=4, keep="first")
+
+
+def test_a_rest_base_is_never_pretrained_on_the_fine_tuning_blocks(monkeypatch):
+    seen = []
+    original = lm.train_epochs
+
+    def spy(module, train_blocks, *args, **kwargs):
+        seen.append(np.asarray(train_blocks).copy())
+        return original(module, train_blocks, *args, **kwargs)
+
+    monkeypatch.setattr(lm, "train_epochs", spy)
+    c = corpus(base_text="rest")
+    assert len(seen) == 1
+    pretrained = {tuple(b) for b in seen[0]}
+    assert not any(tuple(b) in pretrained for b in c.train_blocks)
+    assert len(seen[0]) == min(TINY["base_max_blocks"], c.n_all_train_blocks - len(c.train_blocks))
+    with pytest.raises(cl.SettingError, match="base_text='rest'"):
+        cl.run_experiment("language_model", "smoke", 0, setting=1, base_text="rest", n_train_blocks=0)
+
+
 # --- the paper's protocol -------------------------------------------------------------------------
 
 def corpus(**overrides):

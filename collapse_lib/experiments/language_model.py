@@ -25,8 +25,10 @@ Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` 
 ``data_distinct_4grams``
     mean over the blocks of ``D_g`` of the fraction of their 4-grams that are distinct (1 = no
     repetition within a block);
-``valid_perplexity``, ``best_epoch``
-    the kept checkpoint's perplexity on the real validation blocks, and its epoch;
+``valid_perplexity``, ``best_epoch``, ``train_perplexity``
+    the kept checkpoint's perplexity on the real validation blocks, its epoch (the best on validation,
+    or the last with ``checkpoint="last"``), and the training perplexity of that epoch (how well the
+    model learnt its own dataset);
 ``example_tokens``, ``example_text``
     this generation's continuation of the example prompt (the paper's Example 1).
 
@@ -93,6 +95,10 @@ DEFAULTS = dict(
     base_lr=1e-3,
     base_batch_size=32,
     base_max_blocks=0,       # training blocks the base is pretrained on (0 = all)
+    base_text="all",         # "all": the base is pretrained on the whole training text; "rest": only on the
+                             # training blocks that are not fine-tuned on (never on the generation-0 data)
+    checkpoint="valid",      # "valid": each generation keeps its epoch best on the real validation blocks
+                             # [the paper]; "last": its last epoch (the model has learnt its own dataset)
     generate_batch_size=64,  # prompts per beam-search batch [128]
     eval_batch_size=64,
 )
@@ -104,6 +110,7 @@ PAPER = dict(
     repetition_penalty="1.0 (main), 2.0 (ablation); code: 3.0", n_train_blocks="all (train split)",
     n_valid_blocks="all (validation split)", n_test_blocks="all (test split)", lr="2e-5", batch_size=128,
     weight_decay=0.01, eta_min="1e-6", base_epochs="0 (OPT-125m is pretrained)", device="GPU",
+    base_text="(OPT-125m's own pretraining corpus)", checkpoint="valid (best on the validation split)",
     generate_batch_size=128,
 )
 
@@ -123,6 +130,8 @@ def validate(settings: dict) -> dict:
             raise SettingError("real_fraction must be < 1: some of each dataset must be generated.")
     s["n_generations"] = check_generations(s["n_generations"])
     check_choice("backend", s["backend"], ("tiny", "opt"))
+    check_choice("base_text", s["base_text"], ("all", "rest"))
+    check_choice("checkpoint", s["checkpoint"], ("valid", "last"))
     if not isinstance(s["opt_model"], str) or not s["opt_model"]:
         raise SettingError(f"opt_model must be a Hugging Face model name or 'random', got {s['opt_model']!r}.")
     check_choice("device", s["device"], ("cpu", "cuda", "auto"))
@@ -142,6 +151,9 @@ def validate(settings: dict) -> dict:
         s[key] = check_positive_float(key, s[key])
     for key in ("weight_decay", "eta_min"):
         s[key] = check_nonnegative_float(key, s[key])
+    if s["base_text"] == "rest" and s["n_train_blocks"] == 0 and s["base_epochs"] > 0:
+        raise SettingError("base_text='rest' pretrains the base on the training blocks that are not fine-tuned "
+                           "on; with n_train_blocks=0 (all) none are left: set n_train_blocks.")
     if s["eta_min"] > s["lr"]:
         raise SettingError(f"eta_min ({s['eta_min']}) must not exceed lr ({s['lr']}).")
     return s
@@ -257,7 +269,9 @@ def _base_key(s: dict, fingerprint: str) -> str:
     keys = ("backend", "opt_model", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "dropout",
             "block_size", "n_new_tokens", "base_epochs", "base_lr", "base_batch_size", "base_max_blocks",
             "n_valid_blocks", "eval_batch_size")
-    text = json.dumps({"version": BASE_VERSION, "text": fingerprint, **{k: s[k] for k in keys}}, sort_keys=True)
+    extra = {"base_text": "rest", "n_train_blocks": s["n_train_blocks"]} if s["base_text"] == "rest" else {}
+    text = json.dumps({"version": BASE_VERSION, "text": fingerprint, **{k: s[k] for k in keys}, **extra},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -285,6 +299,8 @@ def _build_base(s: dict, text, device: str) -> dict:
     valid_losses = np.zeros(0)
     if s["base_epochs"] > 0:
         train = lm.to_blocks(ids["train"], s["block_size"])
+        if s["base_text"] == "rest":  # leave out the blocks every generation-0 model is fine-tuned on
+            train = np.delete(train, lm.spaced_indices(len(train), s["n_train_blocks"]), axis=0)
         train = train[lm.spaced_indices(len(train), s["base_max_blocks"])]
         valid = lm.to_blocks(ids["valid"], s["block_size"])
         valid = valid[lm.spaced_indices(len(valid), s["n_valid_blocks"])]
@@ -392,7 +408,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     tuning = lm.FineTuning(epochs=epochs, lr=s["lr"], batch_size=s["batch_size"], weight_decay=s["weight_decay"],
                            eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"], n_beams=s["n_beams"],
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
-                           eval_batch_size=s["eval_batch_size"])
+                           eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"])
     reference = lm.Reference()
     policy = DataPolicy("mix", fraction) if fraction > 0 else DataPolicy("replace")
     real = corpus.train_blocks
@@ -417,6 +433,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
             "test_block_perplexity": np.exp(test).astype(np.float32),
             "valid_perplexity": float(np.exp(model.log_.best_valid_loss)),
             "best_epoch": model.log_.best_epoch,
+            "train_perplexity": float(np.exp(model.log_.train_losses[model.log_.best_epoch])),
             "data_perplexity": np.exp(model.reference_losses(data)).astype(np.float32),
             "data_is_real": is_real,
             "data_distinct_4grams": distinct_4gram_fraction(data[~is_real] if generation else data),

@@ -369,14 +369,19 @@ class TrainLog:
 
 def train_epochs(module, train_blocks, valid_blocks, *, epochs: int, lr: float, batch_size: int,
                  weight_decay: float = 0.01, eta_min: float = 0.0, seed: int = 0, logits_fn=tiny_logits,
-                 device="cpu", eval_batch_size: int = 64) -> TrainLog:
-    """Fine-tune ``module`` in place as the paper's code does, and keep the best epoch.
+                 device="cpu", eval_batch_size: int = 64, keep: str = "best") -> TrainLog:
+    """Fine-tune ``module`` in place as the paper's code does, and keep the best epoch (``keep="best"``)
+    or the last one (``keep="last"``).
 
     AdamW (``lr``, ``weight_decay``), ``CosineAnnealingLR(T_max=epochs, eta_min)`` stepped once per
     epoch, the blocks shuffled every epoch, the mean token cross-entropy as the loss. After each
     epoch the mean block loss on ``valid_blocks`` (real text) is measured, and at the end the
-    weights of the epoch with the lowest one are loaded back (the paper's best checkpoint).
+    weights of the epoch with the lowest one are loaded back (the paper's best checkpoint). With
+    ``keep="last"`` the validation loss is still measured but the last epoch's weights are kept: the
+    model has then learnt its dataset for every epoch, whatever that does to the real text.
     """
+    if keep not in ("best", "last"):
+        raise SettingError(f"keep must be 'best' or 'last', got {keep!r}.")
     data = torch.as_tensor(np.asarray(train_blocks), dtype=torch.long)
     n = len(data)
     if n == 0:
@@ -404,9 +409,10 @@ def train_epochs(module, train_blocks, valid_blocks, *, epochs: int, lr: float, 
             valid_losses.append(valid)
             if valid < best:
                 best, best_state = valid, copy.deepcopy(module.state_dict())
-    module.load_state_dict(best_state)
+    if keep == "best":
+        module.load_state_dict(best_state)
     module.eval()
-    return TrainLog(valid_losses, train_losses, int(np.argmin(valid_losses)))
+    return TrainLog(valid_losses, train_losses, int(np.argmin(valid_losses)) if keep == "best" else epochs - 1)
 
 
 # --- backbones: what the loop's model is made of -----------------------------------------------
@@ -448,6 +454,7 @@ class FineTuning:
     repetition_penalty: float = 1.0  # [1.0; ablation 2.0; the official code hard-codes 3.0]
     generate_batch_size: int = 64    # prompts per beam-search batch [128]
     eval_batch_size: int = 64
+    checkpoint: str = "valid"        # ["valid": best on the real validation blocks]; "last": the last epoch
 
 
 class Reference:
@@ -510,7 +517,8 @@ class LanguageModel:
         self.log_ = train_epochs(self.module, data, self.valid_blocks, epochs=t.epochs, lr=t.lr,
                                  batch_size=t.batch_size, weight_decay=t.weight_decay, eta_min=t.eta_min,
                                  seed=seed, logits_fn=self.backbone.logits, device=self.backbone.device,
-                                 eval_batch_size=t.eval_batch_size)
+                                 eval_batch_size=t.eval_batch_size,
+                                 keep="best" if t.checkpoint == "valid" else "last")
         self.train_data_ = np.asarray(data, dtype=np.int32)
         return self
 
