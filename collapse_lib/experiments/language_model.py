@@ -22,6 +22,9 @@ Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` 
     the perplexity of each block of ``D_g`` under the generation-0 model (the histograms);
 ``data_is_real`` ``(M,)``
     which blocks of ``D_g`` are real (all at ``g = 0``; 10% in setting 2);
+``data_tokens`` ``(M, max(block_size, n_new_tokens))``
+    the blocks of ``D_g`` themselves, padded with -1 (for the judge and the diversity measures;
+    :func:`generated_blocks` unpads them);
 ``data_distinct_4grams``
     mean over the blocks of ``D_g`` of the fraction of their 4-grams that are distinct (1 = no
     repetition within a block);
@@ -397,6 +400,42 @@ def distinct_4gram_fraction(blocks: np.ndarray) -> float:
     return float(np.mean(fractions))
 
 
+def _padded(blocks: np.ndarray, width: int) -> np.ndarray:
+    """Blocks as int32 rows of ``width`` tokens, padded with -1 (real blocks and continuations may differ in length)."""
+    out = np.full((len(blocks), width), -1, dtype=np.int32)
+    out[:, :blocks.shape[1]] = blocks
+    return out
+
+
+def generated_blocks(result: dict, generation: int) -> list:
+    """The token blocks of dataset ``generation`` of a run: all of them at generation 0 (the real ones),
+    only the generated continuations after it."""
+    rows = result["data_tokens"][generation]
+    if generation:
+        rows = rows[~result["data_is_real"][generation]]
+    return [row[row >= 0] for row in rows]
+
+
+def corpus_diversity(texts, real_texts=None, rare_count: int = 2) -> dict:
+    """Corpus-level diversity of a generation's text (whitespace-separated words).
+
+    ``vocabulary``: distinct words; ``entropy``: unigram entropy in bits; and, when ``real_texts`` is
+    given, ``rare_survival``: the fraction of the real text's rare words (those it holds at most
+    ``rare_count`` times) that occur in ``texts`` at all.
+    """
+    from collections import Counter
+
+    counts = Counter(word for text in texts for word in str(text).split())
+    total = sum(counts.values())
+    p = np.array(list(counts.values()), dtype=float) / max(total, 1)
+    out = {"vocabulary": len(counts), "entropy": float(-(p * np.log2(p)).sum()) if total else 0.0}
+    if real_texts is not None:
+        real = Counter(word for text in real_texts for word in str(text).split())
+        rare = [w for w, c in real.items() if c <= rare_count]
+        out["rare_survival"] = float(np.mean([w in counts for w in rare])) if rare else float("nan")
+    return out
+
+
 def run_language_model(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """One seed of one setting through :func:`collapse_lib.run_generations` (see the module docstring)."""
     from ..models import language_model as lm
@@ -421,6 +460,8 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     def real_sampler(n, rng):
         return real[np.sort(rng.choice(size, size=n, replace=False))]
 
+    width = max(s["block_size"], s["n_new_tokens"])
+
     def record(model, generation):
         if generation == 0:
             reference.set(model.module.state_dict())
@@ -436,6 +477,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
             "train_perplexity": float(np.exp(model.log_.train_losses[model.log_.best_epoch])),
             "data_perplexity": np.exp(model.reference_losses(data)).astype(np.float32),
             "data_is_real": is_real,
+            "data_tokens": _padded(data, width),
             "data_distinct_4grams": distinct_4gram_fraction(data[~is_real] if generation else data),
             "example_tokens": example,
             "example_text": np.asarray(corpus.codec.decode(example)),
@@ -459,6 +501,50 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     return history
 
 
+# --- the independent judge: SmolLM2-135M ------------------------------------------------------------
+
+#: Blocks of each generation's text the judge scores in the chapter (the same block positions every generation).
+JUDGE_BLOCKS = 12
+
+
+def judge_generations(result: dict, codec, n_blocks: int = JUDGE_BLOCKS, store: RunStore | None = None,
+                      threads: int = 1) -> dict | None:
+    """The perplexity of each generation's text under SmolLM2-135M-Instruct
+    (:mod:`collapse_lib.models.smollm2`), a strong model that never trained on any of it.
+
+    ``n_blocks`` blocks spread evenly over dataset ``D_g`` (generated continuations only after
+    generation 0) are decoded to text and scored with SmolLM2's own tokenizer. Returns
+    ``{"perplexity": (generations, n_blocks), "gguf_sha256": str}``, or ``None`` when SmolLM2 is not
+    installed. Cached in the run store under ``language_model_judge/<key>.npz``; the key hashes the
+    scored text itself and the GGUF file's sha256, so any change of either is a new entry.
+    """
+    from ..models import smollm2
+    from ..models.torch_utils import torch_threads
+
+    if not smollm2.available():
+        return None
+    texts = []
+    for g in range(len(result["data_perplexity"])):
+        blocks = generated_blocks(result, g)
+        texts.append([codec.decode(blocks[i]) for i in lm_spaced(len(blocks), n_blocks)])
+    sha = smollm2.gguf_sha256()
+    key = hashlib.sha256(json.dumps({"gguf": sha, "texts": texts}).encode()).hexdigest()[:20]
+    path = (store or RunStore()).root / "language_model_judge" / f"{key}.npz"
+    if not path.exists():
+        with writer_lock(path.parent / LOCK, f"the SmolLM2 judge {path}"), torch_threads(threads):
+            if not path.exists():
+                flat = smollm2.text_perplexities([t for row in texts for t in row])
+                save_npz(path, {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)})
+    with np.load(path, allow_pickle=False) as saved:
+        return {"perplexity": saved["perplexity"], "gguf_sha256": str(saved["gguf_sha256"])}
+
+
+def lm_spaced(total: int, n: int) -> np.ndarray:
+    from ..models.language_model import spaced_indices
+
+    return spaced_indices(total, n)
+
+
 #: The repetition penalties of the ablation: the main runs, the paper's ablation, the official code's value.
 PENALTIES = (1.0, 2.0, 3.0)
 
@@ -467,7 +553,8 @@ def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: Ru
     """Everything the chapter shows, run (or loaded) into the run store.
 
     The base model is built first (once); then both settings for ``n_seeds`` seeds from ``seed``,
-    and the repetition-penalty ablation (setting 1, seed ``seed``, penalties 2.0 and 3.0), each
+    and the repetition-penalty ablation (setting 1, seed ``seed``, penalty 2.0; 3.0 too at the
+    ``paper`` profile), each
     run in its own process (``jobs`` at a time, default: the usable cores). Returns
     ``{"corpus": Corpus, "main": {(setting, seed): result}, "ablation": {penalty: result}}``;
     the ablation's penalty 1.0 is the main run of setting 1.
@@ -482,9 +569,10 @@ def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: Ru
     seeds = list(range(seed, seed + single["n_seeds"]))
     main = {(s["setting"], run_seed): result
             for s, run_seed, result in run_sweep("language_model", profile, seeds, store=store, jobs=jobs)}
+    penalties = PENALTIES[1:] if profile == "paper" else PENALTIES[1:2]  # the code's 3.0: paper profile only
     ablation = {s["repetition_penalty"]: result
                 for s, _, result in run_sweep("language_model", profile, seed, store=store, jobs=jobs, setting=1,
-                                              repetition_penalty=Sweep(PENALTIES[1:]))}
+                                              repetition_penalty=Sweep(penalties))}
     return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation}}
 
 
