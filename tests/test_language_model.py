@@ -335,3 +335,24 @@ def test_smollm2_identity_is_the_gguf_checksum():
     sha = smollm2.gguf_sha256()
     assert len(sha) == 64 and smollm2.converted_dir().name == sha[:16]
     assert smollm2.gguf_path().stat().st_size > 50e6
+
+
+def test_sampling_decoder_is_seeded_and_a_tiny_nucleus_is_greedy():
+    model = peaked_model(vocab_size=11, seed=2)
+    prompts = torch.randint(0, 11, (3, 5), generator=torch.Generator().manual_seed(0))
+    greedy, _ = lm.beam_search(model.decoder(1, 6), prompts, 6, 1, suppress=0)
+    nucleus = lm.sample_search(model.decoder(1, 6), prompts, 6, top_p=1e-6,
+                               generator=torch.Generator().manual_seed(1), suppress=0)
+    torch.testing.assert_close(nucleus, greedy)
+    draws = [lm.sample_search(model.decoder(1, 6), prompts, 6, temperature=2.0,
+                              generator=torch.Generator().manual_seed(s), suppress=0) for s in (5, 5, 6)]
+    torch.testing.assert_close(draws[0], draws[1])
+    assert not torch.equal(draws[0], draws[2]) and not torch.any(draws[0] == 0)
+
+
+def test_a_sampled_run_runs_and_repeats(tmp_path):
+    a, b = (cl.run_experiment("language_model", "smoke", 0, store=cl.RunStore(tmp_path / name),
+                              **{**TINY, "decoding": "sample", "top_p": 0.9}) for name in "ab")
+    np.testing.assert_array_equal(a["data_tokens"], b["data_tokens"])
+    with pytest.raises(cl.SettingError, match="top_p"):
+        cl.run_experiment("language_model", "smoke", 0, **{**TINY, "decoding": "sample", "top_p": 0})

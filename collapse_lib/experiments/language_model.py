@@ -100,6 +100,9 @@ DEFAULTS = dict(
     base_max_blocks=0,       # training blocks the base is pretrained on (0 = all)
     base_text="all",         # "all": the base is pretrained on the whole training text; "rest": only on the
                              # training blocks that are not fine-tuned on (never on the generation-0 data)
+    decoding="beam",         # "beam": n_beams-way beam search [the paper; n_beams=1 is greedy]; "sample"
+    temperature=1.0,         # decoding "sample": logits divided by it
+    top_p=1.0,               # decoding "sample": nucleus mass (1 = pure sampling)
     checkpoint="valid",      # "valid": each generation keeps its epoch best on the real validation blocks
                              # [the paper]; "last": its last epoch (the model has learnt its own dataset)
     generate_batch_size=64,  # prompts per beam-search batch [128]
@@ -114,6 +117,7 @@ PAPER = dict(
     n_valid_blocks="all (validation split)", n_test_blocks="all (test split)", lr="2e-5", batch_size=128,
     weight_decay=0.01, eta_min="1e-6", base_epochs="0 (OPT-125m is pretrained)", device="GPU",
     base_text="(OPT-125m's own pretraining corpus)", checkpoint="valid (best on the validation split)",
+    decoding="beam", temperature="(beam search)", top_p="(beam search)",
     generate_batch_size=128,
 )
 
@@ -135,6 +139,11 @@ def validate(settings: dict) -> dict:
     check_choice("backend", s["backend"], ("tiny", "opt"))
     check_choice("base_text", s["base_text"], ("all", "rest"))
     check_choice("checkpoint", s["checkpoint"], ("valid", "last"))
+    check_choice("decoding", s["decoding"], ("beam", "sample"))
+    s["temperature"] = check_positive_float("temperature", s["temperature"])
+    s["top_p"] = check_fraction("top_p", s["top_p"])
+    if s["top_p"] == 0:
+        raise SettingError("top_p must be > 0 (1 = pure sampling).")
     if not isinstance(s["opt_model"], str) or not s["opt_model"]:
         raise SettingError(f"opt_model must be a Hugging Face model name or 'random', got {s['opt_model']!r}.")
     check_choice("device", s["device"], ("cpu", "cuda", "auto"))
@@ -447,7 +456,8 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     tuning = lm.FineTuning(epochs=epochs, lr=s["lr"], batch_size=s["batch_size"], weight_decay=s["weight_decay"],
                            eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"], n_beams=s["n_beams"],
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
-                           eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"])
+                           eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"],
+                           decoding=s["decoding"], temperature=s["temperature"], top_p=s["top_p"])
     reference = lm.Reference()
     policy = DataPolicy("mix", fraction) if fraction > 0 else DataPolicy("replace")
     real = corpus.train_blocks
@@ -468,7 +478,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
         test = model.block_losses(corpus.test_blocks)
         data = model.train_data_
         is_real = np.ones(size, bool) if generation == 0 else np.arange(size) >= size - n_real
-        example = model.continue_blocks(corpus.example_prompt[None])[0]
+        example = model.continue_blocks(corpus.example_prompt[None], seed=generation)[0]
         return {
             "test_perplexity": lm.perplexity(test),
             "test_block_perplexity": np.exp(test).astype(np.float32),
@@ -543,6 +553,39 @@ def lm_spaced(total: int, n: int) -> np.ndarray:
     from ..models.language_model import spaced_indices
 
     return spaced_indices(total, n)
+
+
+#: The decoding ablation (setting 1, one seed): the paper's beam search against the usual alternatives.
+DECODINGS = {
+    "beam-5 (the paper)": {},
+    "greedy": dict(n_beams=1),
+    "pure sampling": dict(decoding="sample"),
+    "top-p 0.9": dict(decoding="sample", top_p=0.9),
+    "temperature 0.7": dict(decoding="sample", temperature=0.7),
+}
+
+
+def decoding_command(profile: str, seed: int, overrides: dict) -> str:
+    """The command line that computes one run of the decoding ablation into the run store."""
+    sets = " ".join(f"--set {k}={v}" for k, v in {"setting": 1, **overrides}.items())
+    return f"python -m collapse_lib run language_model --profile {profile} --seed {seed} {sets}"
+
+
+def decoding_runs(profile: str, seed: int = 0, store: RunStore | None = None) -> dict:
+    """The runs of the decoding ablation (:data:`DECODINGS`) that are already in the run store, by name.
+
+    Nothing is computed: these runs cost as much as the main ones each, so they are run headless
+    (:func:`decoding_command`) and the chapter draws those it finds.
+    """
+    from . import stored_run, validated_runs
+
+    found = {}
+    for name, overrides in DECODINGS.items():
+        (settings, run_seed), = validated_runs("language_model", profile, seed, {"setting": 1, **overrides})
+        run = stored_run("language_model", settings, run_seed, store)
+        if run.is_finished():
+            found[name] = run.load_result()
+    return found
 
 
 #: The repetition penalties of the ablation: the main runs, the paper's ablation, the official code's value.
