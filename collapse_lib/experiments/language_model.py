@@ -22,11 +22,16 @@ Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` 
     the perplexity of each block of ``D_g`` under the generation-0 model (the histograms);
 ``data_is_real`` ``(M,)``
     which blocks of ``D_g`` are real (all at ``g = 0``; 10% in setting 2);
+``data_tokens`` ``(M, max(block_size, n_new_tokens))``
+    the blocks of ``D_g`` themselves, padded with -1 (for the judge and the diversity measures;
+    :func:`generated_blocks` unpads them);
 ``data_distinct_4grams``
     mean over the blocks of ``D_g`` of the fraction of their 4-grams that are distinct (1 = no
     repetition within a block);
-``valid_perplexity``, ``best_epoch``
-    the kept checkpoint's perplexity on the real validation blocks, and its epoch;
+``valid_perplexity``, ``best_epoch``, ``train_perplexity``
+    the kept checkpoint's perplexity on the real validation blocks, its epoch (the best on validation,
+    or the last with ``checkpoint="last"``), and the training perplexity of that epoch (how well the
+    model learnt its own dataset);
 ``example_tokens``, ``example_text``
     this generation's continuation of the example prompt (the paper's Example 1).
 
@@ -93,6 +98,13 @@ DEFAULTS = dict(
     base_lr=1e-3,
     base_batch_size=32,
     base_max_blocks=0,       # training blocks the base is pretrained on (0 = all)
+    base_text="all",         # "all": the base is pretrained on the whole training text; "rest": only on the
+                             # training blocks that are not fine-tuned on (never on the generation-0 data)
+    decoding="beam",         # "beam": n_beams-way beam search [the paper; n_beams=1 is greedy]; "sample"
+    temperature=1.0,         # decoding "sample": logits divided by it
+    top_p=1.0,               # decoding "sample": nucleus mass (1 = pure sampling)
+    checkpoint="valid",      # "valid": each generation keeps its epoch best on the real validation blocks
+                             # [the paper]; "last": its last epoch (the model has learnt its own dataset)
     generate_batch_size=64,  # prompts per beam-search batch [128]
     eval_batch_size=64,
 )
@@ -104,6 +116,8 @@ PAPER = dict(
     repetition_penalty="1.0 (main), 2.0 (ablation); code: 3.0", n_train_blocks="all (train split)",
     n_valid_blocks="all (validation split)", n_test_blocks="all (test split)", lr="2e-5", batch_size=128,
     weight_decay=0.01, eta_min="1e-6", base_epochs="0 (OPT-125m is pretrained)", device="GPU",
+    base_text="(OPT-125m's own pretraining corpus)", checkpoint="valid (best on the validation split)",
+    decoding="beam", temperature="(beam search)", top_p="(beam search)",
     generate_batch_size=128,
 )
 
@@ -123,6 +137,13 @@ def validate(settings: dict) -> dict:
             raise SettingError("real_fraction must be < 1: some of each dataset must be generated.")
     s["n_generations"] = check_generations(s["n_generations"])
     check_choice("backend", s["backend"], ("tiny", "opt"))
+    check_choice("base_text", s["base_text"], ("all", "rest"))
+    check_choice("checkpoint", s["checkpoint"], ("valid", "last"))
+    check_choice("decoding", s["decoding"], ("beam", "sample"))
+    s["temperature"] = check_positive_float("temperature", s["temperature"])
+    s["top_p"] = check_fraction("top_p", s["top_p"])
+    if s["top_p"] == 0:
+        raise SettingError("top_p must be > 0 (1 = pure sampling).")
     if not isinstance(s["opt_model"], str) or not s["opt_model"]:
         raise SettingError(f"opt_model must be a Hugging Face model name or 'random', got {s['opt_model']!r}.")
     check_choice("device", s["device"], ("cpu", "cuda", "auto"))
@@ -142,6 +163,9 @@ def validate(settings: dict) -> dict:
         s[key] = check_positive_float(key, s[key])
     for key in ("weight_decay", "eta_min"):
         s[key] = check_nonnegative_float(key, s[key])
+    if s["base_text"] == "rest" and s["n_train_blocks"] == 0 and s["base_epochs"] > 0:
+        raise SettingError("base_text='rest' pretrains the base on the training blocks that are not fine-tuned "
+                           "on; with n_train_blocks=0 (all) none are left: set n_train_blocks.")
     if s["eta_min"] > s["lr"]:
         raise SettingError(f"eta_min ({s['eta_min']}) must not exceed lr ({s['lr']}).")
     return s
@@ -257,7 +281,9 @@ def _base_key(s: dict, fingerprint: str) -> str:
     keys = ("backend", "opt_model", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "dropout",
             "block_size", "n_new_tokens", "base_epochs", "base_lr", "base_batch_size", "base_max_blocks",
             "n_valid_blocks", "eval_batch_size")
-    text = json.dumps({"version": BASE_VERSION, "text": fingerprint, **{k: s[k] for k in keys}}, sort_keys=True)
+    extra = {"base_text": "rest", "n_train_blocks": s["n_train_blocks"]} if s["base_text"] == "rest" else {}
+    text = json.dumps({"version": BASE_VERSION, "text": fingerprint, **{k: s[k] for k in keys}, **extra},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -285,6 +311,8 @@ def _build_base(s: dict, text, device: str) -> dict:
     valid_losses = np.zeros(0)
     if s["base_epochs"] > 0:
         train = lm.to_blocks(ids["train"], s["block_size"])
+        if s["base_text"] == "rest":  # leave out the blocks every generation-0 model is fine-tuned on
+            train = np.delete(train, lm.spaced_indices(len(train), s["n_train_blocks"]), axis=0)
         train = train[lm.spaced_indices(len(train), s["base_max_blocks"])]
         valid = lm.to_blocks(ids["valid"], s["block_size"])
         valid = valid[lm.spaced_indices(len(valid), s["n_valid_blocks"])]
@@ -381,6 +409,42 @@ def distinct_4gram_fraction(blocks: np.ndarray) -> float:
     return float(np.mean(fractions))
 
 
+def _padded(blocks: np.ndarray, width: int) -> np.ndarray:
+    """Blocks as int32 rows of ``width`` tokens, padded with -1 (real blocks and continuations may differ in length)."""
+    out = np.full((len(blocks), width), -1, dtype=np.int32)
+    out[:, :blocks.shape[1]] = blocks
+    return out
+
+
+def generated_blocks(result: dict, generation: int) -> list:
+    """The token blocks of dataset ``generation`` of a run: all of them at generation 0 (the real ones),
+    only the generated continuations after it."""
+    rows = result["data_tokens"][generation]
+    if generation:
+        rows = rows[~result["data_is_real"][generation]]
+    return [row[row >= 0] for row in rows]
+
+
+def corpus_diversity(texts, real_texts=None, rare_count: int = 2) -> dict:
+    """Corpus-level diversity of a generation's text (whitespace-separated words).
+
+    ``vocabulary``: distinct words; ``entropy``: unigram entropy in bits; and, when ``real_texts`` is
+    given, ``rare_survival``: the fraction of the real text's rare words (those it holds at most
+    ``rare_count`` times) that occur in ``texts`` at all.
+    """
+    from collections import Counter
+
+    counts = Counter(word for text in texts for word in str(text).split())
+    total = sum(counts.values())
+    p = np.array(list(counts.values()), dtype=float) / max(total, 1)
+    out = {"vocabulary": len(counts), "entropy": float(-(p * np.log2(p)).sum()) if total else 0.0}
+    if real_texts is not None:
+        real = Counter(word for text in real_texts for word in str(text).split())
+        rare = [w for w, c in real.items() if c <= rare_count]
+        out["rare_survival"] = float(np.mean([w in counts for w in rare])) if rare else float("nan")
+    return out
+
+
 def run_language_model(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """One seed of one setting through :func:`collapse_lib.run_generations` (see the module docstring)."""
     from ..models import language_model as lm
@@ -392,7 +456,8 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     tuning = lm.FineTuning(epochs=epochs, lr=s["lr"], batch_size=s["batch_size"], weight_decay=s["weight_decay"],
                            eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"], n_beams=s["n_beams"],
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
-                           eval_batch_size=s["eval_batch_size"])
+                           eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"],
+                           decoding=s["decoding"], temperature=s["temperature"], top_p=s["top_p"])
     reference = lm.Reference()
     policy = DataPolicy("mix", fraction) if fraction > 0 else DataPolicy("replace")
     real = corpus.train_blocks
@@ -405,20 +470,24 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     def real_sampler(n, rng):
         return real[np.sort(rng.choice(size, size=n, replace=False))]
 
+    width = max(s["block_size"], s["n_new_tokens"])
+
     def record(model, generation):
         if generation == 0:
             reference.set(model.module.state_dict())
         test = model.block_losses(corpus.test_blocks)
         data = model.train_data_
         is_real = np.ones(size, bool) if generation == 0 else np.arange(size) >= size - n_real
-        example = model.continue_blocks(corpus.example_prompt[None])[0]
+        example = model.continue_blocks(corpus.example_prompt[None], seed=generation)[0]
         return {
             "test_perplexity": lm.perplexity(test),
             "test_block_perplexity": np.exp(test).astype(np.float32),
             "valid_perplexity": float(np.exp(model.log_.best_valid_loss)),
             "best_epoch": model.log_.best_epoch,
+            "train_perplexity": float(np.exp(model.log_.train_losses[model.log_.best_epoch])),
             "data_perplexity": np.exp(model.reference_losses(data)).astype(np.float32),
             "data_is_real": is_real,
+            "data_tokens": _padded(data, width),
             "data_distinct_4grams": distinct_4gram_fraction(data[~is_real] if generation else data),
             "example_tokens": example,
             "example_text": np.asarray(corpus.codec.decode(example)),
@@ -442,6 +511,83 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     return history
 
 
+# --- the independent judge: SmolLM2-135M ------------------------------------------------------------
+
+#: Blocks of each generation's text the judge scores in the chapter (the same block positions every generation).
+JUDGE_BLOCKS = 12
+
+
+def judge_generations(result: dict, codec, n_blocks: int = JUDGE_BLOCKS, store: RunStore | None = None,
+                      threads: int = 1) -> dict | None:
+    """The perplexity of each generation's text under SmolLM2-135M-Instruct
+    (:mod:`collapse_lib.models.smollm2`), a strong model that never trained on any of it.
+
+    ``n_blocks`` blocks spread evenly over dataset ``D_g`` (generated continuations only after
+    generation 0) are decoded to text and scored with SmolLM2's own tokenizer. Returns
+    ``{"perplexity": (generations, n_blocks), "gguf_sha256": str}``, or ``None`` when SmolLM2 is not
+    installed. Cached in the run store under ``language_model_judge/<key>.npz``; the key hashes the
+    scored text itself and the GGUF file's sha256, so any change of either is a new entry.
+    """
+    from ..models import smollm2
+    from ..models.torch_utils import torch_threads
+
+    if not smollm2.available():
+        return None
+    texts = []
+    for g in range(len(result["data_perplexity"])):
+        blocks = generated_blocks(result, g)
+        texts.append([codec.decode(blocks[i]) for i in lm_spaced(len(blocks), n_blocks)])
+    sha = smollm2.gguf_sha256()
+    key = hashlib.sha256(json.dumps({"gguf": sha, "texts": texts}).encode()).hexdigest()[:20]
+    path = (store or RunStore()).root / "language_model_judge" / f"{key}.npz"
+    if not path.exists():
+        with writer_lock(path.parent / LOCK, f"the SmolLM2 judge {path}"), torch_threads(threads):
+            if not path.exists():
+                flat = smollm2.text_perplexities([t for row in texts for t in row])
+                save_npz(path, {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)})
+    with np.load(path, allow_pickle=False) as saved:
+        return {"perplexity": saved["perplexity"], "gguf_sha256": str(saved["gguf_sha256"])}
+
+
+def lm_spaced(total: int, n: int) -> np.ndarray:
+    from ..models.language_model import spaced_indices
+
+    return spaced_indices(total, n)
+
+
+#: The decoding ablation (setting 1, one seed): the paper's beam search against the usual alternatives.
+DECODINGS = {
+    "beam-5 (the paper)": {},
+    "greedy": dict(n_beams=1),
+    "pure sampling": dict(decoding="sample"),
+    "top-p 0.9": dict(decoding="sample", top_p=0.9),
+    "temperature 0.7": dict(decoding="sample", temperature=0.7),
+}
+
+
+def decoding_command(profile: str, seed: int, overrides: dict) -> str:
+    """The command line that computes one run of the decoding ablation into the run store."""
+    sets = " ".join(f"--set {k}={v}" for k, v in {"setting": 1, **overrides}.items())
+    return f"python -m collapse_lib run language_model --profile {profile} --seed {seed} {sets}"
+
+
+def decoding_runs(profile: str, seed: int = 0, store: RunStore | None = None) -> dict:
+    """The runs of the decoding ablation (:data:`DECODINGS`) that are already in the run store, by name.
+
+    Nothing is computed: these runs cost as much as the main ones each, so they are run headless
+    (:func:`decoding_command`) and the chapter draws those it finds.
+    """
+    from . import stored_run, validated_runs
+
+    found = {}
+    for name, overrides in DECODINGS.items():
+        (settings, run_seed), = validated_runs("language_model", profile, seed, {"setting": 1, **overrides})
+        run = stored_run("language_model", settings, run_seed, store)
+        if run.is_finished():
+            found[name] = run.load_result()
+    return found
+
+
 #: The repetition penalties of the ablation: the main runs, the paper's ablation, the official code's value.
 PENALTIES = (1.0, 2.0, 3.0)
 
@@ -450,7 +596,8 @@ def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: Ru
     """Everything the chapter shows, run (or loaded) into the run store.
 
     The base model is built first (once); then both settings for ``n_seeds`` seeds from ``seed``,
-    and the repetition-penalty ablation (setting 1, seed ``seed``, penalties 2.0 and 3.0), each
+    and the repetition-penalty ablation (setting 1, seed ``seed``, penalty 2.0; 3.0 too at the
+    ``paper`` profile), each
     run in its own process (``jobs`` at a time, default: the usable cores). Returns
     ``{"corpus": Corpus, "main": {(setting, seed): result}, "ablation": {penalty: result}}``;
     the ablation's penalty 1.0 is the main run of setting 1.
@@ -465,9 +612,10 @@ def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: Ru
     seeds = list(range(seed, seed + single["n_seeds"]))
     main = {(s["setting"], run_seed): result
             for s, run_seed, result in run_sweep("language_model", profile, seeds, store=store, jobs=jobs)}
+    penalties = PENALTIES[1:] if profile == "paper" else PENALTIES[1:2]  # the code's 3.0: paper profile only
     ablation = {s["repetition_penalty"]: result
                 for s, _, result in run_sweep("language_model", profile, seed, store=store, jobs=jobs, setting=1,
-                                              repetition_penalty=Sweep(PENALTIES[1:]))}
+                                              repetition_penalty=Sweep(penalties))}
     return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation}}
 
 

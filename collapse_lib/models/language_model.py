@@ -322,6 +322,35 @@ def beam_search(decoder, prompts: torch.Tensor, n_new: int = 64, n_beams: int = 
     return tokens[:, 0], scores[:, 0]
 
 
+@torch.inference_mode()
+def sample_search(decoder, prompts: torch.Tensor, n_new: int = 64, temperature: float = 1.0, top_p: float = 1.0,
+                  generator: torch.Generator | None = None, suppress: int | None = None) -> torch.Tensor:
+    """Ancestral sampling of exactly ``n_new`` new tokens per prompt ``(B, P)``, ``(B, n_new)``.
+
+    ``decoder`` is built for one beam (``backbone.decoder(module, 1, n_new)``). At each step the logits
+    are divided by ``temperature``; with ``top_p < 1`` only the smallest set of most probable tokens whose
+    probabilities sum to at least ``top_p`` is kept (nucleus sampling, Holtzman et al. 2020);
+    ``suppress`` (the end-of-sequence token) is never drawn. ``temperature=1, top_p=1`` is pure sampling.
+    """
+    B = prompts.shape[0]
+    logits = decoder.start(prompts).float()
+    rows = torch.arange(B, device=logits.device)
+    tokens = torch.empty(B, n_new, dtype=torch.long, device=logits.device)
+    for step in range(n_new):
+        if step:
+            logits = decoder.advance(rows, tokens[:, step - 1]).float()
+        if suppress is not None:
+            logits[:, suppress] = -math.inf
+        probs = torch.softmax(logits / temperature, dim=-1)
+        if top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p  # mass before the token already enough
+            sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+            probs = torch.zeros_like(probs).scatter_(1, order, sorted_probs)
+        tokens[:, step] = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(tokens.device)
+    return tokens
+
+
 # --- losses and training ------------------------------------------------------------------------
 
 def tiny_logits(module, ids):
@@ -369,14 +398,19 @@ class TrainLog:
 
 def train_epochs(module, train_blocks, valid_blocks, *, epochs: int, lr: float, batch_size: int,
                  weight_decay: float = 0.01, eta_min: float = 0.0, seed: int = 0, logits_fn=tiny_logits,
-                 device="cpu", eval_batch_size: int = 64) -> TrainLog:
-    """Fine-tune ``module`` in place as the paper's code does, and keep the best epoch.
+                 device="cpu", eval_batch_size: int = 64, keep: str = "best") -> TrainLog:
+    """Fine-tune ``module`` in place as the paper's code does, and keep the best epoch (``keep="best"``)
+    or the last one (``keep="last"``).
 
     AdamW (``lr``, ``weight_decay``), ``CosineAnnealingLR(T_max=epochs, eta_min)`` stepped once per
     epoch, the blocks shuffled every epoch, the mean token cross-entropy as the loss. After each
     epoch the mean block loss on ``valid_blocks`` (real text) is measured, and at the end the
-    weights of the epoch with the lowest one are loaded back (the paper's best checkpoint).
+    weights of the epoch with the lowest one are loaded back (the paper's best checkpoint). With
+    ``keep="last"`` the validation loss is still measured but the last epoch's weights are kept: the
+    model has then learnt its dataset for every epoch, whatever that does to the real text.
     """
+    if keep not in ("best", "last"):
+        raise SettingError(f"keep must be 'best' or 'last', got {keep!r}.")
     data = torch.as_tensor(np.asarray(train_blocks), dtype=torch.long)
     n = len(data)
     if n == 0:
@@ -404,9 +438,10 @@ def train_epochs(module, train_blocks, valid_blocks, *, epochs: int, lr: float, 
             valid_losses.append(valid)
             if valid < best:
                 best, best_state = valid, copy.deepcopy(module.state_dict())
-    module.load_state_dict(best_state)
+    if keep == "best":
+        module.load_state_dict(best_state)
     module.eval()
-    return TrainLog(valid_losses, train_losses, int(np.argmin(valid_losses)))
+    return TrainLog(valid_losses, train_losses, int(np.argmin(valid_losses)) if keep == "best" else epochs - 1)
 
 
 # --- backbones: what the loop's model is made of -----------------------------------------------
@@ -448,6 +483,10 @@ class FineTuning:
     repetition_penalty: float = 1.0  # [1.0; ablation 2.0; the official code hard-codes 3.0]
     generate_batch_size: int = 64    # prompts per beam-search batch [128]
     eval_batch_size: int = 64
+    checkpoint: str = "valid"        # ["valid": best on the real validation blocks]; "last": the last epoch
+    decoding: str = "beam"           # ["beam": n_beams-way beam search; 1 beam = greedy]; "sample"
+    temperature: float = 1.0         # decoding "sample": logits / temperature
+    top_p: float = 1.0               # decoding "sample": nucleus mass (1 = pure sampling)
 
 
 class Reference:
@@ -510,20 +549,28 @@ class LanguageModel:
         self.log_ = train_epochs(self.module, data, self.valid_blocks, epochs=t.epochs, lr=t.lr,
                                  batch_size=t.batch_size, weight_decay=t.weight_decay, eta_min=t.eta_min,
                                  seed=seed, logits_fn=self.backbone.logits, device=self.backbone.device,
-                                 eval_batch_size=t.eval_batch_size)
+                                 eval_batch_size=t.eval_batch_size,
+                                 keep="best" if t.checkpoint == "valid" else "last")
         self.train_data_ = np.asarray(data, dtype=np.int32)
         return self
 
-    def continue_blocks(self, prompts) -> np.ndarray:
-        """Beam-search continuations (new tokens only) of ``prompts`` ``(n, P)``, ``(n, n_new)`` int32."""
+    def continue_blocks(self, prompts, seed: int = 0) -> np.ndarray:
+        """Continuations (new tokens only) of ``prompts`` ``(n, P)``, ``(n, n_new)`` int32: beam search, or
+        sampling seeded by ``seed`` (``decoding="sample"``)."""
         t, out = self.tuning, []
         prompts = np.asarray(prompts)
+        generator = torch.Generator().manual_seed(int(seed))
         for start in range(0, len(prompts), t.generate_batch_size):
             batch = torch.as_tensor(prompts[start:start + t.generate_batch_size], dtype=torch.long,
                                     device=self.backbone.device)
-            decoder = self.backbone.decoder(self.module, t.n_beams, t.n_new_tokens)
-            tokens, _ = beam_search(decoder, batch, t.n_new_tokens, t.n_beams, t.repetition_penalty,
-                                    suppress=self.backbone.eos_id)
+            if t.decoding == "sample":
+                decoder = self.backbone.decoder(self.module, 1, t.n_new_tokens)
+                tokens = sample_search(decoder, batch, t.n_new_tokens, t.temperature, t.top_p, generator,
+                                       suppress=self.backbone.eos_id)
+            else:
+                decoder = self.backbone.decoder(self.module, t.n_beams, t.n_new_tokens)
+                tokens, _ = beam_search(decoder, batch, t.n_new_tokens, t.n_beams, t.repetition_penalty,
+                                        suppress=self.backbone.eos_id)
             out.append(tokens.cpu().numpy().astype(np.int32))
         return np.concatenate(out) if out else np.zeros((0, t.n_new_tokens), np.int32)
 
@@ -535,7 +582,7 @@ class LanguageModel:
             raise SettingError(f"cannot continue {n} prompts: only {total} real training blocks are held.")
         index = np.arange(total) if n == total else np.sort(rng.choice(total, size=n, replace=False))
         self.last_prompt_index_ = index
-        return self.continue_blocks(self.prompts[index])
+        return self.continue_blocks(self.prompts[index], seed=int(rng.integers(2**62)))
 
     def block_losses(self, blocks, module=None) -> np.ndarray:
         return block_losses(module if module is not None else self.module, blocks, self.backbone.logits,
