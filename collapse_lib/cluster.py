@@ -8,10 +8,9 @@ resumed from the store; shared prerequisites built once under a file lock; the s
   resubmits the same run, and requeues the task (``scontrol requeue``; the script carries
   ``#SBATCH --requeue``). The requeued task finds the run's finished generations in the store and
   resumes after the last of them, so the run ends with exactly the numbers of an uninterrupted one.
-* :func:`build_once` makes a shared prerequisite (the digit classifier) exactly once, whichever
-  task gets there first, under a lock file next to it (the language model's base and tokenizer are
-  built the same way, under ``writer_lock``, in
-  :func:`collapse_lib.experiments.language_model.prepare`).
+* shared prerequisites (the digit classifier, the language model's base and tokenizer, the SmolLM2
+  judge's scores) are made exactly once, whichever task gets there first, by
+  :func:`collapse_lib.store.build_once`, under a lock file next to each.
 * :func:`sweep_status` says, for each run of a sweep, whether it finished, stopped part way (and
   at which generation), never started, or failed (a submitted task writes ``failure.txt`` into
   its run's folder, with the error).
@@ -59,57 +58,6 @@ SIGNAL_DELAY_S = {"slurm": 90, "local": 30}
 
 
 # --- shared prerequisites -------------------------------------------------------------------------
-
-def lock_path(path: str | os.PathLike) -> Path:
-    """The lock file of an artifact: ``<artifact>.lock``, next to it."""
-    path = Path(path)
-    return path.with_name(path.name + ".lock")
-
-
-def _intact(path: Path) -> bool:
-    """True if ``path`` exists and, for a ``.npz`` archive, every array in it reads back whole."""
-    if not path.exists():
-        return False
-    if path.suffix != ".npz":
-        return True
-    import zipfile
-
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            for key in saved.files:
-                saved[key]
-        return True
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        return False
-
-
-def build_once(path: str | os.PathLike, build: Callable[[], None], what: str | None = None) -> Path:
-    """Make the file ``path`` by calling ``build()`` unless it exists whole; return ``path``.
-
-    ``build`` must write ``path`` itself, atomically (as :func:`collapse_lib.store.save_npz` does).
-    Processes that race here (array tasks on many nodes sharing one store, a sweep's workers) take
-    the lock file next to the artifact (:func:`lock_path`) with the run store's
-    :func:`~collapse_lib.store.writer_lock` (a lease by exclusive file creation, coherent on cluster
-    file systems, taken over from a holder that died): the first builds, the others wait (saying
-    so once on stderr) and then find the file. A build that fails releases the lock and the next
-    caller builds. A damaged or empty file (a ``.npz`` that does not read back whole) is named in one
-    line on stderr and built again, so one bad file never blocks every later run.
-    """
-    from .store import warn, writer_lock
-
-    path = Path(path)
-    if _intact(path):
-        return path
-    with writer_lock(lock_path(path), what or f"the shared prerequisite {path}"):
-        if not _intact(path):
-            if path.exists():
-                warn(f"{path} is damaged; building it again")
-                path.unlink()
-            build()
-    return path
-
 
 # --- the runs of a request ------------------------------------------------------------------------
 

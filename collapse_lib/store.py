@@ -42,7 +42,9 @@ import re
 import sys
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -473,3 +475,50 @@ class RunStore:
         (it may not exist yet); see :func:`collapse_lib.experiments.stored_run`."""
         key = settings_key(experiment, settings, seed, version, data)
         return Run(self.root / experiment / key, experiment, settings, seed, data, version)
+
+
+# --- shared prerequisites (a base model, a classifier, a judge's scores): built once, whoever comes first ---
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of an artifact: ``<artifact>.lock``, next to it."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+def _intact(path: Path) -> bool:
+    """True if ``path`` exists and, for a ``.npz`` archive, every array in it reads back whole."""
+    if not path.exists():
+        return False
+    if path.suffix != ".npz":
+        return True
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            for key in saved.files:
+                saved[key]
+        return True
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+
+
+def build_once(path: str | os.PathLike, build: Callable[[], None], what: str | None = None) -> Path:
+    """Make the file ``path`` by calling ``build()`` unless it exists whole; return ``path``.
+
+    ``build`` must write ``path`` itself, atomically (as :func:`collapse_lib.store.save_npz` does).
+    Processes that race here (array tasks on many nodes sharing one store, a sweep's workers) take
+    the lock file next to the artifact (:func:`lock_path`) with the run store's
+    :func:`writer_lock` (a lease by exclusive file creation, coherent on cluster
+    file systems, taken over from a holder that died): the first builds, the others wait (saying
+    so once on stderr) and then find the file. A build that fails releases the lock and the next
+    caller builds. A damaged or empty file (a ``.npz`` that does not read back whole) is named in one
+    line on stderr and built again, so one bad file never blocks every later run.
+    """
+    path = Path(path)
+    if _intact(path):
+        return path
+    with writer_lock(lock_path(path), what or f"the shared prerequisite {path}"):
+        if not _intact(path):
+            if path.exists():
+                warn(f"{path} is damaged; building it again")
+                path.unlink()
+            build()
+    return path

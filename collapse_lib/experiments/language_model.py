@@ -52,7 +52,7 @@ import numpy as np
 
 from ..loop import run_generations
 from ..policies import DataPolicy
-from ..store import LOCK, RunStore, save_npz, writer_lock
+from ..store import RunStore, build_once, save_npz
 from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
                           check_nonnegative_float,
                           check_positive_float, check_positive_int)
@@ -340,11 +340,11 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
         valid_losses = np.zeros(0)
     else:
         path = (store or RunStore()).root / "language_model_base" / _base_key(s, text.fingerprint) / "base.npz"
-        if not path.exists():
-            with writer_lock(path.parent / LOCK, f"the base model {path}"):  # one process builds it
-                if not path.exists():
-                    with torch_threads(s["threads"]):
-                        save_npz(path, _build_base(s, text, device))
+        def build():
+            with torch_threads(s["threads"]):
+                save_npz(path, _build_base(s, text, device))
+
+        build_once(path, build, f"the base model {path}")  # one process builds it; a damaged file is rebuilt
         with np.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
         codec = lm.BPECodec.from_array(arrays["tokenizer"])
@@ -540,11 +540,12 @@ def judge_generations(result: dict, codec, n_blocks: int = JUDGE_BLOCKS, store: 
     sha = smollm2.gguf_sha256()
     key = hashlib.sha256(json.dumps({"gguf": sha, "texts": texts}).encode()).hexdigest()[:20]
     path = (store or RunStore()).root / "language_model_judge" / f"{key}.npz"
-    if not path.exists():
-        with writer_lock(path.parent / LOCK, f"the SmolLM2 judge {path}"), torch_threads(threads):
-            if not path.exists():
-                flat = smollm2.text_perplexities([t for row in texts for t in row])
-                save_npz(path, {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)})
+    def build():
+        with torch_threads(threads):
+            flat = smollm2.text_perplexities([t for row in texts for t in row])
+        save_npz(path, {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)})
+
+    build_once(path, build, f"the SmolLM2 judge {path}")
     with np.load(path, allow_pickle=False) as saved:
         return {"perplexity": saved["perplexity"], "gguf_sha256": str(saved["gguf_sha256"])}
 

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cluster import build_once
-from ..store import RunStore, save_npz, settings_key
+from ..store import RunStore, build_once, save_npz, settings_key
 from ..validation import (InputArrayError, check_fitted, check_positive_float, check_positive_int)
 from .torch_utils import arrays_to_state, state_to_arrays, torch_seed, torch_threads
 
