@@ -34,7 +34,6 @@ given in), else ``<user cache>/collapse_lib/runs``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -112,9 +111,9 @@ def read_npz(path: Path) -> dict:
 _UMASK_LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=1)
 def current_umask() -> int:
-    """This process's umask (read once), without changing it where the system allows (Linux ``/proc``)."""
+    """This process's umask, read without changing it where the system allows (Linux ``/proc``); read at
+    every write, since a process may change its umask."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
