@@ -29,7 +29,7 @@ from typing import Iterator
 
 from .datasets.fetch import DataError
 from .environment import usable_cores
-from .experiments import (EXPERIMENTS, expand_sweep, get_experiment, resolve_settings, run_sweep, stored_run,
+from .experiments import (EXPERIMENTS, get_experiment, pinned_overrides, resolve_settings, run_sweep, stored_run,
                           validated_runs)
 from .profiles import PROFILE_NAMES, Sweep, check_profile
 from .store import RunStore
@@ -147,16 +147,14 @@ def command_lines(experiment: str, profile: str, seeds: SeedRanges, overrides: d
     so memory does not grow with the number of seeds.
     """
     given = {item.split("=", 1)[0].strip(): item.split("=", 1)[1] for item in assignments}
-    settings = resolve_settings(experiment, profile, **overrides)
-    swept = [key for key, value in settings.items() if isinstance(value, Sweep)]
-    runs = expand_sweep(settings)
     validated_runs(experiment, profile, [0], overrides)  # every combination, once, before the first line
     prefix = [sys.executable, "-m", "collapse_lib", "run", experiment, "--profile", profile]
     suffix = ["--store", store] if store is not None else []
-    for single in runs:
+    for pinned in pinned_overrides(experiment, profile, overrides):
         pins = []
-        for key in sorted(set(given) | set(swept)):
-            pins += ["--set", f"{key}={_shown(single[key]) if key in swept else given[key]}"]
+        for key in sorted(pinned):  # a single value as the user typed it; a swept one as this run's value
+            typed = key in given and not isinstance(overrides[key], Sweep)
+            pins += ["--set", f"{key}={given[key] if typed else _shown(pinned[key])}"]
         for seed in seeds:
             yield shlex.join(prefix + ["--seed", str(seed)] + pins + suffix)
 

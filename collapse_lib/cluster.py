@@ -61,22 +61,6 @@ SIGNAL_DELAY_S = {"slurm": 90, "local": 30}
 
 # --- the runs of a request ------------------------------------------------------------------------
 
-def pinned_requests(experiment: str, profile: str, overrides: dict) -> list[dict]:
-    """The overrides that make each combination of a sweep a single run: the user's own values,
-    with every swept setting (the user's or the profile's) pinned to this combination's value.
-
-    These are what a task resolves and validates on its own node (never what this machine resolved:
-    device, data, threads), as :func:`collapse_lib.cli.command_lines` prints them.
-    """
-    from .experiments import expand_sweep, resolve_settings
-    from .profiles import Sweep
-
-    settings = resolve_settings(experiment, profile, **overrides)
-    swept = [key for key, value in settings.items() if isinstance(value, Sweep)]
-    fixed = {key: value for key, value in overrides.items() if not isinstance(value, Sweep)}
-    return [{**fixed, **{key: single[key] for key in swept}} for single in expand_sweep(settings)]
-
-
 @dataclass(frozen=True)
 class Request:
     """One run of a sweep: its pinned overrides, seed, validated settings and folder in the store."""
@@ -90,14 +74,14 @@ class Request:
 
 def sweep_requests(experiment: str, profile: str, seeds, overrides: dict, store) -> list[Request]:
     """Every run of the sweep, validated (all of them before any is used) and located in ``store``."""
-    from .experiments import resolve_settings, stored_run, validated_runs
+    from .experiments import pinned_overrides, resolve_settings, stored_run, validated_runs
     from .profiles import Sweep
 
     seeds = list(seeds)
     validated_runs(experiment, profile, [0], overrides)  # every combination, once: errors before anything
     swept = sorted(k for k, v in resolve_settings(experiment, profile, **overrides).items() if isinstance(v, Sweep))
     requests, folders = [], set()
-    for pinned in pinned_requests(experiment, profile, overrides):
+    for pinned in pinned_overrides(experiment, profile, overrides):
         label = " ".join(f"{key}={pinned[key]}" for key in swept)
         for settings, seed in validated_runs(experiment, profile, seeds, pinned):
             folder = stored_run(experiment, settings, seed, store).path

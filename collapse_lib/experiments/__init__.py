@@ -92,6 +92,19 @@ def expand_sweep(settings: dict) -> list[dict]:
     return [{**settings, **dict(zip(keys, combo))} for combo in combos]
 
 
+def pinned_overrides(name: str, profile: str, overrides: dict) -> list[dict]:
+    """The overrides that make each combination of a sweep one run: the user's own single values, with
+    every swept setting (the user's or the profile's) pinned to this combination's value.
+
+    Never what a machine resolves (device, data, threads): these are what ``--print-commands`` prints
+    and what a submitted task validates on its own node.
+    """
+    settings = resolve_settings(name, profile, **overrides)
+    swept = [key for key, value in settings.items() if isinstance(value, Sweep)]
+    fixed = {key: value for key, value in overrides.items() if not isinstance(value, Sweep)}
+    return [{**fixed, **{key: single[key] for key in swept}} for single in expand_sweep(settings)]
+
+
 def validated_runs(name: str, profile: str, seeds, overrides: dict) -> list[tuple[dict, int]]:
     """All (settings, seed) pairs of a sweep, each validated before any of them runs.
 
