@@ -147,8 +147,15 @@ def atomic_write_bytes(path: Path, writer, durable: bool = False) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        # Ctrl-C inside the writer can surface as another error raised while the writer cleans up
+        # (np.savez's zip file: "Can't close the ZIP file..."): report the interruption itself
+        cause = error.__context__
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__context__
+        if cause is not None and not isinstance(error, KeyboardInterrupt):
+            raise KeyboardInterrupt from error
         raise
 
 

@@ -174,3 +174,19 @@ def test_files_are_readable_as_the_umask_allows(tmp_path, monkeypatch, umask, mo
     assert "gen_000002.npz" in while_running and "params_000002.npz" in while_running
     assert set(while_running.values()) | set(finished.values()) == {mode}, (while_running, finished)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
+
+
+def test_an_interrupt_inside_a_write_is_reported_as_the_interrupt(tmp_path):
+    """Ctrl-C inside np.savez surfaces as a ValueError from zipfile's cleanup; the store reports the
+    interruption (so the CLI prints its one line), and leaves no temporary file."""
+    from collapse_lib.store import atomic_write_bytes
+
+    def writer(handle):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise ValueError("Can't close the ZIP file while there is an open writing handle on it.")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(tmp_path / "x.npz", writer)
+    assert list(tmp_path.iterdir()) == []
