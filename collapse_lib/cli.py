@@ -89,11 +89,14 @@ def parse_seeds(text: str) -> SeedRanges:
 
 
 
-def _parse_value(key: str, text: str, default):
-    """One ``--set`` value read by the type of the setting's default; a wrong type is an error naming it."""
+def _parse_value(experiment, key: str, text: str, default):
+    """One ``--set`` value read by the setting's type (its spec's constraint; for an experiment without a
+    spec, the type of its default); a wrong type is an error naming it."""
+    if experiment.spec is not None:
+        return experiment.spec.parse(key, text)
     text = text.strip()
     if isinstance(default, list):
-        return [_parse_value(key, item, 0.0) for item in text.split(",")]
+        return [_parse_value(experiment, key, item, 0.0) for item in text.split(",")]
     if isinstance(default, bool):
         if text.lower() not in BOOLEAN_WORDS:
             raise SettingError(f"{key} must be true or false (also yes/no, 1/0, on/off), got {text!r}.")
@@ -114,9 +117,11 @@ def _parse_value(key: str, text: str, default):
 def parse_overrides(experiment: str, assignments: list[str]) -> dict:
     """``["key=value", "key=a,b"]`` -> settings; a comma list becomes a :class:`Sweep`.
 
-    A value repeated in a sweep (``policy=accumulate,accumulate``) is run once.
+    Each value is parsed by its setting's type. A value repeated in a sweep (``policy=accumulate,accumulate``)
+    is run once.
     """
-    defaults = get_experiment(experiment).defaults
+    spec = get_experiment(experiment)
+    defaults = spec.defaults
     overrides = {}
     for item in assignments:
         if "=" not in item:
@@ -126,11 +131,31 @@ def parse_overrides(experiment: str, assignments: list[str]) -> dict:
         if key not in defaults:
             raise SettingError(f"unknown setting {key!r} for {experiment!r}; known: {', '.join(sorted(defaults))}.")
         if isinstance(defaults[key], list) or "," not in text:
-            overrides[key] = _parse_value(key, text, defaults[key])
+            overrides[key] = _parse_value(spec, key, text, defaults[key])
         else:
-            values = [_parse_value(key, t, defaults[key]) for t in text.split(",")]
+            values = [_parse_value(spec, key, t, defaults[key]) for t in text.split(",")]
             overrides[key] = Sweep(dict.fromkeys(values))
     return overrides
+
+
+def settings_help(experiment: str) -> str:
+    """Every setting of ``experiment``: its default, the values it allows, its meaning and each profile's value;
+    the same fields as the chapters' settings tables (its spec)."""
+    entry = get_experiment(experiment)
+    lines = [f"{experiment}: {entry.description}", ""]
+    profiles = {p: entry.profile(p) for p in PROFILE_NAMES}
+    rows = entry.spec.describe() if entry.spec is not None else \
+        [(k, _shown(v), "", "") for k, v in entry.defaults.items()]
+    for name, default, allowed, meaning in rows:
+        lines.append(f"  {name} = {default}" + (f"  ({allowed})" if allowed else ""))
+        if meaning:
+            lines.append(f"      {meaning}")
+        at = [f"{p}: {_shown(v[name])}" for p, v in profiles.items() if name in v]
+        if at:
+            lines.append("      profiles: " + "; ".join(at))
+    lines.append("")
+    lines.append(f"set any of them with --set name=value (a comma list runs each value).")
+    return "\n".join(lines)
 
 
 def _shown(value) -> str:
@@ -262,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list experiments and their settings at each profile")
+    listing = sub.add_parser("list", help="list experiments and their settings at each profile; with an experiment's "
+                                          "name, every setting: its default, allowed values and meaning")
+    listing.add_argument("experiment", nargs="?", default=None)
     run = sub.add_parser("run", help="run an experiment (or a sweep) into the run store")
     _add_request(run)
     run.add_argument("--jobs", type=_whole_number("--jobs", 1), default=None,
@@ -297,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = None
     try:
+        if args.command == "list" and args.experiment is not None:
+            print(settings_help(args.experiment))
+            return 0
         if args.command == "list":
             for name, experiment in EXPERIMENTS.items():
                 print(f"{name}: {experiment.description}")

@@ -32,9 +32,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import sufficient_stats
+from .spec import Options
 from .validation import SettingError, check_choice, check_fraction
 
 POLICIES = ("replace", "accumulate", "accumulate-subsample", "mix", "fixed-real")
+
+#: The constraint of an experiment spec's ``policy`` setting (:mod:`collapse_lib.spec`).
+POLICY = Options(POLICIES)
+
+
+def check_policy(policy: str, real_fraction: float) -> None:
+    """A spec's ``policy`` and ``real_fraction`` together: a real fraction above 0 needs policy ``mix``."""
+    check_choice("policy", policy, POLICIES)
+    fraction = check_fraction("real_fraction", real_fraction)
+    if policy != "mix" and fraction != 0.0:
+        raise SettingError(f"real_fraction={fraction} only applies to policy 'mix'; "
+                           f"set policy='mix' or real_fraction=0 (policy is {policy!r}).")
 
 
 @dataclass(frozen=True)
@@ -45,13 +58,7 @@ class DataPolicy:
     real_fraction: float = 0.0
 
     def __post_init__(self):
-        check_choice("policy", self.name, POLICIES)
-        fraction = check_fraction("real_fraction", self.real_fraction)
-        if self.name != "mix" and fraction != 0.0:
-            raise SettingError(
-                f"real_fraction={fraction} only applies to policy 'mix'; "
-                f"set policy='mix' or real_fraction=0 (policy is {self.name!r})."
-            )
+        check_policy(self.name, self.real_fraction)
 
     @property
     def keeps_real(self) -> bool:

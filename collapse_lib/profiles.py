@@ -35,39 +35,7 @@ class Sweep(tuple):
         return f"Sweep({list(self)!r})"
 
 
-PAPER_GAUSSIAN_SIZES = Sweep([100, 500, 1000, 10000])
-
 PROFILES: dict = {
-    # The paper's single-Gaussian experiment (SI Figs. 3-5; official notebook cells 12, 16).
-    "gaussian": {
-        "smoke": dict(sample_size=Sweep([100, 1000]), n_generations=40, n_chains=200,
-                      ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
-        "book": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=1000,
-                     ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
-        # The paper's M, generations, estimators and policies, over 10,000 chains. The exact
-        # sufficient-statistic sampler is used: literal samples (--set method=samples) give the
-        # same distribution but an accumulate pool of M=10,000 reaches ~80 GB by generation 1000.
-        "paper": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=10000,
-                      ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
-    },
-    # SI Fig. 4: each fit uses a fixed-size draw (M points, without replacement) from the pool of every sample so
-    # far. Literal samples (float32 pools of (g + 1) M points per chain): the chain counts keep the largest pool
-    # near 400 MB; M = 10,000 only at "paper".
-    "gaussian_subsample": {
-        "smoke": dict(sample_size=Sweep([100, 1000]), n_generations=40, n_chains=200, ddof=0),
-        "book": dict(sample_size=Sweep([100, 500, 1000]), n_generations=1000, n_chains=100, ddof=0),
-        "paper": dict(sample_size=PAPER_GAUSSIAN_SIZES, n_generations=1000, n_chains=10, ddof=0),
-    },
-    # Theory checks of Theorem 3.1 with growing sample sizes (formulas G1-G6).
-    "gaussian_theory": {
-        # growth: the geometric ratio, chosen so that M stays below ~1e8 at the last generation.
-        "smoke": dict(sample_size=20, n_generations=30, n_chains=4000, ddof=Sweep([0, 1]), growth=1.5,
-                      schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
-        "book": dict(sample_size=20, n_generations=200, n_chains=20000, ddof=Sweep([0, 1]), growth=1.08,
-                     schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
-        "paper": dict(sample_size=100, n_generations=1000, n_chains=100000, ddof=Sweep([0, 1]), growth=1.014,
-                      schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
-    },
     # Discrete distributions with exact approximation: neutral Wright-Fisher chains.
     "wright_fisher": {
         "smoke": dict(sample_size=20, n_generations=150, n_chains=2000),

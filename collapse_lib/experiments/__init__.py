@@ -1,7 +1,8 @@
 """The experiments of the book: a registry, single runs through the run store, and sweeps.
 
 An experiment is a function ``runner(settings, seed, run, progress) -> dict of arrays``
-plus its default settings and a validator. :func:`run_experiment` fills in the defaults
+plus its typed spec (:mod:`collapse_lib.spec`): every setting's default, constraint, meaning and paper
+value, and the three scale profiles, declared once. :func:`run_experiment` fills in the defaults
 and the profile, validates everything before any work, and returns the stored result if
 the run has finished before (or resumes it if it was interrupted).
 
@@ -27,7 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..profiles import Sweep, profile_settings
+from ..profiles import Sweep, check_profile
+from ..spec import ExperimentSpec
 from ..store import RunStore, settings_key
 from ..validation import SettingError, check_choice, check_finite_settings, check_seed
 
@@ -54,6 +56,23 @@ class Experiment:
     machine_settings: tuple[str, ...] = ()
     resolve: Callable[[dict], dict] | None = None
     data_identity: Callable[[dict], str | None] | None = None
+    spec: type[ExperimentSpec] | None = None
+
+    @classmethod
+    def from_spec(cls, name: str, runner: Callable, spec: type[ExperimentSpec], description: str,
+                  version: int = 1) -> "Experiment":
+        """The experiment whose settings, profiles, constraints and paper values are ``spec``'s."""
+        spec.check_profiles()
+        return cls(name, runner, spec.defaults(), spec.validate, description, version, spec.paper_values(),
+                   spec.machine_settings(), spec.resolve, spec.data_identity, spec)
+
+    def profile(self, profile: str) -> dict:
+        """The settings ``profile`` changes (may hold :class:`~collapse_lib.profiles.Sweep` values)."""
+        check_profile(profile)
+        if self.spec is not None:
+            return dict(self.spec.profiles.get(profile, {}))
+        from ..profiles import profile_settings
+        return profile_settings(self.name, profile)
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -62,6 +81,12 @@ EXPERIMENTS: dict[str, Experiment] = {}
 def register(experiment: Experiment) -> Experiment:
     EXPERIMENTS[experiment.name] = experiment
     return experiment
+
+
+def register_spec(name: str, runner: Callable, spec: type[ExperimentSpec], description: str,
+                  version: int = 1) -> Experiment:
+    """Register experiment ``name``: ``runner(settings, seed, run, progress)`` with the settings of ``spec``."""
+    return register(Experiment.from_spec(name, runner, spec, description, version))
 
 
 def get_experiment(name: str) -> Experiment:
@@ -76,7 +101,7 @@ def resolve_settings(name: str, profile: str = "book", **overrides) -> dict:
     """
     experiment = get_experiment(name)
     settings = dict(experiment.defaults)
-    settings.update(profile_settings(name, profile))
+    settings.update(experiment.profile(profile))
     unknown = sorted(set(overrides) - set(settings))
     if unknown:
         raise SettingError(f"unknown setting(s) {', '.join(unknown)} for experiment {name!r}; "
@@ -278,12 +303,15 @@ _register_all()
 
 
 def settings_table(name: str, profile: str, **overrides) -> str:
-    """A Markdown table of the settings a chapter ran with, beside the paper's where it has one."""
+    """A Markdown table of the settings a chapter ran with, beside the paper's where it has one, and what
+    each means (from the experiment's spec: the same fields as the command line's help)."""
     experiment = get_experiment(name)
     settings = resolve_settings(name, profile, **overrides)
-    rows = ["| setting | this build (profile `%s`) | paper |" % profile, "|---|---|---|"]
+    spec = experiment.spec
+    rows = ["| setting | this build (profile `%s`) | paper | meaning |" % profile, "|---|---|---|---|"]
     for key in sorted(settings):
         value = settings[key]
         shown = ", ".join(map(str, value)) if isinstance(value, (Sweep, list)) else str(value)
-        rows.append(f"| `{key}` | {shown} | {experiment.paper.get(key, '')} |")
+        meaning = spec.help(key).replace("|", "\\|") if spec is not None else ""
+        rows.append(f"| `{key}` | {shown} | {experiment.paper.get(key, '')} | {meaning} |")
     return "\n".join(rows)

@@ -2,55 +2,82 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
 from ..loop import run_generations
 from ..metrics import chain_quantiles, w2_squared_gaussian_1d
 from ..models.gaussian import METHODS, GaussianModel
-from ..policies import DataPolicy
+from ..policies import POLICY, DataPolicy, check_policy
+from ..profiles import Sweep
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
+from ..spec import FRACTION, GENERATIONS, POSITIVE_INT, ExperimentSpec, Interval, Options, preset, setting
 from ..sufficient_stats import _rows_without_replacement
-from ..validation import SettingError, check_choice, check_generations, check_int, check_positive_float, check_positive_int
-from . import Experiment, register
+from ..validation import SettingError
+from . import register_spec
 
-DEFAULTS = dict(
-    mu=0.0,               # true mean of the real data
-    sigma=1.0,            # true standard deviation of the real data
-    sample_size=100,      # M_0
-    schedule="constant",  # how M_i grows (collapse_lib.sample_sizes)
-    growth=2.0,           # ratio of the geometric schedule
-    n_generations=1000,   # recursive steps after generation 0
-    ddof=0,               # 0 = the official code's np.std (MLE), 1 = the theorem's unbiased estimator
-    policy="replace",     # collapse_lib.policies
-    real_fraction=0.0,    # fresh real data per generation (policy "mix")
-    n_chains=1000,        # independent chains run together
-    method="sufficient",  # "sufficient" (exact, O(1) per chain) or "samples" (literal draws)
-    keep_chains=5,        # chains whose raw (mu, sigma) trajectory is stored
-)
-
-PAPER = dict(sample_size="100, 500, 1000, 10000", n_generations=1000, ddof="0 (code) / 1 (theorem)",
-             policy="replace; accumulate (SI Figs. 4-5)", n_chains="1 unseeded run per M", method="samples")
+#: The paper's sample sizes M of SI Figs. 3-5.
+PAPER_SAMPLE_SIZES = Sweep([100, 500, 1000, 10000])
 
 
-def validate(settings: dict) -> dict:
-    s = dict(settings)
-    s["mu"] = float(s["mu"])
-    s["sigma"] = check_positive_float("sigma", s["sigma"])
-    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
-    if s["sample_size"] < 2:
-        raise SettingError(f"sample_size must be >= 2 to estimate a standard deviation, got {s['sample_size']}.")
-    check_choice("schedule", s["schedule"], SCHEDULES)
-    s["growth"] = check_positive_float("growth", s["growth"])
-    DataPolicy(s["policy"], s["real_fraction"])
-    s["real_fraction"] = float(s["real_fraction"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    check_choice("method", s["method"], METHODS)
-    s["keep_chains"] = check_int("keep_chains", s["keep_chains"], minimum=0)
-    sample_size_schedule(s["sample_size"], s["n_generations"], s["schedule"], s["growth"])
-    return s
+@dataclass(frozen=True)
+class GaussianSpec(ExperimentSpec):
+    """The single-Gaussian recursion over ``n_chains`` independent chains (SI Figs. 3-5; Theorem 3.1)."""
+
+    mu: float = setting(0.0, Interval(float), "true mean of the real data", paper=0)
+    sigma: float = setting(1.0, Interval(float, 0, None, closed="neither"),
+                           "true standard deviation of the real data", paper=1)
+    sample_size: int = setting(100, POSITIVE_INT, "M_0, points per generation (2 or more: a standard deviation "
+                               "is estimated)", paper="100, 500, 1000, 10000")
+    schedule: str = setting("constant", Options(SCHEDULES), "how M_i grows with the generation "
+                            "(collapse_lib.sample_sizes)")
+    growth: float = setting(2.0, Interval(float, 0, None, closed="neither"), "ratio of the geometric schedule")
+    n_generations: int = setting(1000, GENERATIONS, "recursive steps after generation 0", paper=1000)
+    ddof: int = setting(0, Options((0, 1)), "0: the official code's np.std (MLE); 1: the theorem's unbiased "
+                        "estimator", paper="0 (code) / 1 (theorem)")
+    policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)",
+                          paper="replace; accumulate (SI Figs. 4-5)")
+    real_fraction: float = setting(0.0, FRACTION, "fresh real data per generation (policy 'mix' only)")
+    n_chains: int = setting(1000, Interval(int, 1, None), "independent chains run together",
+                            paper="1 unseeded run per M")
+    method: str = setting("sufficient", Options(METHODS), "'sufficient' (exact, O(1) per chain) or 'samples' "
+                          "(literal draws)", paper="samples")
+    keep_chains: int = setting(5, Interval(int, 0, None), "chains whose raw (mu, sigma) trajectory is stored")
+
+    profiles: ClassVar[dict] = {
+        "smoke": dict(sample_size=Sweep([100, 1000]), n_generations=40, n_chains=200,
+                      ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
+        "book": dict(sample_size=PAPER_SAMPLE_SIZES, n_generations=1000, n_chains=1000,
+                     ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
+        # The paper's M, generations, estimators and policies, over 10,000 chains. The exact
+        # sufficient-statistic sampler is used: literal samples (--set method=samples) give the
+        # same distribution but an accumulate pool of M=10,000 reaches ~80 GB by generation 1000.
+        "paper": dict(sample_size=PAPER_SAMPLE_SIZES, n_generations=1000, n_chains=10000,
+                      ddof=Sweep([0, 1]), policy=Sweep(["replace", "accumulate"])),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        if s["sample_size"] < 2:
+            raise SettingError(f"sample_size must be >= 2 to estimate a standard deviation, got {s['sample_size']}.")
+        check_policy(s["policy"], s["real_fraction"])
+        sample_size_schedule(s["sample_size"], s["n_generations"], s["schedule"], s["growth"])
+        return s
+
+
+#: Theorem 3.1 checks with growing sample sizes (formulas G1-G6); growth: the geometric ratio, chosen so that M
+#: stays below ~1e8 at the last generation.
+GaussianTheorySpec = preset(GaussianSpec, "GaussianTheorySpec", profiles={
+    "smoke": dict(sample_size=20, n_generations=30, n_chains=4000, ddof=Sweep([0, 1]), growth=1.5,
+                  schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
+    "book": dict(sample_size=20, n_generations=200, n_chains=20000, ddof=Sweep([0, 1]), growth=1.08,
+                 schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
+    "paper": dict(sample_size=100, n_generations=1000, n_chains=100000, ddof=Sweep([0, 1]), growth=1.014,
+                  schedule=Sweep(["constant", "linear", "quadratic", "geometric"])),
+})
 
 
 def record_gaussian(model: GaussianModel, mu: float, sigma: float, keep_chains: int) -> dict:
@@ -82,7 +109,7 @@ def record_gaussian(model: GaussianModel, mu: float, sigma: float, keep_chains: 
 
 
 def run_gaussian(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
-    """Run ``n_chains`` chains of the Gaussian recursion; see :data:`DEFAULTS` for the settings."""
+    """Run ``n_chains`` chains of the Gaussian recursion; see :class:`GaussianSpec` for the settings."""
     s = settings
     sizes = sample_size_schedule(s["sample_size"], s["n_generations"], s["schedule"], s["growth"])
     truth = GaussianModel.from_params(s["mu"], s["sigma"], s["n_chains"], s["ddof"], s["method"])
@@ -148,24 +175,39 @@ def run_gaussian_subsample(settings: dict, seed: int, run=None, progress: bool =
     return history
 
 
-def validate_subsample(settings: dict) -> dict:
-    """The Gaussian settings of SI Fig. 4: ``policy`` must be ``accumulate-subsample`` and ``method``
-    ``samples`` (literal pools) at a constant sample size; anything else is refused, never swapped."""
-    for key, only in (("policy", "accumulate-subsample"), ("method", "samples"), ("schedule", "constant")):
-        if settings.get(key, only) != only:
-            raise SettingError(f"gaussian_subsample runs {key}={only!r} only (SI Fig. 4), got {settings[key]!r}; "
-                               f"drop --set {key} or use the experiment 'gaussian'.")
-    s = validate({**settings, "policy": "replace"})
-    s.pop("growth", None)  # no effect at a constant sample size: not part of the run's identity
-    return {**s, "policy": "accumulate-subsample"}
+ONLY = "gaussian_subsample runs {0}={1!r} only (SI Fig. 4); drop --set {0} or use the experiment 'gaussian'."
 
 
-SUBSAMPLE_DEFAULTS = {**DEFAULTS, "policy": "accumulate-subsample", "method": "samples", "n_chains": 100}
+@dataclass(frozen=True)
+class GaussianSubsampleSpec(GaussianSpec):
+    """SI Fig. 4: the Gaussian settings with ``policy`` ``accumulate-subsample`` and literal samples at a constant
+    sample size; anything else is refused, never swapped. Literal samples (float32 pools of (g + 1) M points per
+    chain): the chain counts keep the largest pool near 400 MB; M = 10,000 only at ``paper``."""
 
-register(Experiment("gaussian_subsample", run_gaussian_subsample, SUBSAMPLE_DEFAULTS, validate_subsample,
-                    "SI Fig. 4: the single Gaussian fitted to a fixed-size draw from the pool of all samples",
-                    version=1, paper={**PAPER, "policy": "accumulate-subsample (SI Fig. 4; not in the code)"}))
+    policy: str = setting("accumulate-subsample", Options(("accumulate-subsample",), hint=ONLY.format("policy", "accumulate-subsample")), "data policy: SI Fig. 4 "
+                          "fits a fixed-size draw from the pool of every sample so far",
+                          paper="accumulate-subsample (SI Fig. 4; not in the code)")
+    method: str = setting("samples", Options(("samples",), hint=ONLY.format("method", "samples")), "literal samples (the pool is kept)", paper="samples")
+    schedule: str = setting("constant", Options(("constant",), hint=ONLY.format("schedule", "constant")), "constant sample size")
+    n_chains: int = setting(100, Interval(int, 1, None), "independent chains run together",
+                            paper="1 unseeded run per M")
 
-for _name, _description in [("gaussian", "the paper's single-Gaussian experiment (SI Figs. 3-5)"),
-                            ("gaussian_theory", "Theorem 3.1 checks with growing sample sizes")]:
-    register(Experiment(_name, run_gaussian, DEFAULTS, validate, _description, version=2, paper=PAPER))
+    profiles: ClassVar[dict] = {
+        "smoke": dict(sample_size=Sweep([100, 1000]), n_generations=40, n_chains=200, ddof=0),
+        "book": dict(sample_size=Sweep([100, 500, 1000]), n_generations=1000, n_chains=100, ddof=0),
+        "paper": dict(sample_size=PAPER_SAMPLE_SIZES, n_generations=1000, n_chains=10, ddof=0),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        s = super().check(s)
+        s.pop("growth", None)  # no effect at a constant sample size: not part of the run's identity
+        return s
+
+
+register_spec("gaussian_subsample", run_gaussian_subsample, GaussianSubsampleSpec,
+              "SI Fig. 4: the single Gaussian fitted to a fixed-size draw from the pool of all samples", version=1)
+register_spec("gaussian", run_gaussian, GaussianSpec, "the paper's single-Gaussian experiment (SI Figs. 3-5)",
+              version=2)
+register_spec("gaussian_theory", run_gaussian, GaussianTheorySpec, "Theorem 3.1 checks with growing sample sizes",
+              version=2)
