@@ -14,7 +14,7 @@
   the same command (``torch.matmul`` of two 2048 x 2048 matrices), both on one thread, as the book's
   runs use one thread per process. Target >= 40% of the peak.
 * ``language_model/book-chapter-runs``: everything the chapter computes at the ``book`` profile
-  (:func:`collapse_lib.experiments.language_model.chapter_runs`: base model, 2 settings x seeds x
+  (:func:`collapse_lib.language_model_chapter_runs`: base model, 2 settings x seeds x
   10 generations, the repetition ablation at penalty 2) from an empty run store, two processes; the
   SmolLM2 judge is not included. Target < 480 s on 2 cores.
 
@@ -34,7 +34,6 @@ import torch
 import torch.nn.functional as F
 
 import collapse_lib as cl
-from collapse_lib.experiments import language_model as lm_exp
 from collapse_lib.models import language_model as lm
 from collapse_lib.models import opt_path
 from collapse_lib.models.torch_utils import torch_threads
@@ -152,7 +151,7 @@ def book_chapter(ctx):
     profile = "smoke" if ctx.quick else "book"
     with tempfile.TemporaryDirectory(prefix="bench-lm-") as root:
         start = time.perf_counter()
-        runs = lm_exp.chapter_runs(profile, 0, jobs=2, store=cl.RunStore(root))
+        runs = cl.language_model_chapter_runs(profile, 0, jobs=2, store=cl.RunStore(root))
         seconds = time.perf_counter() - start
     n_runs = len(runs["main"]) + len(runs["ablation"]) - 1
     return Result.time("language_model/book-chapter-runs", seconds, below=480.0,

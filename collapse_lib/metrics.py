@@ -388,3 +388,293 @@ def collapse_indicators(*, risk=None, risk_se=None, spread=None, tail_mass=None,
         slope = np.polyfit(np.log(sizes[last]), np.log(errors[last]), 1)[0]
         out["scaling flattened"] = bool(slope > -0.25)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Wright–Fisher chains (chapter "theory"): absorption, fixation and the states still present
+# ---------------------------------------------------------------------------------------------
+
+def _fixed_states(fixed_state) -> np.ndarray:
+    """A recorded ``fixed_state`` array (whole numbers >= -1), kept in its own integer dtype."""
+    states = np.asarray(fixed_state)
+    checked = as_array("fixed_state", states, min_ndim=1, shape_hint="(..., n_chains)")
+    if np.any(checked < -1) or np.any(checked != np.round(checked)):
+        raise InputArrayError("fixed_state must hold whole numbers >= -1 (a state index, or -1 for not absorbed), "
+                              "as recorded by fixed_state(); got other values.")
+    return states
+
+
+def absorbed_fraction(fixed_state):
+    """Fraction of chains absorbed in one state (all mass on it), from a recorded ``fixed_state``.
+
+    ``fixed_state`` (..., n_chains) as :func:`fixed_state` returns it (the absorbing state, or -1),
+    e.g. the ``wright_fisher`` experiment's ``(n_generations + 1, n_chains)`` -> ``(...)``, one
+    fraction in [0, 1] per generation.
+    """
+    return (_fixed_states(fixed_state) >= 0).mean(axis=-1)
+
+
+def fixation_counts(fixed_state, n_states: int) -> np.ndarray:
+    """How many chains are fixed in (absorbed by) each state: the fixation frequencies times ``n_chains``.
+
+    ``fixed_state`` (n_chains,) as :func:`fixed_state` returns it (e.g. the last generation of a
+    ``wright_fisher`` run); returns int64 ``(n_states,)``. Chains not absorbed (-1) are in no state.
+    """
+    states = _fixed_states(fixed_state)
+    if states.ndim != 1:
+        raise InputArrayError(f"fixed_state must be one generation, shape (n_chains,), got shape {states.shape}.")
+    n_states = int(n_states)
+    if states.size and states.max() >= n_states:
+        raise InputArrayError(f"fixed_state holds state {int(states.max())}, but n_states = {n_states}.")
+    return np.bincount(states[states >= 0].astype(np.int64), minlength=n_states).astype(np.int64)
+
+
+def presence_fraction(probabilities):
+    """Fraction of chains whose model still gives each state some probability.
+
+    ``probabilities (n_chains, K)`` -> ``(K,)``, fractions in [0, 1]: the chance that a state survives,
+    compared in the theory chapter with :func:`collapse_lib.theory.state_presence_probability`.
+    """
+    p = as_array("probabilities", probabilities, ndim=2, shape_hint="(n_chains, K)")
+    return (p > 0).mean(axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tails of a categorical distribution (chapters "prevention" and "debate")
+# ---------------------------------------------------------------------------------------------
+
+def tail_sets(probabilities, levels) -> np.ndarray:
+    r"""Indicator ``(K, L)`` of the states beyond each quantile level :math:`\alpha` of the original.
+
+    ``probabilities`` (K,) are the original distribution, its states ordered from the most to the least
+    probable; ``levels`` (L,) in [0, 1]. State ``k`` is beyond level :math:`\alpha` when the states before it
+    already carry at least :math:`\alpha` of the mass: the tail is what lies past the :math:`\alpha`-quantile
+    of the rank. Returns floats 0 or 1, ready for :func:`tail_mass`.
+    """
+    probabilities = as_array("probabilities", probabilities, ndim=1, shape_hint="(K,)")
+    levels = as_array("levels", levels, ndim=1, shape_hint="(L,)")
+    if np.any((levels < 0) | (levels > 1)):
+        raise InputArrayError(f"levels must lie in [0, 1] (quantile levels), got {levels.tolist()}.")
+    before = np.cumsum(probabilities) - probabilities
+    return (before[:, None] >= np.asarray(levels, dtype=float)[None, :] - 1e-12).astype(float)
+
+
+def tail_mass(probabilities, tails):
+    """The probability each model gives each tail of the original distribution.
+
+    ``probabilities`` (..., K) (e.g. ``(n_chains, K)``), ``tails`` (K, L) from :func:`tail_sets`;
+    returns (..., L), probabilities.
+    """
+    p = as_array("probabilities", probabilities, min_ndim=1, shape_hint="(..., K)")
+    tails = as_array("tails", tails, ndim=2, shape_hint="(K, L)")
+    check_same("probabilities", p.shape[-1], "tails", tails.shape[0], "the number of states K")
+    return p @ tails
+
+
+def support_size(probabilities):
+    """Number of states with non-zero probability, per model: ``(..., K)`` -> int ``(...)``."""
+    p = as_array("probabilities", probabilities, min_ndim=1, shape_hint="(..., K)")
+    return (p > 0).sum(axis=-1)
+
+
+def survivors_by_count(probabilities, original_counts, max_count: int) -> np.ndarray:
+    """How many (chain, state) pairs whose count in the real data was ``k`` still have probability > 0.
+
+    ``probabilities`` (n_chains, K), the models of one generation; ``original_counts`` (n_chains, K), whole
+    numbers, each state's count in generation 0's data. Returns int64 ``(max_count,)`` for ``k = 1..max_count``
+    (a state absent from the real data is never counted): the survival of rare values, whose loss times
+    :func:`loss_time_moments` summarises.
+    """
+    p = as_array("probabilities", probabilities, ndim=2, shape_hint="(n_chains, K)")
+    counts = np.asarray(original_counts)
+    if counts.shape != p.shape or not np.issubdtype(counts.dtype, np.integer):
+        raise InputArrayError(f"original_counts must be whole numbers of the shape of probabilities {p.shape}, got "
+                              f"{counts.dtype} of shape {counts.shape}.")
+    bins = int(max_count) + 1
+    present = p > 0
+    return np.bincount(np.minimum(counts[present], bins), minlength=bins + 1)[1:bins].astype(np.int64)
+
+
+def loss_time_moments(lost_by, generations) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and second moment of the generation at which a value is lost, among the values lost by the last one.
+
+    ``lost_by`` ``(G + 1, K)``: the fraction lost by each generation, for each of ``K`` groups (an observed
+    fraction, or an exact distribution function such as :func:`collapse_lib.theory.loss_time_cdf`);
+    ``generations`` ``(G + 1,)``. Returns two ``(K,)`` arrays, in generations and squared generations.
+    """
+    lost_by = as_array("lost_by", lost_by, ndim=2, shape_hint="(G + 1, K)")
+    generations = as_array("generations", generations, ndim=1, shape_hint="(G + 1,)")
+    check_same("lost_by", lost_by.shape[0], "generations", generations.size, "the number of generations")
+    weights = np.diff(lost_by, axis=0) / lost_by[-1]
+    return (generations[1:, None] * weights).sum(axis=0), (generations[1:, None] ** 2 * weights).sum(axis=0)
+
+
+def unseen_mass(counts, probabilities):
+    """The probability of the values a training set never saw: the test error of a model that memorises.
+
+    ``counts`` (n_chains, K), each training set's count of every value; ``probabilities`` (K,), how often each
+    value is asked. Returns ``(n_chains,)``, probabilities (Dohmatob et al.'s *A Tale of Tails*; its exact
+    mean is :func:`collapse_lib.theory.tail_cut_test_error`).
+    """
+    counts = np.asarray(counts)
+    p = as_array("probabilities", probabilities, ndim=1, shape_hint="(K,)")
+    if counts.ndim < 1 or counts.shape[-1] != p.size:
+        raise InputArrayError(f"counts must have shape (n_chains, {p.size}) (one count per value), got {counts.shape}.")
+    return (counts == 0) @ p
+
+
+# ---------------------------------------------------------------------------------------------
+# The d-dimensional Gaussian (chapter "prevention"): the volume of the fitted covariance
+# ---------------------------------------------------------------------------------------------
+
+#: Log of the smallest positive double: the floor of a recorded log-determinant (:func:`log_det_ratio`).
+LOG_TINY = float(np.log(np.finfo(float).tiny))
+
+
+def log_det_ratio(cov, true_cov):
+    r""":math:`\log\det\hat\Sigma - \log\det\Sigma` (natural log), the log of the fitted volume over the truth's.
+
+    ``cov`` (..., d, d) (e.g. ``(n_chains, d, d)``), ``true_cov`` (d, d) -> ``(...)``. A covariance that has
+    become numerically singular (floats are discrete) counts as :data:`LOG_TINY`, so that quantiles over
+    chains stay finite.
+    """
+    cov = as_array("cov", cov, min_ndim=2, finite=False, shape_hint="(..., d, d)")
+    check_square("cov", cov)
+    true_cov = as_array("true_cov", true_cov, ndim=2, shape_hint="(d, d)")
+    check_square("true_cov", true_cov, cov.shape[-1])
+    sign, logdet = np.linalg.slogdet(cov)
+    return np.where(sign > 0, np.maximum(logdet, LOG_TINY), LOG_TINY) - np.linalg.slogdet(true_cov)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian mixtures (chapters "gmm" and "prevention"): spread and the KL estimate
+# ---------------------------------------------------------------------------------------------
+
+def mixture_total_variance(weights, means, covariances):
+    r"""Total variance :math:`\mathrm{tr}\,C` of mixtures, :math:`C = \sum_k w_k(\Sigma_k + \mu_k\mu_k^\top) - mm^\top`.
+
+    ``weights`` (..., K), ``means`` (..., K, d), ``covariances`` (..., K, d, d) (e.g. ``n_chains`` fitted
+    mixtures, or one true mixture of :mod:`collapse_lib.distributions`); returns ``(...)`` (a ``float`` for
+    one mixture), squared data units. The mixture's spread is :math:`\sqrt{\mathrm{tr}\,C/d}`.
+    """
+    from .models.gmm import mixture_moments
+
+    w = as_array("weights", weights, min_ndim=1, shape_hint="(..., K)")
+    m = as_array("means", means, min_ndim=2, shape_hint="(..., K, d)")
+    c = as_array("covariances", covariances, min_ndim=3, shape_hint="(..., K, d, d)")
+    check_square("covariances", c, m.shape[-1])
+    check_same("weights", w.shape[-1], "means", m.shape[-2], "the number of components K")
+    out = np.trace(mixture_moments(w, m, c)[1], axis1=-2, axis2=-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def component_spreads(covariances):
+    r"""Each component's spread :math:`\sqrt{\mathrm{tr}\,\Sigma_k/d}`, sorted from smallest to largest.
+
+    ``covariances`` (..., K, d, d) -> ``(..., K)``, in data units.
+    """
+    c = as_array("covariances", covariances, min_ndim=3, shape_hint="(..., K, d, d)")
+    check_square("covariances", c)
+    return np.sort(np.sqrt(np.trace(c, axis1=-2, axis2=-1) / c.shape[-1]), axis=-1)
+
+
+def kl_estimate(truth_log_likelihood, model_log_likelihood):
+    r"""Monte Carlo estimate of :math:`KL(p\,\|\,q)` (nats), one per chain.
+
+    :math:`KL(p\,\|\,q) = E_{x\sim p}[\log p(x) - \log q(x)]`, estimated on points drawn from the truth
+    :math:`p`: pass the mean log-likelihood per chain of the same points under the truth and under the model
+    (``(n_chains,)`` each, e.g. :meth:`collapse_lib.models.gmm.GaussianMixtureModel.score`). Returns
+    ``(n_chains,)``, nats; it can fall below 0 by Monte Carlo error.
+    """
+    truth = as_array("truth_log_likelihood", truth_log_likelihood, finite=False)
+    model = as_array("model_log_likelihood", model_log_likelihood, finite=False)
+    broadcast_shape(truth_log_likelihood=truth, model_log_likelihood=model)
+    return truth - model
+
+
+# ---------------------------------------------------------------------------------------------
+# Images (chapter "vae"): the latent spread and the pixel variance
+# ---------------------------------------------------------------------------------------------
+
+def latent_spread(latent_means) -> float:
+    """Standard deviation of all the latent means of a set of images, pooled over images and dimensions.
+
+    ``latent_means`` (n_images, latent_dim), e.g. the generation-0 encoder's means of a generation's samples;
+    returns a ``float`` in latent units (computed in the array's own dtype). A spread that falls means the
+    images crowd into a smaller part of the original latent space.
+    """
+    values = np.asarray(latent_means)
+    as_array("latent_means", values, min_ndim=1, finite=False, shape_hint="(n_images, latent_dim)")
+    return values.ravel().std()
+
+
+def pixel_variance(images) -> np.ndarray:
+    """Variance over a set of images of each pixel: ``(n_images, height, width)`` -> ``(height, width)``.
+
+    In the images' own dtype and units (intensity in [0, 1] squared for the VAE's images); its mean over
+    pixels is the pixel variance of the VAE chapter.
+    """
+    images = np.asarray(images)
+    as_array("images", images, min_ndim=2, finite=False, shape_hint="(n_images, height, width)")
+    return images.reshape(len(images), -1).var(axis=0).reshape(images.shape[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Text (chapter "language_model"): perplexity, repetition and diversity
+# ---------------------------------------------------------------------------------------------
+
+def perplexity(losses) -> float:
+    """The paper's perplexity: ``exp`` of the mean block loss (nats per token).
+
+    ``losses`` (n_blocks,), each block's mean token loss; equal-length blocks, so this is also the
+    token-weighted mean. The paper averages per batch; the two agree when every batch is full.
+    """
+    return float(np.exp(np.mean(losses)))
+
+
+def data_perplexities(results: list, generation: int) -> np.ndarray:
+    """The perplexities under the generation-0 model of the blocks of dataset ``generation``, pooled over runs.
+
+    ``results`` are ``language_model`` runs of one setting (their ``data_perplexity`` and ``data_is_real``,
+    ``(n_generations + 1, M)`` each): all blocks at generation 0 (the real ones), only the generated
+    continuations after it (the real blocks mixed in by setting 2 are left out). Returns a 1-D array of
+    perplexities.
+    """
+    return np.concatenate([r["data_perplexity"][generation][~r["data_is_real"][generation] if generation
+                                                             else slice(None)] for r in results])
+
+
+def distinct_ngram_fraction(blocks, n: int = 4) -> float:
+    """Mean over blocks of (distinct n-grams) / (n-grams): 1 when no n-gram repeats within a block.
+
+    ``blocks`` (n_blocks, length) of token ids; a block shorter than ``n`` counts as 1.
+    """
+    blocks = np.asarray(blocks)
+    if blocks.ndim != 2:
+        raise InputArrayError(f"blocks must have shape (n_blocks, length), got {blocks.shape}.")
+    n = int(n)
+    if blocks.shape[1] < n:
+        return 1.0
+    grams = np.lib.stride_tricks.sliding_window_view(blocks, n, axis=1)
+    fractions = [len({tuple(g) for g in row}) / len(row) for row in grams]
+    return float(np.mean(fractions))
+
+
+def corpus_diversity(texts, real_texts=None, rare_count: int = 2) -> dict:
+    """Corpus-level diversity of a generation's text (whitespace-separated words).
+
+    ``vocabulary``: distinct words; ``entropy``: unigram entropy in bits; and, when ``real_texts`` is
+    given, ``rare_survival``: the fraction of the real text's rare words (those it holds at most
+    ``rare_count`` times) that occur in ``texts`` at all.
+    """
+    from collections import Counter
+
+    counts = Counter(word for text in texts for word in str(text).split())
+    total = sum(counts.values())
+    p = np.array(list(counts.values()), dtype=float) / max(total, 1)
+    out = {"vocabulary": len(counts), "entropy": float(-(p * np.log2(p)).sum()) if total else 0.0}
+    if real_texts is not None:
+        real = Counter(word for text in real_texts for word in str(text).split())
+        rare = [w for w, c in real.items() if c <= rare_count]
+        out["rare_survival"] = float(np.mean([w in counts for w in rare])) if rare else float("nan")
+    return out

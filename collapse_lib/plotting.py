@@ -66,3 +66,28 @@ def generation_lines(ax, runs: dict, values: dict, colors: dict | None = None, l
                 color=None if colors is None else colors[value], **line_kwargs)
     ax.set_xscale("log")
     ax.set_xlabel("generation")
+
+
+def ecdf(ax, values, **line_kwargs):
+    """Draw the empirical distribution function of ``values`` (any shape, flattened) as a step line.
+
+    The y axis is the fraction of values at or below x, from 1/n to 1; ``line_kwargs`` go to ``ax.step``.
+    """
+    v = np.sort(np.asarray(values).ravel())
+    return ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post", **line_kwargs)
+
+
+#: The generations the paper's SI Fig. 6 shows for the Gaussian mixture, next to the real data.
+GMM_SNAPSHOT_GENERATIONS = (0, 50, 100, 150, 200, 350, 2000)
+
+
+def component_outlines(means, covariances, n_std: float = 2.0, n_points: int = 100) -> np.ndarray:
+    """The ``n_std``-standard-deviation ellipses of 2-D Gaussian components, for plotting.
+
+    ``means`` (..., 2), ``covariances`` (..., 2, 2) (positive definite); returns the closed curves,
+    (..., n_points, 2), in data units.
+    """
+    angle = np.linspace(0.0, 2 * np.pi, n_points)
+    circle = np.stack([np.cos(angle), np.sin(angle)], axis=-1)  # (n_points, 2)
+    chol = np.linalg.cholesky(np.asarray(covariances, dtype=float))
+    return np.asarray(means, dtype=float)[..., None, :] + n_std * np.einsum("...ij,pj->...pi", chol, circle)

@@ -30,11 +30,10 @@ import numpy as np
 from scipy import stats
 
 from . import theory
-from .experiments import gaussian as gaussian_experiment
-from .experiments import gmm as gmm_experiment
-from .experiments import language_model as lm_experiment
-from .experiments import prevention, resolve_settings, run_experiment
-from .metrics import first_true
+from .distributions import gmm_truth, zipf_probabilities
+from .experiments import resolve_settings, run_experiment
+from .experiments.prevention import gaussian_sample_sizes
+from .metrics import data_perplexities, first_true, mixture_total_variance
 from .profiles import Sweep, check_profile
 
 
@@ -206,7 +205,7 @@ def check_subsample_bounded(profile: str, seed: int) -> Verdict:
         r = _gaussian_subsample(profile, seed, m)
         n = int(r["generation"][-1])
         mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(chains)
-        exact = float(gaussian_experiment.expected_subsample_mean_sq_error(settings["sigma"], m, n)[-1])
+        exact = float(theory.expected_subsample_mean_sq_error(settings["sigma"], m, n)[-1])
         median = float(r["sigma_q"][-1, 2])
         agree &= abs(mc - exact) < 3 * se and abs(median - 1) < 0.1
         bounded &= mc < (n + 1) / m / 3 and median > 0.5
@@ -386,12 +385,6 @@ def _prevention(name, profile, seed, **settings):
     return run_experiment(name, profile, seed, **settings)
 
 
-def _gaussian_unit(settings):
-    """tr Σ of the prevention experiments' true covariance, and one fit's error of the mean, tr Σ / M."""
-    trace = float(np.trace(prevention.true_covariance(settings["dim"], settings["spectrum"])))
-    return trace, trace / settings["sample_size"]
-
-
 def _last_mean_sq_error(result, n_chains):
     """Monte Carlo mean of ‖μ̂ − μ‖² at the last generation and its standard error."""
     return float(result["mean_sq_error"][-1]), float(result["sd_sq_error"][-1]) / np.sqrt(n_chains)
@@ -399,7 +392,7 @@ def _last_mean_sq_error(result, n_chains):
 
 def check_mvg_accumulate_bounded(profile: str, seed: int) -> Verdict:
     settings = resolve_settings("prevention_gaussian", profile)
-    trace, unit = _gaussian_unit(settings)
+    trace, unit = theory.gaussian_error_unit(settings)
     runs = {p: _prevention("prevention_gaussian", profile, seed, policy=p) for p in ("replace", "accumulate")}
     exact = {p: float(theory.multivariate_gaussian_errors(trace, r["sample_size"], p, 0.0, settings["ddof"])[0][-1])
              for p, r in runs.items()}
@@ -443,7 +436,7 @@ def check_mvg_volume_collapses(profile: str, seed: int) -> Verdict:
 
 def check_mix_bounds_error(profile: str, seed: int) -> Verdict:
     settings = resolve_settings("prevention_mix", profile)
-    trace, unit = _gaussian_unit(settings)
+    trace, unit = theory.gaussian_error_unit(settings)
     gamma, m = 0.1, settings["sample_size"]  # the paper's 10% (language-model setting 2)
     mixed = _prevention("prevention_mix", profile, seed, real_fraction=gamma, real_sample_size=0)
     alone = _prevention("prevention_mix", profile, seed, real_fraction=0.0, real_sample_size=0)
@@ -479,7 +472,7 @@ def check_mix_bounds_error(profile: str, seed: int) -> Verdict:
 
 def check_growing_sizes_like_accumulate(profile: str, seed: int) -> Verdict:
     settings = resolve_settings("prevention_schedules", profile)
-    trace, unit = _gaussian_unit(settings)
+    trace, unit = theory.gaussian_error_unit(settings)
     cases = [("replace", "quadratic"), ("accumulate", "constant")]
     runs = {case: _prevention("prevention_schedules", profile, seed, policy=case[0], schedule=case[1])
             for case in cases + [("replace", "constant")]}
@@ -713,7 +706,7 @@ def _gmm_expressivity(profile, seed):
 
 def check_gmm_expressivity_error(profile: str, seed: int) -> Verdict:
     settings, runs = _gmm_expressivity(profile, seed)
-    floor, m = gmm_experiment.expressivity_floor(settings), max(size for _, size in runs)
+    floor, m = theory.expressivity_error(**gmm_truth(settings)), max(size for _, size in runs)
     one, two = (float(runs[k, m]["l2_truth_q"][0, 2]) for k in (1, 2))
     smallest = float(runs[1, min(size for _, size in runs)]["l2_truth_q"][0, 2])
     # K=1 stays at the closed-form floor (within 2%) at the largest M; K=2 is far below it (< 10%)
@@ -752,11 +745,11 @@ def _gmm_policies(profile, seed):
 
 def check_gmm_policies_keep_variance(profile: str, seed: int) -> Verdict:
     settings, runs = _gmm_policies(profile, seed)
-    total = gmm_experiment.true_total_variance(settings)
+    total = mixture_total_variance(**gmm_truth(settings))
     replace, n = runs["replace"], int(runs["replace"]["generation"][-1])
     mean = {policy: float(r["mean_total_variance"][-1]) for policy, r in runs.items()}
     se = {policy: float(r["sd_total_variance"][-1]) / np.sqrt(settings["n_chains"]) for policy, r in runs.items()}
-    exact = float(gmm_experiment.expected_total_variance(total, replace["sample_size"], settings["reg_covar"])[-1])
+    exact = float(theory.expected_total_variance(total, replace["sample_size"], settings["reg_covar"])[-1])
     # replace: below half the truth's beyond 3 standard errors, and at the exact rate; the others within 20%
     collapsed = mean["replace"] + 3 * se["replace"] < 0.5 * total and abs(mean["replace"] - exact) < 3 * se["replace"]
     kept = all(abs(mean[p] / total - 1) < 0.2 for p in ("accumulate", "mix"))
@@ -923,7 +916,7 @@ def check_lm_real_data_helps(profile: str, seed: int) -> Verdict:
 
 
 def _pooled_perplexities(results, generation):
-    return lm_experiment.data_perplexities(results, generation)
+    return data_perplexities(results, generation)
 
 
 def _shares_against_generation_1(results, quantile, above):
@@ -1107,7 +1100,7 @@ def check_tail_cut_plateau(profile: str, seed: int) -> Verdict:
     cutoff = 100
     s, cut = _debate("debate_tails", profile, seed, cutoff=cutoff)
     _, mixed = _debate("debate_tails", profile, seed, cutoff=cutoff, clean_fraction=0.1)
-    p = prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+    p = zipf_probabilities(s["n_facts"], s["exponent"])
     lost = float(p[cutoff:].sum())
     sizes = s["sample_sizes"]
     closed_cut = theory.tail_cut_test_error(p, sizes, cutoff)
@@ -1139,7 +1132,7 @@ def check_tail_cut_plateau(profile: str, seed: int) -> Verdict:
 def check_temperature(profile: str, seed: int) -> Verdict:
     settings = resolve_settings("debate_temperature", profile)
     rows, agree, directions = [], True, True
-    p = prevention.zipf_probabilities(settings["n_states"], settings["exponent"])
+    p = zipf_probabilities(settings["n_states"], settings["exponent"])
     h0 = float(theory.entropy(p))
     n = settings["n_generations"]
     early = min(3, n)
@@ -1233,8 +1226,8 @@ def check_fixed_real_bounded(profile: str, seed: int) -> Verdict:
     s = None
     for real in settings["real_sample_size"]:
         s, r = _debate("debate_fixed_real", profile, seed, real_sample_size=real)
-        trace, _ = prevention.error_unit(s)
-        m, _ = theory.multivariate_gaussian_errors(trace, prevention.gaussian_sample_sizes(s), "fixed-real", 0.0,
+        trace, _ = theory.gaussian_error_unit(s)
+        m, _ = theory.multivariate_gaussian_errors(trace, gaussian_sample_sizes(s), "fixed-real", 0.0,
                                                    s["ddof"])
         m_star, _ = theory.fixed_real_limit(trace, real, s["sample_size"], s["ddof"])
         mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
@@ -1256,13 +1249,12 @@ def check_fixed_real_bounded(profile: str, seed: int) -> Verdict:
 
 
 def check_curation(profile: str, seed: int) -> Verdict:
-    from .experiments import debate as debate_experiment
     rows, agree, amplified, bounded = [], True, True, True
     for mode in ("curate", "verify"):
         for policy in ("replace", "fixed-real"):
             s, r = _debate("debate_curation", profile, seed, mode=mode, policy=policy)
-            q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
-            reward = debate_experiment.filter_reward(s["n_states"], s["favourite"], s["reward_scale"], mode)
+            q = zipf_probabilities(s["n_states"], s["exponent"])
+            reward = theory.filter_reward(s["n_states"], s["favourite"], s["reward_scale"], mode)
             share = s["real_sample_size"] / (s["real_sample_size"] + s["sample_size"]) if policy == "fixed-real" else 0.0
             closed = float(theory.curated(q, reward, mode, s["n_generations"], q, share)[-1, s["favourite"]])
             mc = float(r["mean_favourite"][-1])

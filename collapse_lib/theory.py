@@ -906,3 +906,143 @@ def optimal_real_weight(real_size: int, synthetic_size: int) -> float:
     """
     rho = check_positive_int("real_size", real_size) / check_positive_int("synthetic_size", synthetic_size)
     return float((np.sqrt(rho**2 + 4 * rho) - rho) / 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The single Gaussian under accumulate-subsample (chapter "gaussian", SI Fig. 4)
+# ---------------------------------------------------------------------------------------------
+
+def expected_subsample_mean_sq_error(sigma, sample_size: int, n_generations: int) -> np.ndarray:
+    r"""First-order closed form of :math:`\mathbb E(\hat\mu_g-\mu)^2` under *accumulate-subsample* (SI Fig. 4).
+
+    The pool of generation :math:`g` holds :math:`N_g=(g+1)M` points and has mean :math:`m_g`; the fit is the mean
+    of :math:`M` of them drawn without replacement, :math:`\hat\mu_g=m_g+s_g`, whose subsampling error has
+    variance :math:`\sigma^2 f_g/M` with the finite-population factor :math:`f_g=(N_g-M)/(N_g-1)`. The new batch
+    of generation :math:`g` has mean :math:`\hat\mu_{g-1}+\varepsilon_g` (variance :math:`\sigma^2/M`) and
+    weight :math:`1/(g+1)` in the pool, so :math:`m_g=m_{g-1}+(s_{g-1}+\varepsilon_g)/(g+1)`: martingale steps.
+    Taking every point's variance as :math:`\sigma^2` (exact to first order in :math:`1/M`),
+
+    .. math::
+
+        \mathbb E(\hat\mu_g-\mu)^2=\frac{\sigma^2}{M}\Big[1+\sum_{k=1}^{g}\frac{1+f_{k-1}}{(k+1)^2}+f_g\Big]
+        \;\to\;\frac{\sigma^2}{M}\Big(2+\sum_{k\ge1}\frac{2-1/k}{(k+1)^2}\Big)\approx 2.94\,\frac{\sigma^2}{M},
+
+    between *accumulate*'s :math:`\tfrac{\pi^2}{6}\sigma^2/M` and *replace*'s :math:`(g+1)\sigma^2/M`. ``sigma``
+    (>= 0, data units), ``sample_size`` M (>= 1), ``n_generations`` n (>= 0); returns ``(n + 1,)`` for the
+    generations ``0..n``, in squared data units.
+    """
+    _scale("sigma", sigma)
+    m = float(check_positive_int("sample_size", sample_size))
+    n_generations = check_int("n_generations", n_generations, minimum=0)
+    g = np.arange(n_generations + 1, dtype=float)
+    pool = (g + 1) * m
+    f = (pool - m) / np.maximum(pool - 1, 1)  # 0 at generation 0 (the fit uses the whole real sample)
+    steps = np.concatenate([[0.0], (1 + f[:-1]) / (g[1:] + 1) ** 2])
+    return sigma**2 / m * (1 + np.cumsum(steps) + f)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian mixtures (chapter "gmm"): the expressivity error and the expected total variance
+# ---------------------------------------------------------------------------------------------
+
+def moment_matched_gaussian(weights, means, covariances) -> dict:
+    r"""The single Gaussian with a mixture's mean and covariance: its best one-component fit with unlimited data.
+
+    Maximum likelihood over Gaussians matches the first two moments, :math:`m = \sum_k w_k\mu_k` and
+    :math:`C = \sum_k w_k(\Sigma_k + \mu_k\mu_k^\top) - mm^\top`. ``weights`` (..., K), ``means`` (..., K, d),
+    ``covariances`` (..., K, d, d) (squared data units); returns mixture parameters with K = 1 and the same
+    leading axes: ``weights`` (..., 1), ``means`` (..., 1, d), ``covariances`` (..., 1, d, d).
+    """
+    from .models.gmm import mixture_moments
+
+    mean, cov = mixture_moments(weights, means, covariances)
+    return dict(weights=np.ones(mean.shape[:-1] + (1,)), means=mean[..., None, :], covariances=cov[..., None, :, :])
+
+
+def expressivity_error(weights, means, covariances):
+    r"""The functional expressivity error of a single Gaussian for a mixture: the squared :math:`L^2` distance
+    from the mixture to its :func:`moment_matched_gaussian`, the error a one-component fit keeps with unlimited data.
+
+    ``weights`` (..., K), ``means`` (..., K, d), ``covariances`` (..., K, d, d), e.g. one of
+    :func:`collapse_lib.distributions.gmm_truth`; returns a ``float`` for one mixture, ``(...)`` for a batch,
+    in inverse data units to the power d (see :func:`collapse_lib.metrics.l2_squared_gmm`). Zero for a single
+    Gaussian.
+    """
+    from .metrics import l2_squared_gmm
+
+    best = moment_matched_gaussian(weights, means, covariances)
+    out = l2_squared_gmm(best["weights"], best["means"], best["covariances"], weights, means, covariances)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def expected_total_variance(total_variance: float, sample_sizes, reg_covar: float, d: int = 2) -> np.ndarray:
+    r"""Expected trace of a fitted mixture's covariance at every generation, for any mixture (policy *replace*).
+
+    After every M-step the mixture's mean and covariance are exactly the sample mean and the
+    maximum-likelihood (``ddof = 0``) sample covariance, plus ``reg_covar`` on the diagonal. The
+    expected sample covariance of ``M`` points is :math:`\frac{M-1}{M}` times the covariance they
+    were drawn from, whatever its shape, so with :math:`T_g` the trace of generation ``g``'s
+    mixture covariance and :math:`T` the truth's (``total_variance``, e.g.
+    :func:`collapse_lib.metrics.mixture_total_variance` of the truth),
+
+    .. math:: \mathbb E\,T_g = T\prod_{i\le g}\rho_i + d\,\texttt{reg\_covar}\sum_{j\le g}\prod_{j<i\le g}\rho_i,
+              \qquad \rho_i = \frac{M_i - 1}{M_i}.
+
+    ``sample_sizes`` gives :math:`M_0..M_n` (shape ``(n+1,)``), ``d`` the dimension; returns ``(n+1,)``, one value
+    per generation, in squared data units.
+    """
+    check_nonnegative_float("total_variance", total_variance)
+    check_nonnegative_float("reg_covar", reg_covar)
+    d = check_positive_int("d", d)
+    sizes = np.asarray(sample_sizes, dtype=float)
+    rho = (sizes - 1) / sizes
+    decay = expected_variance(1.0, sizes, ddof=0)  # prod_{i <= g} rho_i
+    added = np.zeros_like(decay)
+    for g in range(sizes.size):
+        added[g] = (added[g - 1] * rho[g] if g else 0.0) + d * reg_covar
+    return total_variance * decay + added
+
+
+# ---------------------------------------------------------------------------------------------
+# The d-dimensional Gaussian (chapters "prevention" and "debate"): the unit of the error of the mean
+# ---------------------------------------------------------------------------------------------
+
+def gaussian_error_unit(settings: dict) -> tuple[float, float]:
+    r"""``(tr Σ, tr Σ / M)`` for the settings of a d-dimensional Gaussian experiment (``prevention_*``,
+    ``debate_fixed_real``: ``dim``, ``spectrum``, ``sample_size``).
+
+    :math:`\mathrm{tr}\,\Sigma` is the total variance of :func:`collapse_lib.distributions.true_covariance`;
+    :math:`\mathrm{tr}\,\Sigma/M` is the exact :math:`E\lVert\hat\mu - \mu\rVert^2` of one fit to ``M`` real
+    points, the unit in which the chapters and the scorecard measure the error of the mean. Both in squared
+    data units.
+    """
+    from .distributions import true_covariance
+
+    trace = float(np.trace(true_covariance(settings["dim"], settings["spectrum"])))
+    return trace, trace / settings["sample_size"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Verify and curate (chapter "debate"): the filter's reward
+# ---------------------------------------------------------------------------------------------
+
+def filter_reward(n_states: int, favourite: int, reward_scale: float, mode: str) -> np.ndarray:
+    r"""The reward (``curate``) or acceptance probability (``verify``) of each state, for :func:`curated`:
+    the filter prefers state ``favourite`` (0-based).
+
+    ``curate``: :math:`r_k = ` ``reward_scale`` for the favourite, 0 elsewhere (a Bradley–Terry reward, in
+    nats of odds). ``verify``: the favourite is always accepted, every other state with probability
+    :math:`e^{-\text{reward\_scale}}`. Returns ``(n_states,)``.
+    """
+    if mode not in ("curate", "verify"):
+        raise SettingError(f"mode must be 'curate' or 'verify', got {mode!r}.")
+    n_states = check_int("n_states", n_states, minimum=1)
+    favourite = check_int("favourite", favourite, minimum=0, maximum=n_states - 1)
+    reward_scale = check_nonnegative_float("reward_scale", reward_scale)
+    if mode == "curate":
+        reward = np.zeros(n_states)
+        reward[favourite] = reward_scale
+        return reward
+    accept = np.full(n_states, np.exp(-reward_scale))
+    accept[favourite] = 1.0
+    return accept

@@ -42,7 +42,7 @@ def test_fixed_real_gaussian_matches_its_closed_form(ddof):
                                       "real_sample_size": 10, "n_generations": 25, "n_chains": chains,
                                       "policy": "fixed-real", "ddof": ddof})
     r = prevention.run_multivariate_gaussian(s, 3)
-    trace, _ = prevention.error_unit(s)
+    trace, _ = theory.gaussian_error_unit(s)
     m, t = theory.multivariate_gaussian_errors(trace, prevention.gaussian_sample_sizes(s), "fixed-real", 0.0, ddof)
     for g in (1, 5, 25):
         assert abs(r["mean_sq_error"][g] - m[g]) < 3.5 * r["sd_sq_error"][g] / np.sqrt(chains)
@@ -77,7 +77,7 @@ def test_strong_collapse_plateaus_at_its_closed_form(fraction):
 @pytest.mark.parametrize("cutoff, clean", [(0, 0.0), (100, 0.0), (100, 0.1)])
 def test_tail_cut_learning_curve_matches_its_closed_form(cutoff, clean):
     s, r = _run("debate_tails", cutoff=cutoff, clean_fraction=clean, n_chains=200)
-    p = cl.experiments.prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+    p = cl.distributions.zipf_probabilities(s["n_facts"], s["exponent"])
     closed = theory.tail_cut_test_error(p, s["sample_sizes"], cutoff, clean)
     se = r["sd_test_error"] / np.sqrt(s["n_chains"])
     assert np.all(np.abs(r["mean_test_error"] - closed) < 4 * se + 1e-12)
@@ -89,7 +89,7 @@ def test_tail_cut_learning_curve_matches_its_closed_form(cutoff, clean):
 
 
 def test_tempered_sampling_collapses_or_spreads():
-    p = cl.experiments.prevention.zipf_probabilities(50, 1.0)
+    p = cl.distributions.zipf_probabilities(50, 1.0)
     h0 = theory.entropy(p)
     assert theory.entropy(theory.tempered(p, 0.8, 30)) < 1e-6
     assert theory.entropy(theory.tempered(p, 1.25, 30)) == pytest.approx(np.log(50), abs=1e-3)
@@ -141,11 +141,10 @@ def test_debate_settings_are_checked_before_work():
 @pytest.mark.parametrize("mode", ["curate", "verify"])
 @pytest.mark.parametrize("policy", ["replace", "fixed-real"])
 def test_filtered_loop_follows_its_infinite_sample_map(mode, policy):
-    from collapse_lib.experiments import debate
     s, r = _run("debate_curation", mode=mode, policy=policy, sample_size=20000, real_sample_size=20000,
                 n_chains=40, n_generations=10)
-    q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
-    reward = debate.filter_reward(s["n_states"], s["favourite"], s["reward_scale"], mode)
+    q = cl.distributions.zipf_probabilities(s["n_states"], s["exponent"])
+    reward = theory.filter_reward(s["n_states"], s["favourite"], s["reward_scale"], mode)
     share = 0.5 if policy == "fixed-real" else 0.0
     closed = theory.curated(q, reward, mode, s["n_generations"], q, share)[:, s["favourite"]]
     # large M: within 4 standard errors plus the real set's own sampling error (1/sqrt(M_0) of the mass)
@@ -158,7 +157,7 @@ def test_filtered_loop_follows_its_infinite_sample_map(mode, policy):
 
 
 def test_curation_maximises_the_reward():
-    p = prevention.zipf_probabilities(10, 1.0)
+    p = cl.distributions.zipf_probabilities(10, 1.0)
     reward = np.linspace(0, 1, 10)
     path = theory.curated(p, reward, "curate", 200)
     assert path[-1, -1] > 0.99

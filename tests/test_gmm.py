@@ -298,8 +298,8 @@ def test_collapsed_data_are_regularised_and_recorded():
 def test_regularised_fits_are_counted_per_generation():
     model = GaussianMixtureModel.from_params([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2) * 1e-9] * 2, n_chains=4)
     fitted = GaussianMixtureModel(2).fit(model.sample(100, np.random.default_rng(0)), rng=0)
-    record = gmm_experiment.record_gmm(fitted, fitted.get_params(), gmm_experiment.true_mixture(
-        dict(data="blob")), keep_chains=2)
+    record = gmm_experiment.record_gmm(fitted, fitted.get_params(), cl.distributions.gmm_truth(dict(data="blob")),
+                                       keep_chains=2)
     assert record["regularised_fraction"] == 1.0
     assert record["chain_means"].shape == (2, 2, 2)
 
@@ -310,8 +310,8 @@ def test_expected_total_variance_matches_simulation():
     """E tr C_g = rho^(g+1) tr C + d reg_covar (1 - rho^(g+1)) / (1 - rho), for any mixture."""
     settings = cl.experiments.validated_runs("gmm", "smoke", 0, dict(
         data="two_gaussians", n_components=2, sample_size=40, n_generations=30, n_chains=600, reg_covar=1e-3))[0][0]
-    truth = gmm_experiment.true_mixture(settings)
-    real = gmm_experiment.real_data(settings, 0)
+    truth = cl.distributions.gmm_truth(settings)
+    real = cl.distributions.gmm_real_data(settings, 0)
 
     def record(model, generation):
         _, cov = mixture_moments(model.weights_, model.means_, model.covariances_)
@@ -319,7 +319,7 @@ def test_expected_total_variance_matches_simulation():
 
     history = cl.run_generations(lambda: GaussianMixtureModel(2, reg_covar=1e-3), real, 30, 40, seed=0, record=record)
     total = np.trace(mixture_moments(truth["weights"], truth["means"], truth["covariances"])[1])
-    expected = gmm_experiment.expected_total_variance(total, history["sample_size"], 1e-3)
+    expected = cl.theory.expected_total_variance(total, history["sample_size"], 1e-3)
     mean = history["trace"].mean(axis=1)
     error = history["trace"].std(axis=1) / np.sqrt(600)
     assert np.all(np.abs(mean - expected) < 4 * error)
@@ -328,8 +328,8 @@ def test_expected_total_variance_matches_simulation():
 
 def test_single_gaussian_fit_is_the_moment_matched_gaussian_with_unlimited_data():
     settings = dict(data="two_gaussians", separation=3.0, component_std=0.5)
-    truth = gmm_experiment.true_mixture(settings)
-    best = gmm_experiment.moment_matched_gaussian(truth["weights"], truth["means"], truth["covariances"])
+    truth = cl.distributions.gmm_truth(settings)
+    best = cl.theory.moment_matched_gaussian(truth["weights"], truth["means"], truth["covariances"])
     np.testing.assert_allclose(best["covariances"][0], np.diag([0.25 + 2.25, 0.25]))
     floor = l2_squared_gmm(best["weights"], best["means"], best["covariances"], truth["weights"], truth["means"],
                            truth["covariances"])
@@ -342,11 +342,12 @@ def test_single_gaussian_fit_is_the_moment_matched_gaussian_with_unlimited_data(
     assert floor > 0.05  # an error no amount of data removes
 
 
-def test_true_total_variance_and_expressivity_floor_match_direct_computations():
-    two = dict(data="two_gaussians", separation=3.0, component_std=0.5)
+def test_true_total_variance_and_expressivity_error_match_direct_computations():
+    two = cl.distributions.gmm_truth(dict(data="two_gaussians", separation=3.0, component_std=0.5))
+    blob = cl.distributions.gmm_truth(dict(data="blob"))
     # tr C = within-component variance (2 sigma^2) + between-component variance along the axis ((s/2)^2)
-    assert gmm_experiment.true_total_variance(two) == pytest.approx(2 * 0.5**2 + 1.5**2, rel=1e-12)
-    assert gmm_experiment.true_total_variance(dict(data="blob")) == pytest.approx(2.0, rel=1e-12)
+    assert cl.metrics.mixture_total_variance(**two) == pytest.approx(2 * 0.5**2 + 1.5**2, rel=1e-12)
+    assert cl.metrics.mixture_total_variance(**blob) == pytest.approx(2.0, rel=1e-12)
     # the floor against a direct numerical integral of (p - q)^2 over the plane
     x, y = np.meshgrid(np.linspace(-7, 7, 1401), np.linspace(-5, 5, 1001), indexing="ij")
 
@@ -356,5 +357,5 @@ def test_true_total_variance_and_expressivity_floor_match_direct_computations():
     p = 0.5 * density((-1.5, 0), (0.25, 0.25)) + 0.5 * density((1.5, 0), (0.25, 0.25))
     q = density((0, 0), (0.25 + 1.5**2, 0.25))
     integral = ((p - q) ** 2).sum() * (14 / 1400) * (10 / 1000)
-    assert gmm_experiment.expressivity_floor(two) == pytest.approx(integral, rel=1e-4)
-    assert gmm_experiment.expressivity_floor(dict(data="blob")) == pytest.approx(0.0, abs=1e-15)
+    assert cl.theory.expressivity_error(**two) == pytest.approx(integral, rel=1e-4)
+    assert cl.theory.expressivity_error(**blob) == pytest.approx(0.0, abs=1e-15)

@@ -155,7 +155,7 @@ def test_perplexity_matches_a_hand_computation():
         by_hand.append(np.mean(nll))
     losses = lm.block_losses(model, blocks, batch_size=2)
     np.testing.assert_allclose(losses, by_hand, rtol=1e-5)
-    assert lm.perplexity(losses) == pytest.approx(np.exp(np.mean(by_hand)), rel=1e-5)
+    assert cl.metrics.perplexity(losses) == pytest.approx(np.exp(np.mean(by_hand)), rel=1e-5)
 
 
 def test_lines_are_tokenised_with_a_bos_token_each_as_the_paper_code_does():
@@ -318,11 +318,11 @@ def test_profiles_keep_the_papers_protocol():
 
 def test_corpus_diversity_counts_words_entropy_and_surviving_rare_words():
     real = ["a b c d", "a b e f"]  # c, d, e, f occur once: rare
-    d = lm_exp.corpus_diversity(["a a c", "a c"], real, rare_count=1)
+    d = cl.metrics.corpus_diversity(["a a c", "a c"], real, rare_count=1)
     assert d["vocabulary"] == 2
     assert d["entropy"] == pytest.approx(-(0.6 * np.log2(0.6) + 0.4 * np.log2(0.4)))
     assert d["rare_survival"] == pytest.approx(1 / 4)
-    assert lm_exp.corpus_diversity(["x x x"])["entropy"] == 0.0
+    assert cl.metrics.corpus_diversity(["x x x"])["entropy"] == 0.0
 
 
 def test_smollm2_identity_is_the_gguf_checksum():

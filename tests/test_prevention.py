@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import collapse_lib as cl
+from collapse_lib.distributions import true_covariance
 from collapse_lib.experiments import prevention
 from collapse_lib.models.linear_regression import FixedDesign, LinearRegressionModel
 from collapse_lib.metrics import w2_squared_to_gaussian
@@ -101,7 +102,7 @@ def test_standard_wishart_moments(dof):
 @pytest.mark.parametrize("method", ["sufficient", "samples"])
 def test_one_multivariate_step_has_the_exact_moments(method):
     """After one fit to n points: E mean = mu, E|mean - mu|^2 = tr S / n, E cov = S (n-1)/(n-ddof)."""
-    cov = prevention.true_covariance(3, 4.0)
+    cov = true_covariance(3, 4.0)
     n_chains, n = 20000, 6
     for ddof in (0, 1):
         truth = MultivariateGaussianModel.from_params(np.array([1.0, -1.0, 0.5]), cov, n_chains, ddof, method)
@@ -113,7 +114,7 @@ def test_one_multivariate_step_has_the_exact_moments(method):
 
 def test_batched_w2_matches_the_single_pair_metric():
     rng = np.random.default_rng(3)
-    cov = prevention.true_covariance(4, 10.0)
+    cov = true_covariance(4, 10.0)
     a = rng.normal(size=(5, 4, 4))
     covs = a @ np.swapaxes(a, 1, 2) + 0.1 * np.eye(4)
     means = rng.normal(size=(5, 4))
@@ -187,7 +188,7 @@ def test_multivariate_gaussian_closed_forms(policy, fraction, schedule):
     settings = dict(dim=3, sample_size=10, n_generations=12, n_chains=n_chains, policy=policy, real_fraction=fraction,
                     schedule=schedule, ddof=1)
     r = cl.run_experiment("prevention_gaussian", "smoke", 0, **settings)
-    trace = np.trace(prevention.true_covariance(3, 10.0))
+    trace = np.trace(true_covariance(3, 10.0))
     mean_error, trace_cov = cl.theory.multivariate_gaussian_errors(trace, r["sample_size"], policy, fraction, 1)
     assert_within_se(r["mean_sq_error"], r["sd_sq_error"], n_chains, mean_error)
     assert_within_se(r["mean_trace_ratio"], r["sd_trace_ratio"], n_chains, trace_cov / trace)
@@ -232,7 +233,7 @@ def test_mix_error_limit_is_reached_by_simulation():
     """After many generations with fresh real data the error sits at the closed-form fixed point."""
     r = cl.run_experiment("prevention_mix", "smoke", 0, real_fraction=0.5, real_sample_size=0, n_generations=40,
                           n_chains=4000)
-    trace = np.trace(prevention.true_covariance(3, 10.0))
+    trace = np.trace(true_covariance(3, 10.0))
     m_star, t_star = cl.theory.multivariate_gaussian_mix_limit(trace, 20, 0.5)
     assert_within_se(r["mean_sq_error"][-1], r["sd_sq_error"][-1], 4000, m_star)
     assert_within_se(r["mean_trace_ratio"][-1], r["sd_trace_ratio"][-1], 4000, t_star / trace)
@@ -352,7 +353,7 @@ def test_bad_settings_name_the_problem(name, overrides, message):
 
 def test_loss_time_moments_of_a_geometric_loss_time():
     """A value lost with probability p each generation: mean 1/p and second moment (2 - p)/p^2."""
-    from collapse_lib.experiments.prevention import loss_time_moments
+    from collapse_lib.metrics import loss_time_moments
 
     p = np.array([0.05, 0.2, 0.5])
     generations = np.arange(2001)
@@ -362,11 +363,9 @@ def test_loss_time_moments_of_a_geometric_loss_time():
     np.testing.assert_allclose(second, (2 - p) / p**2, rtol=1e-9)
 
 
-def test_error_unit_is_the_trace_of_sigma_over_m():
-    from collapse_lib.experiments.prevention import error_unit, true_covariance
-
+def test_gaussian_error_unit_is_the_trace_of_sigma_over_m():
     settings = dict(dim=4, spectrum=10.0, sample_size=50)
-    trace, unit = error_unit(settings)
+    trace, unit = cl.theory.gaussian_error_unit(settings)
     assert trace == pytest.approx(np.geomspace(1, 0.1, 4).sum(), rel=1e-12)  # the eigenvalues' sum
     assert unit == pytest.approx(trace / 50, rel=1e-15)
     assert trace == pytest.approx(np.trace(true_covariance(4, 10.0)), rel=1e-12)

@@ -9,9 +9,9 @@ import pytest
 
 import collapse_lib.scorecard as scorecard
 from collapse_lib import theory
-from collapse_lib.experiments import gaussian as gaussian_experiment
-from collapse_lib.experiments import gmm as gmm_experiment
+from collapse_lib.distributions import gmm_truth, true_covariance, zipf_probabilities
 from collapse_lib.experiments import prevention
+from collapse_lib.metrics import mixture_total_variance, tail_mass, tail_sets
 from collapse_lib.scorecard import Level
 
 REPRODUCED, DIRECTION, NOT_REPRODUCED, NOT_RUN = Level.REPRODUCED, Level.DIRECTION, Level.NOT_REPRODUCED, Level.NOT_RUN
@@ -99,7 +99,7 @@ def _fake_prevention(flat=()):
     """Runs of the prevention experiments at their closed forms; the runs named in ``flat`` show no effect."""
     def gaussian(name, policy, fraction, schedule):
         settings = scorecard.resolve_settings(name, "book")
-        trace = np.trace(prevention.true_covariance(settings["dim"], settings["spectrum"]))
+        trace = np.trace(true_covariance(settings["dim"], settings["spectrum"]))
         g = np.arange(settings["n_generations"] + 1)
         sizes = settings["sample_size"] * (g + 1) ** (2 if schedule == "quadratic" else 0)
         error = theory.multivariate_gaussian_errors(trace, sizes, policy, fraction, settings["ddof"])[0]
@@ -113,8 +113,8 @@ def _fake_prevention(flat=()):
     def tails(policy):
         settings = scorecard.resolve_settings("prevention_tails", "book")
         g, m = np.arange(settings["n_generations"] + 1), settings["sample_size"]
-        q = prevention.zipf_probabilities(settings["n_states"], settings["exponent"])
-        mass = q @ prevention.tail_sets(q, settings["tail_levels"])
+        q = zipf_probabilities(settings["n_states"], settings["exponent"])
+        mass = tail_mass(q, tail_sets(q, settings["tail_levels"]))
         sizes = np.full(g.size, m)
         median = np.tile(mass, (g.size, 1))
         counts = np.arange(1, settings["max_count"] + 1)
@@ -186,7 +186,7 @@ def test_gmm_accumulate_must_stay_near_pi2_over_6(monkeypatch):
 
 def _fake_expressivity(one_at_floor=True, step_falls=True):
     settings = scorecard.resolve_settings("gmm_expressivity", "book")
-    floor = gmm_experiment.expressivity_floor(settings)
+    floor = theory.expressivity_error(**gmm_truth(settings))
     runs = {}
     for m in settings["sample_size"]:
         step = 0.1 / m if step_falls else 1e-3
@@ -198,10 +198,10 @@ def _fake_expressivity(one_at_floor=True, step_falls=True):
 
 def _fake_gmm_policies(kept=True):
     settings = scorecard.resolve_settings("gmm_policies", "book")
-    total = gmm_experiment.true_total_variance(settings)
+    total = mixture_total_variance(**gmm_truth(settings))
     g = np.arange(settings["n_generations"] + 1)
     sizes = np.full(g.size, settings["sample_size"])
-    collapsing = gmm_experiment.expected_total_variance(total, sizes, settings["reg_covar"])
+    collapsing = theory.expected_total_variance(total, sizes, settings["reg_covar"])
     runs = {policy: {"generation": g, "sample_size": sizes, "sd_total_variance": np.full(g.size, 0.1),
                      "mean_total_variance": collapsing if policy == "replace" or not kept else np.full(g.size, total)}
             for policy in ("replace", "accumulate", "mix")}
@@ -270,7 +270,7 @@ def _fake_subsample(scale=1.0, grows=False):
     n = settings["n_generations"]
 
     def fetch(profile, seed, m):
-        exact = gaussian_experiment.expected_subsample_mean_sq_error(1.0, m, n)
+        exact = theory.expected_subsample_mean_sq_error(1.0, m, n)
         mean = np.arange(1, n + 2) / m if grows else scale * exact
         return {"generation": np.arange(n + 1), "mean_sq_mean_error": mean,
                 "sd_sq_mean_error": np.sqrt(2) * exact, "sigma_q": _quantiles(np.ones(n + 1))}
@@ -287,7 +287,7 @@ def test_subsample_claim_needs_its_closed_form(monkeypatch):
 
 
 def test_subsample_closed_form_lies_between_accumulate_and_replace():
-    exact = gaussian_experiment.expected_subsample_mean_sq_error(1.0, 100, 5000) * 100
+    exact = theory.expected_subsample_mean_sq_error(1.0, 100, 5000) * 100
     assert exact[0] == pytest.approx(1.0)
     assert np.pi**2 / 6 < exact[-1] < 2.95 and np.all(np.diff(exact) > 0)
 
@@ -480,11 +480,11 @@ def _fake_debate(broken=False):
                 closed = s["noise_sd"] ** 2 * s["dim"] / (n - s["dim"] - 1)
             return s, {"mean_test_error": closed, "sd_test_error": closed}
         if name == "debate_tails":
-            p = prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+            p = zipf_probabilities(s["n_facts"], s["exponent"])
             closed = theory.tail_cut_test_error(p, s["sample_sizes"], 0 if broken else s["cutoff"], s["clean_fraction"])
             return s, {"mean_test_error": closed, "sd_test_error": np.full(closed.size, 1e-3)}
         if name == "debate_temperature":
-            p = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+            p = zipf_probabilities(s["n_states"], s["exponent"])
             g = np.arange(s["n_generations"] + 1)
             h = np.array([theory.entropy(theory.tempered(p, 1.0 if broken else s["temperature"], k)) for k in g])
             return s, {"mean_entropy": h}
@@ -502,13 +502,12 @@ def _fake_debate(broken=False):
                                                  s["ddof"])
             return s, {"mean_sq_mean": m, "sd_sq_mean": m}
         if name == "debate_curation":
-            from collapse_lib.experiments import debate
-            q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
-            reward = debate.filter_reward(s["n_states"], s["favourite"], 0.0 if broken else s["reward_scale"], s["mode"])
+            q = zipf_probabilities(s["n_states"], s["exponent"])
+            reward = theory.filter_reward(s["n_states"], s["favourite"], 0.0 if broken else s["reward_scale"], s["mode"])
             share = 0.5 if s["policy"] == "fixed-real" else 0.0
             fav = theory.curated(q, reward, s["mode"], s["n_generations"], q, share)[:, s["favourite"]]
             return s, {"mean_favourite": fav, "sd_favourite": np.full(fav.size, 0.01)}
-        trace, _ = prevention.error_unit(s)
+        trace, _ = theory.gaussian_error_unit(s)
         sizes = prevention.gaussian_sample_sizes(s)
         m, _ = theory.multivariate_gaussian_errors(trace, sizes, "replace" if broken else "fixed-real", 0.0, s["ddof"])
         return s, {"mean_sq_error": m, "sd_sq_error": m}

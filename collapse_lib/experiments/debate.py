@@ -28,13 +28,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from ..distributions import zipf_probabilities
 from ..loop import run_generations
-from ..metrics import chain_quantiles
+from ..metrics import chain_quantiles, unseen_mass
 from ..models.categorical import CategoricalModel
 from ..policies import DataPolicy
 from ..seeding import generation_rng
 from ..sufficient_stats import CategoryCounts
-from ..theory import entropy, tail_cut_distribution
+from ..theory import entropy, filter_reward, tail_cut_distribution
 from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
                           check_nonnegative_float, check_positive_float, check_positive_int)
 from . import Experiment, register
@@ -157,12 +158,12 @@ def validate_tails(settings: dict) -> dict:
 def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Draw ``T`` training samples from the tail-cut mixture; the test error is the Zipf mass of unseen facts."""
     s = settings
-    p = prevention.zipf_probabilities(s["n_facts"], s["exponent"])
+    p = zipf_probabilities(s["n_facts"], s["exponent"])
     q = tail_cut_distribution(p, s["cutoff"], s["clean_fraction"])
     means, sds = [], []
     for i, size in enumerate(s["sample_sizes"]):
         counts = generation_rng(seed, i, "data").multinomial(size, q, size=s["n_chains"])
-        error = (counts == 0) @ p
+        error = unseen_mass(counts, p)
         means.append(error.mean())
         sds.append(error.std())
     return {"sample_size": np.asarray(s["sample_sizes"]), "mean_test_error": np.asarray(means),
@@ -219,7 +220,7 @@ def validate_temperature(settings: dict) -> dict:
 def run_temperature(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Per generation: entropy (nats) and the largest probability, quantiles and means over chains."""
     s = settings
-    q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+    q = zipf_probabilities(s["n_states"], s["exponent"])
     real = CategoricalModel.from_probabilities(q, s["n_chains"]).sample(s["sample_size"], generation_rng(seed, 0, "data"))
 
     def record(model, generation):
@@ -524,21 +525,6 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
 # Verify and curate: a categorical model retrained on filtered samples
 # ---------------------------------------------------------------------------------------------
 
-def filter_reward(n_states: int, favourite: int, reward_scale: float, mode: str) -> np.ndarray:
-    """The reward (``curate``) or acceptance probability (``verify``) of each state: it prefers ``favourite``.
-
-    ``curate``: :math:`r_k = ` ``reward_scale`` for the favourite, 0 elsewhere. ``verify``: the favourite
-    is always accepted, every other state with probability :math:`e^{-\\text{reward\\_scale}}`.
-    """
-    if mode == "curate":
-        reward = np.zeros(n_states)
-        reward[favourite] = reward_scale
-        return reward
-    accept = np.full(n_states, np.exp(-reward_scale))
-    accept[favourite] = 1.0
-    return accept
-
-
 class FilteredCategorical(CategoricalModel):
     """A categorical model whose samples pass a filter before reuse: the better of two by a reward
     (``curate``), or those a verifier accepts (``verify``); see :func:`collapse_lib.theory.curated`."""
@@ -588,7 +574,7 @@ def validate_curation(settings: dict) -> dict:
 def run_curation(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Per generation: the mass on the favourite state (mean and sd over chains) and the entropy (nats)."""
     s = settings
-    q = prevention.zipf_probabilities(s["n_states"], s["exponent"])
+    q = zipf_probabilities(s["n_states"], s["exponent"])
     reward = filter_reward(s["n_states"], s["favourite"], s["reward_scale"], s["mode"])
     real = CategoricalModel.from_probabilities(q, s["n_chains"]).sample(s["real_sample_size"],
                                                                        generation_rng(seed, 0, "data"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..loop import run_generations
-from ..metrics import fixed_state, heterozygosity
+from ..metrics import fixed_state, heterozygosity, presence_fraction
 from ..models.categorical import CategoricalModel
 from ..seeding import generation_rng
 from ..validation import SettingError, check_generations, check_int, check_positive_int
@@ -48,7 +48,7 @@ def run_wright_fisher(settings: dict, seed: int, run=None, progress: bool = Fals
     def record(model, generation):
         p = model.probabilities_
         return {"fixed_state": fixed_state(p), "heterozygosity": heterozygosity(p).mean(),
-                "present_fraction": (p > 0).mean(axis=0), "chain_probabilities": p[: s["keep_chains"]]}
+                "present_fraction": presence_fraction(p), "chain_probabilities": p[: s["keep_chains"]]}
 
     return run_generations(CategoricalModel, real, s["n_generations"], s["sample_size"], "replace",
                            seed=seed, record=record, run=run, progress=progress, description="wright-fisher")

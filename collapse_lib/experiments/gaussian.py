@@ -16,6 +16,7 @@ from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
 from ..spec import FRACTION, GENERATIONS, POSITIVE_INT, ExperimentSpec, Interval, Options, preset, setting
 from ..sufficient_stats import _rows_without_replacement
+from ..theory import expected_subsample_mean_sq_error
 from ..validation import SettingError
 from . import register_spec
 
@@ -121,32 +122,6 @@ def run_gaussian(settings: dict, seed: int, run=None, progress: bool = False) ->
         run=run, progress=progress, description=f"gaussian M={s['sample_size']} ddof={s['ddof']} {s['policy']}",
     )
     return history
-
-
-def expected_subsample_mean_sq_error(sigma, sample_size: int, n_generations: int) -> np.ndarray:
-    r"""First-order closed form of :math:`\mathbb E(\hat\mu_g-\mu)^2` under *accumulate-subsample* (SI Fig. 4).
-
-    The pool of generation :math:`g` holds :math:`N_g=(g+1)M` points and has mean :math:`m_g`; the fit is the mean
-    of :math:`M` of them drawn without replacement, :math:`\hat\mu_g=m_g+s_g`, whose subsampling error has
-    variance :math:`\sigma^2 f_g/M` with the finite-population factor :math:`f_g=(N_g-M)/(N_g-1)`. The new batch
-    of generation :math:`g` has mean :math:`\hat\mu_{g-1}+\varepsilon_g` (variance :math:`\sigma^2/M`) and
-    weight :math:`1/(g+1)` in the pool, so :math:`m_g=m_{g-1}+(s_{g-1}+\varepsilon_g)/(g+1)`: martingale steps.
-    Taking every point's variance as :math:`\sigma^2` (exact to first order in :math:`1/M`),
-
-    .. math::
-
-        \mathbb E(\hat\mu_g-\mu)^2=\frac{\sigma^2}{M}\Big[1+\sum_{k=1}^{g}\frac{1+f_{k-1}}{(k+1)^2}+f_g\Big]
-        \;\to\;\frac{\sigma^2}{M}\Big(2+\sum_{k\ge1}\frac{2-1/k}{(k+1)^2}\Big)\approx 2.94\,\frac{\sigma^2}{M},
-
-    between *accumulate*'s :math:`\tfrac{\pi^2}{6}\sigma^2/M` and *replace*'s :math:`(g+1)\sigma^2/M`. Returns
-    generations ``0..n_generations``.
-    """
-    m = float(sample_size)
-    g = np.arange(n_generations + 1, dtype=float)
-    pool = (g + 1) * m
-    f = (pool - m) / np.maximum(pool - 1, 1)  # 0 at generation 0 (the fit uses the whole real sample)
-    steps = np.concatenate([[0.0], (1 + f[:-1]) / (g[1:] + 1) ** 2])
-    return sigma**2 / m * (1 + np.cumsum(steps) + f)
 
 
 def run_gaussian_subsample(settings: dict, seed: int, run=None, progress: bool = False) -> dict:

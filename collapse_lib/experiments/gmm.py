@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..distributions import gmm_truth, gmm_truth_model
 from ..loop import run_generations
-from ..metrics import chain_quantiles, l2_squared_gmm
+from ..metrics import chain_quantiles, component_spreads, l2_squared_gmm, mixture_total_variance
 from ..models.gmm import GaussianMixtureModel, check_mixture_data, mixture_moments
 from ..policies import DataPolicy
 from ..seeding import generation_rng
-from ..theory import expected_variance
 from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int, check_nonnegative_float,
                           check_positive_float, check_positive_int)
 from . import Experiment, register
@@ -57,9 +57,6 @@ DEFAULTS = dict(
 PAPER = dict(data="blob (code) / two Gaussians (text)", n_components=2, sample_size=1000, n_generations=2050,
              policy="replace", n_chains="1 unseeded run", tol="1e-5", max_iter=2000, reg_covar="1e-6 (default)")
 
-#: The generations the paper's SI Fig. 6 shows, next to the real data.
-SNAPSHOT_GENERATIONS = (0, 50, 100, 150, 200, 350, 2000)
-
 
 def validate(settings: dict) -> dict:
     s = dict(settings)
@@ -82,86 +79,6 @@ def validate(settings: dict) -> dict:
     return s
 
 
-def true_mixture(settings: dict) -> dict:
-    """The distribution of the real data as mixture parameters: ``weights`` (K,), ``means``
-    (K, 2), ``covariances`` (K, 2, 2)."""
-    if settings["data"] == "blob":
-        return dict(weights=np.ones(1), means=np.zeros((1, 2)), covariances=np.eye(2)[None])
-    half = settings["separation"] / 2
-    return dict(weights=np.full(2, 0.5), means=np.array([[-half, 0.0], [half, 0.0]]),
-                covariances=np.full((2, 1, 1), settings["component_std"] ** 2) * np.eye(2))
-
-
-def truth_model(settings: dict, n_chains: int | None = None) -> GaussianMixtureModel:
-    """The true distribution as a :class:`GaussianMixtureModel` repeated over ``n_chains``."""
-    truth = true_mixture(settings)
-    return GaussianMixtureModel.from_params(truth["weights"], truth["means"], truth["covariances"],
-                                            n_chains or settings["n_chains"])
-
-
-def real_data(settings: dict, seed: int) -> np.ndarray:
-    """Generation 0's real data, ``(n_chains, M, 2)``: what :func:`run_gmm` fits first."""
-    return truth_model(settings).sample(settings["sample_size"], generation_rng(seed, 0, "data"))
-
-
-def moment_matched_gaussian(weights, means, covariances) -> dict:
-    """The single Gaussian with a mixture's mean and covariance: the best one-component fit to it
-    with unlimited data (maximum likelihood matches the first two moments). Returns mixture
-    parameters with K = 1 and the same leading axes."""
-    mean, cov = mixture_moments(weights, means, covariances)
-    return dict(weights=np.ones(mean.shape[:-1] + (1,)), means=mean[..., None, :], covariances=cov[..., None, :, :])
-
-
-def true_total_variance(settings: dict) -> float:
-    r""":math:`\mathrm{tr}\,C` of the true mixture of ``settings``: the total variance the recursion starts from."""
-    truth = true_mixture(settings)
-    return float(np.trace(mixture_moments(truth["weights"], truth["means"], truth["covariances"])[1]))
-
-
-def expressivity_floor(settings: dict) -> float:
-    """Squared L2 distance from the true mixture of ``settings`` to its best single Gaussian
-    (:func:`moment_matched_gaussian`): the error a one-component fit keeps with unlimited data."""
-    truth = true_mixture(settings)
-    best = moment_matched_gaussian(truth["weights"], truth["means"], truth["covariances"])
-    return float(l2_squared_gmm(best["weights"], best["means"], best["covariances"],
-                                truth["weights"], truth["means"], truth["covariances"]))
-
-
-def expected_total_variance(total_variance: float, sample_sizes, reg_covar: float, d: int = 2) -> np.ndarray:
-    r"""Expected trace of a fitted mixture's covariance at every generation, for any mixture.
-
-    After every M-step the mixture's mean and covariance are exactly the sample mean and the
-    maximum-likelihood (``ddof = 0``) sample covariance, plus ``reg_covar`` on the diagonal. The
-    expected sample covariance of ``M`` points is :math:`\frac{M-1}{M}` times the covariance they
-    were drawn from, whatever its shape, so with :math:`T_g` the trace of generation ``g``'s
-    mixture covariance and :math:`T` the truth's,
-
-    .. math:: \mathbb E\,T_g = T\prod_{i\le g}\rho_i + d\,\texttt{reg\_covar}\sum_{j\le g}\prod_{j<i\le g}\rho_i,
-              \qquad \rho_i = \frac{M_i - 1}{M_i}.
-
-    ``sample_sizes`` gives :math:`M_0..M_n` (replace policy); returns one value per generation.
-    """
-    sizes = np.asarray(sample_sizes, dtype=float)
-    rho = (sizes - 1) / sizes
-    decay = expected_variance(1.0, sizes, ddof=0)  # prod_{i <= g} rho_i
-    added = np.zeros_like(decay)
-    for g in range(sizes.size):
-        added[g] = (added[g - 1] * rho[g] if g else 0.0) + d * reg_covar
-    return total_variance * decay + added
-
-
-def component_outlines(means, covariances, n_std: float = 2.0, n_points: int = 100) -> np.ndarray:
-    """The ``n_std``-standard-deviation ellipses of 2-D Gaussian components, for plotting.
-
-    ``means`` (..., 2), ``covariances`` (..., 2, 2); returns the closed curves, (..., n_points, 2),
-    in data units.
-    """
-    angle = np.linspace(0.0, 2 * np.pi, n_points)
-    circle = np.stack([np.cos(angle), np.sin(angle)], axis=-1)  # (n_points, 2)
-    chol = np.linalg.cholesky(np.asarray(covariances, dtype=float))
-    return np.asarray(means, dtype=float)[..., None, :] + n_std * np.einsum("...ij,pj->...pi", chol, circle)
-
-
 def record_gmm(model: GaussianMixtureModel, reference: dict, truth: dict, keep_chains: int) -> dict:
     r"""Per-generation summary over chains.
 
@@ -169,10 +86,12 @@ def record_gmm(model: GaussianMixtureModel, reference: dict, truth: dict, keep_c
     squared L2 distance of each chain's fit to its generation-0 fit / to the true density, and
     their means ``mean_l2_*``; ``spread_q``: quantiles of the mixture's spread
     :math:`\sqrt{\mathrm{tr}\,C/d}` (:math:`C` its covariance); ``mean_total_variance`` and
-    ``sd_total_variance``: the mean and standard deviation over chains of :math:`\mathrm{tr}\,C`;
+    ``sd_total_variance``: the mean and standard deviation over chains of :math:`\mathrm{tr}\,C`
+    (:func:`~collapse_lib.metrics.mixture_total_variance`);
     ``mean_sq_mean_error``: the mean of :math:`|m - \mu|^2` (mixture mean against the true mean);
     ``component_std_q`` (5, K): quantiles of each component's spread
-    :math:`\sqrt{\mathrm{tr}\,\Sigma_k/d}`, sorted within each chain from smallest to largest;
+    :math:`\sqrt{\mathrm{tr}\,\Sigma_k/d}`, sorted within each chain from smallest to largest
+    (:func:`~collapse_lib.metrics.component_spreads`);
     ``min_weight_q``: quantiles of the smallest weight; EM diagnostics ``mean_n_iter``,
     ``max_n_iter``, ``converged_fraction`` and ``regularised_fraction`` (fits whose covariance
     floor ``reg_covar`` decided a component's size); and the parameters of the first
@@ -182,10 +101,10 @@ def record_gmm(model: GaussianMixtureModel, reference: dict, truth: dict, keep_c
     d = m.shape[-1]
     l2_gen0 = l2_squared_gmm(w, m, c, reference["weights"], reference["means"], reference["covariances"])
     l2_truth = l2_squared_gmm(w, m, c, truth["weights"], truth["means"], truth["covariances"])
-    mean, cov = mixture_moments(w, m, c)
+    mean, _ = mixture_moments(w, m, c)
     true_mean, _ = mixture_moments(truth["weights"], truth["means"], truth["covariances"])
-    total_variance = np.trace(cov, axis1=-2, axis2=-1)
-    component_std = np.sort(np.sqrt(np.trace(c, axis1=-2, axis2=-1) / d), axis=-1)
+    total_variance = mixture_total_variance(w, m, c)
+    component_std = component_spreads(c)
     return {
         "l2_gen0_q": chain_quantiles(l2_gen0),
         "l2_truth_q": chain_quantiles(l2_truth),
@@ -214,14 +133,14 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     def new_model():
         return GaussianMixtureModel(s["n_components"], s["tol"], s["max_iter"], s["reg_covar"])
 
-    truth_sampler = truth_model(s)
+    truth_sampler = gmm_truth_model(s)
     real = truth_sampler.sample(s["sample_size"], generation_rng(seed, 0, "data"))
     check_mixture_data(real, s["n_components"])
     # Generation 0's fit is the reference of the "distance from generation 0" metric. Fitting it
     # here (the same data and random stream as the loop's generation 0, so the same numbers) keeps
     # it available when an interrupted run resumes after generation 0.
     reference = new_model().fit(real, rng=generation_rng(seed, 0, "fit")).get_params()
-    truth = true_mixture(s)
+    truth = gmm_truth(s)
     return run_generations(
         new_model, real, s["n_generations"], s["sample_size"], DataPolicy(s["policy"], s["real_fraction"]),
         real_sampler=truth_sampler.sample, seed=seed,

@@ -15,11 +15,13 @@ tokens. Each generation keeps its checkpoint best on the real validation blocks.
 Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` is the real blocks):
 
 ``test_perplexity``
-    ``exp`` of the mean block loss on the real test blocks (the paper's metric);
+    ``exp`` of the mean block loss on the real test blocks (the paper's metric,
+    :func:`collapse_lib.metrics.perplexity`);
 ``test_block_perplexity`` ``(n_test,)``
     each test block's perplexity;
 ``data_perplexity`` ``(M,)``
-    the perplexity of each block of ``D_g`` under the generation-0 model (the histograms);
+    the perplexity of each block of ``D_g`` under the generation-0 model (the histograms;
+    :func:`collapse_lib.metrics.data_perplexities` pools them over runs);
 ``data_is_real`` ``(M,)``
     which blocks of ``D_g`` are real (all at ``g = 0``; 10% in setting 2);
 ``data_tokens`` ``(M, max(block_size, n_new_tokens))``
@@ -27,7 +29,7 @@ Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` 
     :func:`generated_blocks` unpads them);
 ``data_distinct_4grams``
     mean over the blocks of ``D_g`` of the fraction of their 4-grams that are distinct (1 = no
-    repetition within a block);
+    repetition within a block; :func:`collapse_lib.metrics.distinct_ngram_fraction`);
 ``valid_perplexity``, ``best_epoch``, ``train_perplexity``
     the kept checkpoint's perplexity on the real validation blocks, its epoch (the best on validation,
     or the last with ``checkpoint="last"``), and the training perplexity of that epoch (how well the
@@ -51,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..loop import run_generations
+from ..metrics import distinct_ngram_fraction, perplexity
 from ..policies import DataPolicy
 from ..store import RunStore, build_once, save_npz
 from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
@@ -391,24 +394,6 @@ def example_prompt(train_text: str, codec, train_blocks: np.ndarray, block_size:
 
 # --- one run ------------------------------------------------------------------------------------
 
-def data_perplexities(results: list[dict], generation: int) -> np.ndarray:
-    """The perplexities under the generation-0 model of the blocks of dataset ``generation``, pooled
-    over ``results`` (runs of one setting): all blocks at generation 0 (the real ones), only the
-    generated continuations after it (the real blocks mixed in by setting 2 are left out)."""
-    return np.concatenate([r["data_perplexity"][generation][~r["data_is_real"][generation] if generation
-                                                             else slice(None)] for r in results])
-
-
-def distinct_4gram_fraction(blocks: np.ndarray) -> float:
-    """Mean over blocks of (distinct 4-grams) / (4-grams): 1 when no 4-gram repeats within a block."""
-    blocks = np.asarray(blocks)
-    if blocks.shape[1] < 4:
-        return 1.0
-    grams = np.lib.stride_tricks.sliding_window_view(blocks, 4, axis=1)
-    fractions = [len({tuple(g) for g in row}) / len(row) for row in grams]
-    return float(np.mean(fractions))
-
-
 def _padded(blocks: np.ndarray, width: int) -> np.ndarray:
     """Blocks as int32 rows of ``width`` tokens, padded with -1 (real blocks and continuations may differ in length)."""
     out = np.full((len(blocks), width), -1, dtype=np.int32)
@@ -423,26 +408,6 @@ def generated_blocks(result: dict, generation: int) -> list:
     if generation:
         rows = rows[~result["data_is_real"][generation]]
     return [row[row >= 0] for row in rows]
-
-
-def corpus_diversity(texts, real_texts=None, rare_count: int = 2) -> dict:
-    """Corpus-level diversity of a generation's text (whitespace-separated words).
-
-    ``vocabulary``: distinct words; ``entropy``: unigram entropy in bits; and, when ``real_texts`` is
-    given, ``rare_survival``: the fraction of the real text's rare words (those it holds at most
-    ``rare_count`` times) that occur in ``texts`` at all.
-    """
-    from collections import Counter
-
-    counts = Counter(word for text in texts for word in str(text).split())
-    total = sum(counts.values())
-    p = np.array(list(counts.values()), dtype=float) / max(total, 1)
-    out = {"vocabulary": len(counts), "entropy": float(-(p * np.log2(p)).sum()) if total else 0.0}
-    if real_texts is not None:
-        real = Counter(word for text in real_texts for word in str(text).split())
-        rare = [w for w, c in real.items() if c <= rare_count]
-        out["rare_survival"] = float(np.mean([w in counts for w in rare])) if rare else float("nan")
-    return out
 
 
 def run_language_model(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -480,7 +445,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
         is_real = np.ones(size, bool) if generation == 0 else np.arange(size) >= size - n_real
         example = model.continue_blocks(corpus.example_prompt[None], seed=generation)[0]
         return {
-            "test_perplexity": lm.perplexity(test),
+            "test_perplexity": perplexity(test),
             "test_block_perplexity": np.exp(test).astype(np.float32),
             "valid_perplexity": float(np.exp(model.log_.best_valid_loss)),
             "best_epoch": model.log_.best_epoch,
@@ -488,13 +453,13 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
             "data_perplexity": np.exp(model.reference_losses(data)).astype(np.float32),
             "data_is_real": is_real,
             "data_tokens": _padded(data, width),
-            "data_distinct_4grams": distinct_4gram_fraction(data[~is_real] if generation else data),
+            "data_distinct_4grams": distinct_ngram_fraction(data[~is_real] if generation else data, 4),
             "example_tokens": example,
             "example_text": np.asarray(corpus.codec.decode(example)),
         }
 
     with torch_threads(s["threads"]):
-        base_test = lm.perplexity(lm.block_losses(corpus.backbone.new_module(), corpus.test_blocks,
+        base_test = perplexity(lm.block_losses(corpus.backbone.new_module(), corpus.test_blocks,
                                                   corpus.backbone.logits, s["eval_batch_size"],
                                                   corpus.backbone.device))
         history = run_generations(factory, real, s["n_generations"], size, policy, real_sampler=real_sampler,
@@ -593,7 +558,8 @@ def decoding_runs(profile: str, seed: int = 0, store: RunStore | None = None) ->
 PENALTIES = (1.0, 2.0, 3.0)
 
 
-def chapter_runs(profile: str, seed: int = 0, jobs: int | None = None, store: RunStore | None = None) -> dict:
+def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = None,
+                                store: RunStore | None = None) -> dict:
     """Everything the chapter shows, run (or loaded) into the run store.
 
     The base model is built first (once); then both settings for ``n_seeds`` seeds from ``seed``,

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..distributions import point_mixture_truth, true_covariance, zipf_probabilities
 from ..loop import run_generations
-from ..metrics import chain_quantiles, w2_squared_to_gaussian
+from ..metrics import (chain_quantiles, kl_estimate, log_det_ratio, mixture_total_variance, support_size,
+                       survivors_by_count, tail_mass, tail_sets, w2_squared_to_gaussian)
 from ..models.categorical import CategoricalModel
 from ..models.linear_regression import FixedDesign, LinearRegressionModel
 from ..models.multivariate_gaussian import MultivariateGaussianModel
@@ -140,26 +142,6 @@ GAUSSIAN_PAPER = dict(dim="1, 3, 10, 31, 100", sample_size="10, 32, 100, 316, 10
                       spectrum="1 (identity)")
 
 
-def true_covariance(dim: int, spectrum: float) -> np.ndarray:
-    r"""The true covariance :math:`\Sigma = R\,\mathrm{diag}(\lambda)\,R^\top` of the Gaussian experiments.
-
-    Eigenvalues :math:`\lambda` geometrically spaced from 1 down to ``1/spectrum`` (squared data
-    units) and a fixed rotation :math:`R` (the Q factor of a standard normal matrix drawn with
-    ``numpy.random.default_rng(2024)``), so the axes are not the coordinate axes. The true mean is 0.
-    """
-    values = np.geomspace(1.0, 1.0 / spectrum, dim)
-    rotation, _ = np.linalg.qr(np.random.default_rng(2024).standard_normal((dim, dim)))
-    return (rotation * values) @ rotation.T
-
-
-def error_unit(settings: dict) -> tuple[float, float]:
-    r"""``(tr Σ, tr Σ / M)`` for the settings of a Gaussian experiment: the true total variance, and
-    the expected :math:`\lVert\hat\mu - \mu\rVert^2` of one fit to ``M`` real points, the unit
-    in which the chapter and the scorecard measure the error of the mean."""
-    trace = float(np.trace(true_covariance(settings["dim"], settings["spectrum"])))
-    return trace, trace / settings["sample_size"]
-
-
 def gaussian_sample_sizes(s: dict) -> np.ndarray:
     """``M_0..M_n`` of a Gaussian run: the schedule, with ``real_sample_size`` (if > 0) as ``M_0``."""
     sizes = sample_size_schedule(s["sample_size"], s["n_generations"], s["schedule"], s["growth"])
@@ -192,28 +174,22 @@ def validate_gaussian(settings: dict) -> dict:
     return s
 
 
-#: Log of the smallest positive double: the floor of a recorded log-determinant.
-LOG_TINY = float(np.log(np.finfo(float).tiny))
-
-
 def record_multivariate(model: MultivariateGaussianModel, cov: np.ndarray, keep_chains: int) -> dict:
     """Per-generation summary over chains (the true mean is 0): squared error of the mean, trace and
-    log-determinant (natural log, floored at :data:`LOG_TINY`) of the fitted covariance relative to
+    log-determinant (:func:`~collapse_lib.metrics.log_det_ratio`, floored at
+    :data:`~collapse_lib.metrics.LOG_TINY`) of the fitted covariance relative to
     the truth, and the squared 2-Wasserstein distance to the truth. ``*_q`` are quantiles over
     chains (levels ``cl.metrics.QUANTILES``)."""
     mean_sq = np.sum(model.mean_**2, axis=1)
     trace_ratio = np.trace(model.cov_, axis1=1, axis2=2) / np.trace(cov)
-    sign, logdet = np.linalg.slogdet(model.cov_)
-    # A covariance that has become numerically singular (floats are discrete) is clipped at the
-    # log of the smallest positive double, so that quantiles over chains stay finite.
-    log_det_ratio = np.where(sign > 0, np.maximum(logdet, LOG_TINY), LOG_TINY) - np.linalg.slogdet(cov)[1]
+    log_det = log_det_ratio(model.cov_, cov)
     w2_sq = w2_squared_to_gaussian(model.mean_, model.cov_, np.zeros(cov.shape[0]), cov)
     return {
         "mean_sq_error_q": chain_quantiles(mean_sq), "mean_sq_error": mean_sq.mean(), "sd_sq_error": mean_sq.std(),
         "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
         "sd_trace_ratio": trace_ratio.std(),
-        "log_det_ratio_q": chain_quantiles(log_det_ratio), "mean_log_det_ratio": log_det_ratio.mean(),
-        "sd_log_det_ratio": log_det_ratio.std(),
+        "log_det_ratio_q": chain_quantiles(log_det), "mean_log_det_ratio": log_det.mean(),
+        "sd_log_det_ratio": log_det.std(),
         "w2_sq_q": chain_quantiles(w2_sq), "mean_w2_sq": w2_sq.mean(), "sd_w2_sq": w2_sq.std(),
         "chain_mean_sq_error": mean_sq[:keep_chains],
     }
@@ -260,23 +236,6 @@ TAILS_DEFAULTS = dict(
 )
 
 
-def zipf_probabilities(n_states: int, exponent: float) -> np.ndarray:
-    r"""Zipf-like probabilities :math:`q_k \propto k^{-a}`, ``k = 1..K``, in decreasing order."""
-    q = np.arange(1, n_states + 1, dtype=float) ** -float(exponent)
-    return q / q.sum()
-
-
-def tail_sets(probabilities: np.ndarray, levels) -> np.ndarray:
-    r"""Indicator ``(K, L)`` of the states beyond each quantile level :math:`\alpha` of the original.
-
-    With states ordered from the most to the least probable, state ``k`` is beyond level
-    :math:`\alpha` when the states before it already carry at least :math:`\alpha` of the mass:
-    the tail is what lies past the :math:`\alpha`-quantile of the rank.
-    """
-    before = np.cumsum(probabilities) - probabilities
-    return (before[:, None] >= np.asarray(levels, dtype=float)[None, :] - 1e-12).astype(float)
-
-
 def validate_tails(settings: dict) -> dict:
     s = dict(settings)
     s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
@@ -311,33 +270,21 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
     truth = CategoricalModel.from_probabilities(q, s["n_chains"])
     real = truth.sample(s["sample_size"], generation_rng(seed, 0, "data"))
     original = real.counts
-    bins = s["max_count"] + 1
 
     def record(model, generation):
         p = model.probabilities_
-        mass = p @ tails
-        present = p > 0
-        support = present.sum(axis=1)
-        alive = np.bincount(np.minimum(original[present], bins), minlength=bins + 1)[1:bins]
+        mass = tail_mass(p, tails)
+        support = support_size(p)
         return {"tail_mass_q": chain_quantiles(mass.T).T,
                 "tail_mass_mean": mass.mean(axis=0), "tail_mass_sd": mass.std(axis=0),
                 "support_q": chain_quantiles(support), "support_mean": support.mean(),
-                "alive_by_count": alive.astype(np.int64)}
+                "alive_by_count": survivors_by_count(p, original, s["max_count"])}
 
     history = run_generations(CategoricalModel, real, s["n_generations"], s["sample_size"],
                               DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
                               record=record, run=run, progress=progress, description=f"tails {s['policy']}")
-    history["tail_mass_true"] = q @ tails
+    history["tail_mass_true"] = tail_mass(q, tails)
     return history
-
-
-def loss_time_moments(lost_by: np.ndarray, generations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and second moment of the generation at which a value is lost, among the values lost by
-    the last generation. ``lost_by`` ``(G + 1, K)``: the fraction lost by each generation, for each of
-    ``K`` groups (an observed fraction, or an exact distribution function such as
-    :func:`collapse_lib.theory.loss_time_cdf`); ``generations`` ``(G + 1,)``. Returns two ``(K,)`` arrays."""
-    weights = np.diff(lost_by, axis=0) / lost_by[-1]
-    return (generations[1:, None] * weights).sum(axis=0), (generations[1:, None] ** 2 * weights).sum(axis=0)
 
 
 register(Experiment("prevention_tails", run_tails, TAILS_DEFAULTS, validate_tails,
@@ -391,14 +338,14 @@ class PointMixture:
         self.mixture.set_params(params)
         return self
 
-
-def true_mixture(separation: float, n_chains: int, **options) -> PointMixture:
-    """Two equally weighted components :math:`\\mathcal N((\\pm s/2, 0), I)` in the plane, repeated over chains."""
-    means = np.array([[-separation / 2, 0.0], [separation / 2, 0.0]])
-    model = PointMixture(**options)
-    model.mixture = type(model.mixture).from_params([0.5, 0.5], means, np.tile(np.eye(2), (2, 1, 1)), n_chains,
-                                                    **options)
-    return model
+    @classmethod
+    def from_params(cls, weights, means, covariances, n_chains: int | None = None, **options) -> "PointMixture":
+        """A mixture with known parameters, as :meth:`GaussianMixtureModel.from_params
+        <collapse_lib.models.gmm.GaussianMixtureModel.from_params>` (e.g. the truth
+        :func:`collapse_lib.distributions.point_mixture_truth`), repeated over ``n_chains``."""
+        model = cls(**options)
+        model.mixture = type(model.mixture).from_params(weights, means, covariances, n_chains, **options)
+        return model
 
 
 def validate_gmm(settings: dict) -> dict:
@@ -416,36 +363,34 @@ def validate_gmm(settings: dict) -> dict:
     return s
 
 
-def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
-    """Refit a two-component mixture to its own samples under one data policy.
+def run_point_mixture(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+    """Refit a two-component mixture (:class:`PointMixture`) to its own samples under one data policy.
 
-    Records per generation: ``kl_q`` (quantiles over chains), ``mean_kl`` and ``sd_kl`` of the
-    Kullback-Leibler divergence :math:`KL(p_0\\,\\|\\,\\hat p_g)` (nats), estimated on a fixed set of
-    ``n_test`` real points per chain as the mean of :math:`\\log p_0(x) - \\log\\hat p_g(x)`;
+    The truth is :func:`collapse_lib.distributions.point_mixture_truth`. Records per generation: ``kl_q``
+    (quantiles over chains), ``mean_kl`` and ``sd_kl`` of the Kullback-Leibler divergence
+    :math:`KL(p_0\\,\\|\\,\\hat p_g)` (nats, :func:`~collapse_lib.metrics.kl_estimate`), estimated on a fixed set
+    of ``n_test`` real points per chain as the mean of :math:`\\log p_0(x) - \\log\\hat p_g(x)`;
     ``trace_ratio_q`` and ``mean_trace_ratio``, the trace of the fitted mixture's covariance over the
-    truth's; ``mean_n_iter``, EM iterations; and ``regularised``, the fraction of chains whose
-    covariance floor ``reg_covar`` was reached.
+    truth's (:func:`~collapse_lib.metrics.mixture_total_variance`); ``mean_n_iter``, EM iterations; and
+    ``regularised``, the fraction of chains whose covariance floor ``reg_covar`` was reached.
     """
-    from ..models.gmm import mixture_moments
-
     s = settings
     options = dict(tol=s["tol"], max_iter=s["max_iter"], reg_covar=s["reg_covar"])
-    truth = true_mixture(s["separation"], s["n_chains"], **options)
+    truth = PointMixture.from_params(**point_mixture_truth(s["separation"]), n_chains=s["n_chains"], **options)
     rng = generation_rng(seed, 0, "data")
     real = truth.sample(s["sample_size"], rng)
     test = truth.sample(s["n_test"], rng).points
     truth_score = truth.mixture.score(test)
 
-    def mixture_trace(params):
-        return np.trace(mixture_moments(params["weights"], params["means"], params["covariances"])[1],
-                        axis1=-2, axis2=-1)
+    def mixture_trace(mixture):
+        return mixture_total_variance(mixture.weights_, mixture.means_, mixture.covariances_)
 
-    true_trace = mixture_trace(truth.get_params())[0]
+    true_trace = mixture_trace(truth.mixture)[0]
 
     def record(model, generation):
         mixture = model.mixture
-        kl = truth_score - mixture.score(test)
-        trace_ratio = mixture_trace(model.get_params()) / true_trace
+        kl = kl_estimate(truth_score, mixture.score(test))
+        trace_ratio = mixture_trace(mixture) / true_trace
         return {"kl_q": chain_quantiles(kl), "mean_kl": kl.mean(), "sd_kl": kl.std(),
                 "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
                 "mean_n_iter": mixture.n_iter_.mean(), "regularised": mixture.regularised_.mean()}
@@ -458,4 +403,4 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
 for _name, _description in [
         ("prevention_gmm", "a two-component Gaussian mixture under replace, accumulate and accumulate-subsample"),
         ("prevention_gmm_mix", "a two-component Gaussian mixture with a fraction of fresh real data")]:
-    register(Experiment(_name, run_gmm, GMM_DEFAULTS, validate_gmm, _description, version=1, paper=GMM_PAPER))
+    register(Experiment(_name, run_point_mixture, GMM_DEFAULTS, validate_gmm, _description, version=1, paper=GMM_PAPER))

@@ -37,7 +37,7 @@ import numpy as np
 from ..datasets import mnist as mnist_data
 from ..datasets.fetch import DataError
 from ..loop import run_generations
-from ..metrics import class_entropy
+from ..metrics import class_entropy, latent_spread, pixel_variance
 from ..policies import POLICIES, DataPolicy
 from ..seeding import STREAMS
 from ..store import save_npz
@@ -208,23 +208,25 @@ def model_factory(s: dict):
 
 def sample_measures(images: np.ndarray, reference: VAE, classifier, n_keep: int = N_KEEP) -> dict:
     """The measures of a set of images (float32 in [0, 1], ``(n, 28, 28)``): latent means under the
-    ``reference`` (generation-0) encoder, the classifier's digit counts and the pixel variance."""
+    ``reference`` (generation-0) encoder and their spread (:func:`~collapse_lib.metrics.latent_spread`), the
+    classifier's digit counts and their entropy (:func:`~collapse_lib.metrics.class_entropy`), and the pixel
+    variance (:func:`~collapse_lib.metrics.pixel_variance`)."""
     mu, _ = reference.encode(images)
     values = mu.ravel()
     probabilities = classifier.predict_proba(images)
     counts = np.bincount(probabilities.argmax(axis=1), minlength=10).astype(np.int64)
-    variance = images.reshape(len(images), -1).var(axis=0)
+    variance = pixel_variance(images)
     return {
         "latent_mu": mu[:n_keep].astype(np.float32),
         "latent_mean": values.mean(),
-        "latent_std": values.std(),
+        "latent_std": latent_spread(mu),
         "latent_q": np.quantile(values, LATENT_QUANTILES),
         "latent_dim_std": mu.std(axis=0),
         "class_counts": counts,
         "class_entropy": class_entropy(counts),
         "classifier_confidence": probabilities.max(axis=1).mean(),
         "pixel_variance": variance.mean(),
-        "pixel_variance_map": variance.reshape(28, 28).astype(np.float32),
+        "pixel_variance_map": variance.astype(np.float32),
     }
 
 

@@ -15,7 +15,7 @@ minutes, with the same protocol (paper-setup §3.4):
 * :func:`train_epochs` is the paper's fine-tuning loop: AdamW, cosine learning rate stepped per
   epoch, and the checkpoint that is best on the real validation blocks kept;
 * :func:`block_losses` gives the mean token cross-entropy of each 64-token block; the paper's
-  perplexity is :func:`perplexity`, the exponential of their mean;
+  perplexity is :func:`collapse_lib.metrics.perplexity`, the exponential of their mean;
 * :class:`LanguageModel` is the model the generational loop (:func:`collapse_lib.run_generations`)
   fits and samples: ``fit`` fine-tunes a fresh copy of the base, ``sample(n, rng)`` continues ``n``
   real training blocks by ``n_new`` tokens each, and only the new tokens are returned.
@@ -375,12 +375,6 @@ def block_losses(module, blocks, logits_fn=tiny_logits, batch_size: int = 64, de
         out.append(loss.view(ids.shape[0], -1).mean(dim=1).cpu().numpy())
     module.train(was_training)
     return np.concatenate(out) if out else np.zeros(0)
-
-
-def perplexity(losses) -> float:
-    """The paper's perplexity: ``exp`` of the mean block loss (equal-length blocks, so also the
-    token-weighted mean). The paper averages per batch; the two agree when every batch is full."""
-    return float(np.exp(np.mean(losses)))
 
 
 @dataclass
