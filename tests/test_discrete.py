@@ -1,6 +1,7 @@
 """The discrete recursion (neutral Wright-Fisher): absorption, fixation probabilities, heterozygosity."""
 
 import numpy as np
+import pytest
 from scipy import stats
 
 import collapse_lib as cl
@@ -49,3 +50,15 @@ def test_rare_states_vanish_first():
     half_life = first_true(present < 0.5, axis=0).astype(float)
     half_life[half_life < 0] = np.inf  # still present in most chains at the end
     assert np.all(np.diff(half_life) <= 0), f"rarer states should vanish sooner: {half_life}"
+
+
+def test_absorption_and_fixation_measures_count_the_recorded_states():
+    fixed = np.array([[0, -1, 2, -1], [0, 1, 2, -1]], dtype=np.int8)  # (generations, chains)
+    np.testing.assert_allclose(cl.metrics.absorbed_fraction(fixed), [0.5, 0.75])
+    counts = cl.metrics.fixation_counts(fixed[-1], 4)
+    np.testing.assert_array_equal(counts, [1, 1, 1, 0])
+    assert counts.dtype == np.int64
+    p = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(cl.metrics.presence_fraction(p), [1.0, 0.5, 0.0])
+    with pytest.raises(ValueError, match="n_states"):
+        cl.metrics.fixation_counts(fixed[-1], 2)

@@ -359,3 +359,14 @@ def test_true_total_variance_and_expressivity_error_match_direct_computations():
     integral = ((p - q) ** 2).sum() * (14 / 1400) * (10 / 1000)
     assert cl.theory.expressivity_error(**two) == pytest.approx(integral, rel=1e-4)
     assert cl.theory.expressivity_error(**blob) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_component_spreads_and_kl_estimate():
+    covariances = np.array([[np.diag([4.0, 4.0]), np.diag([1.0, 0.0])]])
+    np.testing.assert_allclose(cl.metrics.component_spreads(covariances), [[np.sqrt(0.5), 2.0]])
+    truth = GaussianMixtureModel.from_params([1.0], [[0.0, 0.0]], [np.eye(2)], n_chains=2)
+    wider = GaussianMixtureModel.from_params([1.0], [[0.0, 0.0]], [4 * np.eye(2)], n_chains=2)
+    points = truth.sample(200_000, np.random.default_rng(0))
+    kl = cl.metrics.kl_estimate(truth.score(points), wider.score(points))
+    exact = 2 * (0.5 * (1 / 4 - 1 - np.log(1 / 4)))  # two dimensions of KL(N(0, 1) || N(0, 4))
+    np.testing.assert_allclose(kl, exact, rtol=0.01)

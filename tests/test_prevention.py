@@ -369,3 +369,23 @@ def test_gaussian_error_unit_is_the_trace_of_sigma_over_m():
     assert trace == pytest.approx(np.geomspace(1, 0.1, 4).sum(), rel=1e-12)  # the eigenvalues' sum
     assert unit == pytest.approx(trace / 50, rel=1e-15)
     assert trace == pytest.approx(np.trace(true_covariance(4, 10.0)), rel=1e-12)
+
+
+def test_tail_measures_on_a_small_distribution():
+    q = cl.distributions.zipf_probabilities(4, 1.0)  # 12/25, 6/25, 4/25, 3/25
+    tails = cl.metrics.tail_sets(q, [0.4, 0.8])  # states before carry 0, 12/25, 18/25, 22/25
+    np.testing.assert_array_equal(tails, [[0, 0], [1, 0], [1, 0], [1, 1]])
+    p = np.array([[0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    np.testing.assert_allclose(cl.metrics.tail_mass(p, tails), [[0.5, 0.0], [0.75, 0.25]])
+    np.testing.assert_array_equal(cl.metrics.support_size(p), [2, 4])
+    original = np.array([[3, 1, 0, 1], [1, 2, 1, 1]])  # each state's count in the real data
+    # k = 1: alive in chain 0 state 1, chain 1 states 0, 2, 3 (chain 0 state 3 is lost); k = 2: chain 1 state 1
+    np.testing.assert_array_equal(cl.metrics.survivors_by_count(p, original, 2), [4, 1])
+    np.testing.assert_allclose(cl.metrics.unseen_mass(original, q), [4 / 25, 0.0])
+
+
+def test_log_det_ratio_floors_a_singular_covariance():
+    cov = np.stack([np.diag([2.0, 3.0]), np.zeros((2, 2))])
+    ratio = cl.metrics.log_det_ratio(cov, np.eye(2))
+    assert ratio[0] == pytest.approx(np.log(6.0))
+    assert ratio[1] == cl.metrics.LOG_TINY
