@@ -38,9 +38,9 @@ def test_fixed_real_keeps_the_same_real_points_every_generation():
 @pytest.mark.parametrize("ddof", [0, 1])
 def test_fixed_real_gaussian_matches_its_closed_form(ddof):
     chains = 8000
-    s = prevention.validate_gaussian({**prevention.GAUSSIAN_DEFAULTS, "dim": 3, "sample_size": 20,
-                                      "real_sample_size": 10, "n_generations": 25, "n_chains": chains,
-                                      "policy": "fixed-real", "ddof": ddof})
+    s = prevention.PreventionGaussianSpec.validate({"dim": 3, "sample_size": 20, "real_sample_size": 10,
+                                                   "n_generations": 25, "n_chains": chains, "policy": "fixed-real",
+                                                   "ddof": ddof})
     r = prevention.run_multivariate_gaussian(s, 3)
     trace, _ = prevention.error_unit(s)
     m, t = theory.multivariate_gaussian_errors(trace, prevention.gaussian_sample_sizes(s), "fixed-real", 0.0, ddof)

@@ -410,7 +410,8 @@ register(Experiment("debate_correction", run_correction, CORRECTION_DEFAULTS, va
 # ---------------------------------------------------------------------------------------------
 
 register(Experiment("debate_fixed_real", prevention.run_multivariate_gaussian,
-                    {**prevention.GAUSSIAN_DEFAULTS, "policy": "fixed-real"}, prevention.validate_gaussian,
+                    {**prevention.PreventionGaussianSpec.defaults(), "policy": "fixed-real"},
+                    prevention.PreventionGaussianSpec.validate,
                     "the d-dimensional Gaussian refitted to a fixed real set plus its own samples (policy fixed-real)",
                     version=1, paper=dict(policy="fixed real set, generated share lambda swept (Bertrand et al.)")))
 
@@ -441,7 +442,7 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     entry per definition (``True``, ``False`` or ``None`` where the run does not measure it).
     """
     from ..metrics import collapse_indicators
-    from . import resolve_settings, run_experiment, run_sweep
+    from . import get_experiment, resolve_settings, run_experiment, run_sweep
 
     def sweep(name, **overrides):
         return [(s, r) for s, _, r in run_sweep(name, profile, seed, store=store, jobs=jobs, **overrides)]
@@ -462,7 +463,8 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         if s["sample_size"] == mix_sample:
             gaussian_row("mix 10%", s, r)
     as_many = resolve_settings("debate_fixed_real", profile)["sample_size"]  # as many real points as generated
-    fixed = prevention.validate_gaussian(resolve_settings("debate_fixed_real", profile, real_sample_size=as_many))
+    fixed = get_experiment("debate_fixed_real").validate(resolve_settings("debate_fixed_real", profile,
+                                                                         real_sample_size=as_many))
     gaussian_row("fixed-real", fixed, run_experiment("debate_fixed_real", profile, seed, store=store,
                                                      real_sample_size=as_many))
 
