@@ -29,7 +29,7 @@ import numpy as np
 from ..loop import run_generations
 from ..metrics import chain_quantiles, l2_squared_gmm
 from ..models.gmm import GaussianMixtureModel, check_mixture_data, mixture_moments
-from ..policies import DataPolicy
+from ..policies import make_policy
 from ..seeding import generation_rng
 from ..theory import expected_variance
 from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int, check_nonnegative_float,
@@ -73,7 +73,7 @@ def validate(settings: dict) -> dict:
                            "EM needs at least one point per component.")
     s["n_generations"] = check_generations(s["n_generations"])
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"]) if s["policy"] == "mix" else 0.0
-    DataPolicy(s["policy"], s["real_fraction"])
+    make_policy(s["policy"], s["real_fraction"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     s["tol"] = check_positive_float("tol", s["tol"])
     s["max_iter"] = check_positive_int("max_iter", s["max_iter"])
@@ -217,15 +217,11 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     truth_sampler = truth_model(s)
     real = truth_sampler.sample(s["sample_size"], generation_rng(seed, 0, "data"))
     check_mixture_data(real, s["n_components"])
-    # Generation 0's fit is the reference of the "distance from generation 0" metric. Fitting it
-    # here (the same data and random stream as the loop's generation 0, so the same numbers) keeps
-    # it available when an interrupted run resumes after generation 0.
-    reference = new_model().fit(real, rng=generation_rng(seed, 0, "fit")).get_params()
-    truth = true_mixture(s)
+    truth = true_mixture(s)  # the distance from generation 0 uses the loop's reference (generation 0's fit)
     return run_generations(
-        new_model, real, s["n_generations"], s["sample_size"], DataPolicy(s["policy"], s["real_fraction"]),
+        new_model, real, s["n_generations"], s["sample_size"], make_policy(s["policy"], s["real_fraction"]),
         real_sampler=truth_sampler.sample, seed=seed,
-        record=lambda model, g: record_gmm(model, reference, truth, s["keep_chains"]),
+        record=lambda model, generation: record_gmm(model, generation.reference.get_state(), truth, s["keep_chains"]),
         run=run, progress=progress, description=f"gmm {s['data']} K={s['n_components']} {s['policy']}",
     )
 
