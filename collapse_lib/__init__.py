@@ -10,7 +10,7 @@ from . import metrics, theory
 from .experiments import EXPERIMENTS, resolve_settings, run_experiment, run_sweep, settings_table
 from .loop import run_generations
 from .models import CategoricalModel, GaussianModel
-from .policies import POLICIES, DataPolicy
+from .policies import POLICIES, DataPolicy, make_policy
 from .profiles import PROFILE_NAMES, Sweep, profile_from_env
 from .sample_sizes import sample_size_schedule
 from .seeding import generation_rng
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EXPERIMENTS", "POLICIES", "PROFILE_NAMES", "CategoricalModel", "CategoryCounts", "DataPolicy",
-    "GaussianModel", "GaussianStats", "RunStore", "SettingError", "Sweep", "generation_rng", "metrics",
+    "GaussianModel", "GaussianStats", "RunStore", "make_policy", "SettingError", "Sweep", "generation_rng", "metrics",
     "profile_from_env", "resolve_settings", "run_experiment", "run_generations", "run_sweep",
     "sample_size_schedule", "settings_table", "theory",
 ]

@@ -154,7 +154,7 @@ def settings_help(experiment: str) -> str:
         if at:
             lines.append("      profiles: " + "; ".join(at))
     lines.append("")
-    lines.append(f"set any of them with --set name=value (a comma list runs each value).")
+    lines.append("set any of them with --set name=value (a comma list runs each value).")
     return "\n".join(lines)
 
 

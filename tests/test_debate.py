@@ -20,7 +20,7 @@ class MarkerModel:
     def sample(self, n, rng):
         return 1.0 + rng.random(n)
 
-    def get_params(self):
+    def get_state(self):
         return {"n_seen": np.asarray(self.n_seen_), "n_real": np.asarray(self.n_real_),
                 "first": np.asarray(self.first_)}
 
@@ -32,7 +32,7 @@ def test_fixed_real_keeps_the_same_real_points_every_generation():
     np.testing.assert_array_equal(h["n_real"], 7)
     np.testing.assert_array_equal(h["first"], -7.0)  # the same real points, never fresh ones
     with pytest.raises(SettingError, match="only applies to policy 'mix'"):
-        cl.DataPolicy("fixed-real", 0.1)
+        cl.make_policy("fixed-real", 0.1)
 
 
 @pytest.mark.parametrize("ddof", [0, 1])

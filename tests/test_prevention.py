@@ -318,7 +318,7 @@ def test_interrupted_run_resumes_identically(tmp_path, monkeypatch, name, policy
         record = kwargs["record"]
 
         def failing(model, generation):
-            if generation == 7:
+            if generation.index == 7:
                 raise KeyboardInterrupt
             return record(model, generation)
         return original(*args, **dict(kwargs, record=failing))

@@ -58,10 +58,10 @@ def test_conv_vae_trains_samples_and_round_trips_its_parameters(images):
     samples = model.generate(5, np.random.default_rng(1))
     assert samples.shape == (5, 28, 28) and samples.dtype == np.float32
     assert 0 <= samples.min() and samples.max() <= 1
-    copy = VAE("conv", capacity=8).set_params(model.get_params())
+    copy = VAE("conv", capacity=8).set_state(model.get_state())
     np.testing.assert_array_equal(copy.generate(5, np.random.default_rng(1)), samples)
     with pytest.raises(cl.SettingError, match="do not fit a VAE"):
-        VAE("conv", capacity=16).set_params(model.get_params())
+        VAE("conv", capacity=16).set_state(model.get_state())
 
 
 
@@ -114,10 +114,10 @@ def test_decoded_images_are_the_previous_decoders_output_with_fresh_latents(imag
         expected = torch.sigmoid(previous.decoder(z))
     np.testing.assert_allclose(torch.cat([first, second]).numpy(), expected[:600].numpy(), rtol=1e-6, atol=1e-7)
     assert not torch.allclose(first, second)  # each draw decodes new latents
-    fixed = VAE("mlp", hidden=64, resample_per_batch=False).set_params(previous.get_params())
+    fixed = VAE("mlp", hidden=64, resample_per_batch=False).set_state(previous.get_state())
     array = fixed.sample(300, np.random.default_rng(1))
     assert isinstance(array, np.ndarray) and array.shape == (300, 28, 28)
-    binary = VAE("mlp", hidden=64, binarise=True).set_params(previous.get_params()).sample(50, np.random.default_rng(2))
+    binary = VAE("mlp", hidden=64, binarise=True).set_state(previous.get_state()).sample(50, np.random.default_rng(2))
     assert set(np.unique(binary.materialise())) <= {0.0, 1.0}
 
 
@@ -257,8 +257,8 @@ def test_the_conv_vae_in_bfloat16_trains_on_decoded_images_and_repeats_itself(im
 
     a, b = generation(0)
     assert np.all(np.isfinite(b.loss_history_)) and a.loss_history_[-1] < a.loss_history_[0]
-    again = generation(0)[1].get_params()
-    for key, value in b.get_params().items():
+    again = generation(0)[1].get_state()
+    for key, value in b.get_state().items():
         np.testing.assert_array_equal(value, again[key], err_msg=key)
-    other = generation(5)[1].get_params()
+    other = generation(5)[1].get_state()
     assert not np.array_equal(other["decoder.fc.weight"], again["decoder.fc.weight"])

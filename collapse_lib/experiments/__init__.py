@@ -175,13 +175,6 @@ def portable_settings(name: str, settings: dict) -> dict:
     return {key: value for key, value in settings.items() if key not in machine}
 
 
-def data_environment() -> tuple:
-    """The environment that decides where datasets are read from: the key under which the
-    experiments memoise, per process, which data a run reads (so loaders run once, not per key)."""
-    return tuple(os.environ.get(name, "") for name in
-                 ("COLLAPSE_DATA_DIR", "COLLAPSE_CACHE", "COLLAPSE_OFFLINE", "XDG_CACHE_HOME", "HOME", "PWD"))
-
-
 def data_identity(name: str, settings: dict) -> str | None:
     """The identity of the data a run of ``name`` with these settings reads on this machine (``None``: no dataset)."""
     hook = get_experiment(name).data_identity

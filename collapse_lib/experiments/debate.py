@@ -31,7 +31,7 @@ from scipy import special
 from ..loop import run_generations
 from ..metrics import chain_quantiles
 from ..models.categorical import CategoricalModel
-from ..policies import DataPolicy
+from ..policies import make_policy
 from ..seeding import generation_rng
 from ..sufficient_stats import CategoryCounts
 from ..theory import entropy, tail_cut_distribution
@@ -211,7 +211,7 @@ def validate_temperature(settings: dict) -> dict:
     s["temperature"] = check_positive_float("temperature", s["temperature"])
     s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
     s["n_generations"] = check_generations(s["n_generations"])
-    DataPolicy(s["policy"])
+    make_policy(s["policy"])
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     return s
 
@@ -263,10 +263,10 @@ class TruncatedSamplingGaussian:
         u = rng.uniform(low, 1 - low, size=(self.mean_.size, n))
         return self.mean_[:, None] + np.sqrt(self.var_)[:, None] * special.ndtri(u)
 
-    def get_params(self):
+    def get_state(self):
         return {"mean": self.mean_, "var": self.var_}
 
-    def set_params(self, params):
+    def set_state(self, params):
         self.mean_, self.var_ = np.asarray(params["mean"]), np.asarray(params["var"])
         return self
 
@@ -292,7 +292,7 @@ def validate_bias(settings: dict) -> dict:
     s["n_generations"] = check_generations(s["n_generations"])
     check_choice("policy", s["policy"], ("replace", "mix"))
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
-    DataPolicy(s["policy"], s["real_fraction"])
+    make_policy(s["policy"], s["real_fraction"])
     s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
     s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
     return s
@@ -312,7 +312,7 @@ def run_bias(settings: dict, seed: int, run=None, progress: bool = False) -> dic
 
     real = real_sampler(s["sample_size"], generation_rng(seed, 0, "data"))
     return run_generations(lambda: TruncatedSamplingGaussian(s["truncation"], s["ddof"]), real, s["n_generations"],
-                           s["sample_size"], DataPolicy(s["policy"], s["real_fraction"]), real_sampler=real_sampler,
+                           s["sample_size"], make_policy(s["policy"], s["real_fraction"]), real_sampler=real_sampler,
                            seed=seed, record=record, run=run, progress=progress,
                            description=f"bias a={s['truncation']:g} {s['policy']}")
 
@@ -352,10 +352,10 @@ class SelfCorrectingGaussian:
         target = self.corrector_bias + (x - self.mean_[:, None]) / np.where(sd > 0, sd, 1.0)
         return x + self.correction * (target - x)
 
-    def get_params(self):
+    def get_state(self):
         return {"mean": self.mean_, "var": self.var_}
 
-    def set_params(self, params):
+    def set_state(self, params):
         self.mean_, self.var_ = np.asarray(params["mean"]), np.asarray(params["var"])
         return self
 
@@ -395,7 +395,7 @@ def run_correction(settings: dict, seed: int, run=None, progress: bool = False) 
 
     real = generation_rng(seed, 0, "data").standard_normal((chains, s["sample_size"]))
     return run_generations(lambda: SelfCorrectingGaussian(s["correction"], s["corrector_bias"], s["ddof"]), real,
-                           s["n_generations"], s["sample_size"], DataPolicy("replace"), seed=seed, record=record,
+                           s["n_generations"], s["sample_size"], make_policy("replace"), seed=seed, record=record,
                            run=run, progress=progress,
                            description=f"self-correction λ={s['correction']:g} δ={s['corrector_bias']:g}")
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..loop import run_generations
 from ..metrics import chain_quantiles, w2_squared_gaussian_1d
 from ..models.gaussian import METHODS, GaussianModel
-from ..policies import POLICY, DataPolicy, check_policy
+from ..policies import POLICY, make_policy, check_policy
 from ..profiles import Sweep
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
@@ -116,7 +116,7 @@ def run_gaussian(settings: dict, seed: int, run=None, progress: bool = False) ->
     real = truth.sample(int(sizes[0]), generation_rng(seed, 0, "data"))
     history = run_generations(
         lambda: GaussianModel(s["ddof"], s["method"]), real, s["n_generations"], sizes,
-        DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+        make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
         record=lambda model, g: record_gaussian(model, s["mu"], s["sigma"], s["keep_chains"]),
         run=run, progress=progress, description=f"gaussian M={s['sample_size']} ddof={s['ddof']} {s['policy']}",
     )

@@ -33,7 +33,7 @@ import numpy as np
 from ..loop import run_generations
 from ..metrics import chain_quantiles, l2_squared_gmm
 from ..models.gmm import GaussianMixtureModel, check_mixture_data, mixture_moments
-from ..policies import POLICY, DataPolicy
+from ..policies import POLICY, make_policy
 from ..profiles import Sweep
 from ..seeding import generation_rng
 from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
@@ -252,15 +252,11 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     truth_sampler = truth_model(s)
     real = truth_sampler.sample(s["sample_size"], generation_rng(seed, 0, "data"))
     check_mixture_data(real, s["n_components"])
-    # Generation 0's fit is the reference of the "distance from generation 0" metric. Fitting it
-    # here (the same data and random stream as the loop's generation 0, so the same numbers) keeps
-    # it available when an interrupted run resumes after generation 0.
-    reference = new_model().fit(real, rng=generation_rng(seed, 0, "fit")).get_params()
-    truth = true_mixture(s)
+    truth = true_mixture(s)  # the distance from generation 0 uses the loop's reference (generation 0's fit)
     return run_generations(
-        new_model, real, s["n_generations"], s["sample_size"], DataPolicy(s["policy"], s["real_fraction"]),
+        new_model, real, s["n_generations"], s["sample_size"], make_policy(s["policy"], s["real_fraction"]),
         real_sampler=truth_sampler.sample, seed=seed,
-        record=lambda model, g: record_gmm(model, reference, truth, s["keep_chains"]),
+        record=lambda model, generation: record_gmm(model, generation.reference.get_state(), truth, s["keep_chains"]),
         run=run, progress=progress, description=f"gmm {s['data']} K={s['n_components']} {s['policy']}",
     )
 

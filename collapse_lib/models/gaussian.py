@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor as _ThreadPool
 
 import numpy as np
 
+from .base import ModelParams
 from ..sufficient_stats import GaussianStats
 from ..validation import (InputArrayError, SettingError, as_array, broadcast_shape, check_choice, check_fitted,
                           check_int, check_nonnegative, check_positive_int)
@@ -32,7 +33,7 @@ from ..validation import (InputArrayError, SettingError, as_array, broadcast_sha
 METHODS = ("sufficient", "samples")
 
 
-class GaussianModel:
+class GaussianModel(ModelParams):
     """``n_chains`` independent 1-D Gaussians with ``fit(data)`` and ``sample(n, rng)``.
 
     Parameters
@@ -67,7 +68,7 @@ class GaussianModel:
             raise InputArrayError(f"mu {mu.shape} and sigma {sigma.shape} must be scalars or of shape (n_chains,) = "
                                   f"({n_chains},).")
         model = cls(ddof, method)
-        return model.set_params({"mu": np.broadcast_to(mu, (n_chains,)).copy(),
+        return model.set_state({"mu": np.broadcast_to(mu, (n_chains,)).copy(),
                                  "sigma": np.broadcast_to(sigma, (n_chains,)).copy()})
 
     def fit(self, data, rng=None) -> "GaussianModel":
@@ -109,11 +110,11 @@ class GaussianModel:
         check_fitted(self, "mu_", "n_chains")
         return int(self.mu_.size)
 
-    def get_params(self) -> dict:
-        check_fitted(self, "mu_", "get_params")
+    def get_state(self) -> dict:
+        check_fitted(self, "mu_", "get_state")
         return {"mu": self.mu_, "sigma": self.sigma_}
 
-    def set_params(self, params: dict) -> "GaussianModel":
+    def set_state(self, params: dict) -> "GaussianModel":
         """Set ``{"mu": (n_chains,), "sigma": (n_chains,)}``: finite, ``sigma >= 0``."""
         mu = as_array("mu", params["mu"], ndim=1, shape_hint="(n_chains,)")
         sigma = as_array("sigma", params["sigma"], ndim=1, shape_hint="(n_chains,)")

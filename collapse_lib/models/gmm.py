@@ -64,6 +64,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .base import ModelParams
 from ..environment import usable_cores
 from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_fitted, check_int,
                           check_positive_float, check_positive_int, check_probabilities)
@@ -672,7 +673,7 @@ def check_mixture_data(data, n_components: int) -> np.ndarray:
     return x
 
 
-class GaussianMixtureModel:
+class GaussianMixtureModel(ModelParams):
     """``n_chains`` independent Gaussian mixtures with full covariances, fitted by EM.
 
     Parameters
@@ -732,7 +733,7 @@ class GaussianMixtureModel:
             n_chains = check_positive_int("n_chains", n_chains)
             w, m, c = (np.broadcast_to(a, (n_chains,) + a.shape).copy() for a in (w, m, c))
         model = cls(n_components=w.shape[-1], **options)
-        return model.set_params({"weights": w, "means": m, "covariances": c})
+        return model.set_state({"weights": w, "means": m, "covariances": c})
 
     # --- fitting --------------------------------------------------------------------------------
 
@@ -764,7 +765,7 @@ class GaussianMixtureModel:
         """
         x = check_mixture_data(data, self.n_components)
         result = self._run_blocks(x, self._uniforms(x.shape[0], rng))
-        self.set_params(result)
+        self.set_state(result)
         self.n_iter_, self.converged_ = result["n_iter"], result["converged"]
         self.lower_bound_, self.regularised_ = result["lower_bound"], result["regularised"]
         return self
@@ -833,11 +834,11 @@ class GaussianMixtureModel:
         check_fitted(self, "weights_", "n_chains")
         return int(self.weights_.shape[0])
 
-    def get_params(self) -> dict:
-        check_fitted(self, "weights_", "get_params")
+    def get_state(self) -> dict:
+        check_fitted(self, "weights_", "get_state")
         return {"weights": self.weights_, "means": self.means_, "covariances": self.covariances_}
 
-    def set_params(self, params: dict) -> "GaussianMixtureModel":
+    def set_state(self, params: dict) -> "GaussianMixtureModel":
         """Set ``weights`` (B, K), ``means`` (B, K, d), ``covariances`` (B, K, d, d): shapes that agree,
         finite values and weights summing to 1 are checked here (O(B K d^2)); covariances must be
         positive definite to sample (checked there, by the Cholesky factorisation sampling needs)."""
