@@ -215,6 +215,23 @@ class ListOf(Constraint):
         return items
 
 
+@dataclass(frozen=True)
+class OrNone(Constraint):
+    """``None`` (typed as ``none``; ``means`` says what it stands for), or a value that ``item`` allows."""
+
+    item: Constraint
+    means: str = ""
+
+    def describe(self) -> str:
+        return f"None{f' ({self.means})' if self.means else ''} or {self.item.describe()}"
+
+    def parse(self, name: str, text: str):
+        return None if text.strip().lower() == "none" else self.item.parse(name, text)
+
+    def check(self, name: str, value):
+        return None if value is None else self.item.check(name, value)
+
+
 #: Constraints that many experiments share.
 GENERATIONS = Interval(int, 1, MAX_GENERATIONS)  # a number of generations (memory is allocated up front)
 FRACTION = Interval(float, 0, 1)
