@@ -199,7 +199,7 @@ class ListOf(Constraint):
     increasing: bool = False
 
     def describe(self) -> str:
-        return f"a{' strictly increasing' if self.increasing else ''} list of {self.item.describe().replace('a ', '', 1)}"
+        return f"a{' strictly increasing' if self.increasing else ''} list, each {self.item.describe()}"
 
     def parse(self, name: str, text: str):
         return self.check(name, [self.item.parse(name, part) for part in text.split(",")])

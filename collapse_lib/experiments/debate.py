@@ -461,7 +461,7 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     entry per definition (``True``, ``False`` or ``None`` where the run does not measure it).
     """
     from ..metrics import collapse_indicators
-    from . import get_experiment, resolve_settings, run_experiment, run_sweep
+    from . import resolve_settings, run_experiment, run_sweep
 
     def sweep(name, **overrides):
         return [(s, r) for s, _, r in run_sweep(name, profile, seed, store=store, jobs=jobs, **overrides)]
@@ -482,8 +482,7 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         if s["sample_size"] == mix_sample:
             gaussian_row("mix 10%", s, r)
     as_many = resolve_settings("debate_fixed_real", profile)["sample_size"]  # as many real points as generated
-    fixed = get_experiment("debate_fixed_real").validate(resolve_settings("debate_fixed_real", profile,
-                                                                          real_sample_size=as_many))
+    fixed = prevention.validate_gaussian(resolve_settings("debate_fixed_real", profile, real_sample_size=as_many))
     gaussian_row("fixed-real", fixed, run_experiment("debate_fixed_real", profile, seed, store=store,
                                                      real_sample_size=as_many))
 
