@@ -70,6 +70,7 @@ EXAMPLE_PHRASE = "some started before 1360"
 BASE_SEED = 0
 BASE_VERSION = 2
 
+
 @dataclass(frozen=True)
 class LanguageModelSpec(ExperimentSpec):
     """One seed of one of the paper's two settings: a language model fine-tuned, generation after generation, on
