@@ -42,7 +42,7 @@ from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIV
 from ..sufficient_stats import CategoryCounts
 from ..theory import entropy, tail_cut_distribution
 from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
-from . import Experiment, register, register_spec
+from . import register_spec
 from . import prevention
 
 
@@ -428,16 +428,39 @@ register_spec("debate_correction", run_correction, CorrectionSpec,
 # The fifth policy: a fixed real set plus generated data (Bertrand et al.)
 # ---------------------------------------------------------------------------------------------
 
-register(Experiment("debate_fixed_real", prevention.run_multivariate_gaussian,
-                    {**prevention.PreventionGaussianSpec.defaults(), "policy": "fixed-real"},
-                    prevention.PreventionGaussianSpec.validate,
-                    "the d-dimensional Gaussian refitted to a fixed real set plus its own samples (policy fixed-real)",
-                    version=1, paper=dict(policy="fixed real set, generated share lambda swept (Bertrand et al.)")))
+@dataclass(frozen=True)
+class FixedRealSpec(prevention.PreventionGaussianSpec):
+    """The fifth data policy, ``fixed-real`` (Bertrand et al. 2024): the d-dimensional Gaussian of
+    :class:`~collapse_lib.experiments.prevention.PreventionGaussianSpec` refitted every generation to the same
+    ``real_sample_size`` real points plus ``sample_size`` points of its own."""
+
+    policy: str = setting("fixed-real", POLICY, "data policy (collapse_lib.policies); 'fixed-real': the same real "
+                          "set every generation",
+                          paper="fixed real set, generated share lambda swept (Bertrand et al.)")
+
+    # The fifth policy, fixed-real: the same r real points plus M generated ones every generation.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(dim=3, sample_size=20, real_sample_size=Sweep([5, 20]), n_generations=20, n_chains=300),
+        "book": dict(dim=5, sample_size=50, real_sample_size=Sweep([10, 50, 250]), n_generations=100, n_chains=1000),
+        "paper": dict(dim=5, sample_size=50, real_sample_size=Sweep([10, 50, 250]), n_generations=1000,
+                      n_chains=10000),
+    }
+
+    @classmethod
+    def paper_values(cls) -> dict:
+        """Bertrand et al.'s value of ``policy`` only (the other paper values of the prevention Gaussian are Kazdan
+        et al.'s, another paper's settings)."""
+        return {"policy": cls.field("policy").metadata["paper"]}
 
 
-__all__ = ["BiasSpec", "CorrectionSpec", "CurationSpec", "FilteredCategorical", "SelfCorrectingGaussian", "StrongSpec",
-           "TailsSpec", "TemperatureSpec", "TemperedCategorical", "TruncatedSamplingGaussian", "WeightingSpec",
-           "gaussian_gram"]
+register_spec("debate_fixed_real", prevention.run_multivariate_gaussian, FixedRealSpec,
+              "the d-dimensional Gaussian refitted to a fixed real set plus its own samples (policy fixed-real)",
+              version=1)
+
+
+__all__ = ["BiasSpec", "CorrectionSpec", "CurationSpec", "FilteredCategorical", "FixedRealSpec",
+           "SelfCorrectingGaussian", "StrongSpec", "TailsSpec", "TemperatureSpec", "TemperedCategorical",
+           "TruncatedSamplingGaussian", "WeightingSpec", "gaussian_gram"]
 
 
 # ---------------------------------------------------------------------------------------------
