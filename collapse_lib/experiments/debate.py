@@ -344,7 +344,7 @@ register_spec("debate_bias", run_bias, BiasSpec,
 # ---------------------------------------------------------------------------------------------
 
 class SelfCorrectingGaussian:
-    """``n_chains`` 1-D Gaussians fitted by mean and variance (``ddof``) whose samples are corrected before reuse.
+    r"""``n_chains`` 1-D Gaussians fitted by mean and variance (``ddof``) whose samples are corrected before reuse.
 
     A sample :math:`x` of the fitted :math:`\mathcal N(\hat\mu, \hat\sigma^2)` is moved a share λ
     (``correction``) of the way along the optimal-transport map to the corrector's target
