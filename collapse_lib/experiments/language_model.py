@@ -54,7 +54,7 @@ import numpy as np
 from .. import spec
 from ..environment import memoise_per_data_environment
 from ..loop import Generation, run_generations
-from ..policies import make_policy
+from ..policies import POLICY, check_policy, make_policy
 from ..profiles import Sweep
 from ..seeding import fixed_seed
 from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
@@ -87,6 +87,9 @@ class LanguageModelSpec(ExperimentSpec):
     real_fraction: float | None = spec.setting(None, OrNone(FRACTION, "the setting's"), "share of each dataset "
                                                "drawn fresh from the real training blocks (None: the setting's, 0 or "
                                                "0.1; below 1: some must be generated)")
+    policy: str | None = spec.setting(None, OrNone(POLICY, "the setting's"), "data policy "
+                                      "(collapse_lib.policies; None: the setting's, 'replace' for 1, 'mix' for 2)",
+                                      paper="replace (setting 1), mix with 10% real (setting 2)")
     n_generations: int = spec.setting(9, GENERATIONS, "generations after generation 0 (the paper's figure: Real + "
                                       "1..9)", paper=9)
     n_seeds: int = spec.setting(5, POSITIVE_INT, "seeds a chapter runs (not part of a run)", paper=5)
@@ -167,6 +170,9 @@ class LanguageModelSpec(ExperimentSpec):
     def check(cls, s: dict) -> dict:
         s.pop("n_seeds", None)  # how many seeds a chapter runs: not part of a run
         check_choice("setting", s["setting"], SETTINGS)
+        check_policy(data_policy_name(s), epochs_and_fraction(s)[1])
+        if s["policy"] is None or s["policy"] == data_policy_name({**s, "policy": None}):
+            s.pop("policy")  # the setting's own policy: the same run as the setting alone
         if s["real_fraction"] is not None and s["real_fraction"] >= 1:
             raise SettingError(f"real_fraction must be < 1 (some of each dataset must be generated), got "
                                f"{s['real_fraction']}; lower it.")
@@ -191,6 +197,13 @@ class LanguageModelSpec(ExperimentSpec):
     def data_identity(cls, settings: dict) -> str:
         """The identity of the text a run reads on this machine (part of its key)."""
         return text_identity(corpus_text())
+
+
+def data_policy_name(s: dict) -> str:
+    """The data policy of a run: its ``policy``, else the setting's (``mix`` when it draws fresh real blocks)."""
+    if s.get("policy") is not None:
+        return s["policy"]
+    return "mix" if epochs_and_fraction(s)[1] > 0 else "replace"
 
 
 def epochs_and_fraction(s: dict) -> tuple[int, float]:
@@ -449,7 +462,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
                            eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"],
                            decoding=s["decoding"], temperature=s["temperature"], top_p=s["top_p"])
-    policy = make_policy("mix", fraction) if fraction > 0 else make_policy("replace")
+    policy = make_policy(data_policy_name(s), fraction)
     real = corpus.train_blocks
     size = len(real)
 
