@@ -145,6 +145,8 @@ class Options(Constraint):
         for value in self.values:
             if str(value) == text:
                 return value
+        if all(isinstance(v, numbers.Integral) for v in self.values):  # a number typed for a numeric choice
+            return self.check(name, _number(name, text, int, self.describe()))
         return self.check(name, text)
 
     def check(self, name: str, value):

@@ -43,6 +43,10 @@ from ..validation import SettingError
 from . import register_spec
 
 
+#: The allowed values of the settings the mixture model takes (its own constraint table).
+EM_CONSTRAINTS = GaussianMixtureModel._parameter_constraints
+
+
 @dataclass(frozen=True)
 class GmmSpec(ExperimentSpec):
     """The Gaussian-mixture recursion over ``n_chains`` independent chains (SI Figs. 6, 8; official notebook
@@ -55,7 +59,7 @@ class GmmSpec(ExperimentSpec):
                                 "first axis (data units)")
     component_std: float = setting(0.5, POSITIVE, "two_gaussians: standard deviation of each (isotropic) "
                                    "component (data units)")
-    n_components: int = setting(2, POSITIVE_INT, "K of the fitted mixtures", paper=2)
+    n_components: int = setting(2, EM_CONSTRAINTS["n_components"], "K of the fitted mixtures", paper=2)
     sample_size: int = setting(1000, POSITIVE_INT, "M, points per generation (at least n_components)", paper=1000)
     n_generations: int = setting(2050, GENERATIONS, "recursive steps after generation 0", paper=2050)
     policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)", paper="replace")
@@ -63,10 +67,10 @@ class GmmSpec(ExperimentSpec):
                                    "any other policy)")
     n_chains: int = setting(100, POSITIVE_INT, "independent chains (seeds), fitted together",
                             paper="1 unseeded run")
-    tol: float = setting(1e-5, POSITIVE, "EM stops when the mean log-likelihood (nats per point) changes by "
+    tol: float = setting(1e-5, EM_CONSTRAINTS["tol"], "EM stops when the mean log-likelihood (nats per point) changes by "
                          "less", paper="1e-5")
-    max_iter: int = setting(2000, POSITIVE_INT, "at most this many EM iterations per fit", paper=2000)
-    reg_covar: float = setting(1e-6, POSITIVE, "added to every covariance's diagonal (squared data units)",
+    max_iter: int = setting(2000, EM_CONSTRAINTS["max_iter"], "at most this many EM iterations per fit", paper=2000)
+    reg_covar: float = setting(1e-6, EM_CONSTRAINTS["reg_covar"], "added to every covariance's diagonal (squared data units)",
                                paper="1e-6 (default)")
     keep_chains: int = setting(4, NONNEGATIVE_INT, "chains whose fitted parameters are stored every generation "
                                "(at most n_chains)")

@@ -28,6 +28,7 @@ import numpy as np
 from ..loop import run_generations
 from ..metrics import chain_quantiles, w2_squared_to_gaussian
 from ..models.categorical import CategoricalModel
+from ..models.gmm import GaussianMixtureModel
 from ..models.linear_regression import FixedDesign, LinearRegressionModel
 from ..models.multivariate_gaussian import MultivariateGaussianModel
 from ..policies import POLICY, check_policy, make_policy
@@ -180,7 +181,7 @@ class PreventionGaussianSpec(ExperimentSpec):
                             "(collapse_lib.sample_sizes)")
     growth: float = setting(2.0, POSITIVE, "ratio of the geometric schedule")
     n_generations: int = setting(100, GENERATIONS, "recursive steps after generation 0", paper=100)
-    ddof: int = setting(1, Options((0, 1)), "1: unbiased covariance (the theorem); 0: maximum likelihood "
+    ddof: int = setting(1, MultivariateGaussianModel._parameter_constraints["ddof"], "1: unbiased covariance (the theorem); 0: maximum likelihood "
                         "(Kazdan et al.)", paper=0)
     policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)",
                           paper="replace, accumulate, accumulate-subsample")
@@ -449,10 +450,10 @@ class PreventionGmmSpec(ExperimentSpec):
     n_chains: int = setting(200, POSITIVE_INT, "independent chains", paper="1 unseeded run")
     n_test: int = setting(500, POSITIVE_INT, "real points per chain on which the KL divergence to the truth is "
                           "estimated")
-    tol: float = setting(1e-5, POSITIVE, "EM stopping rule: change of the mean log-likelihood (nats per point); "
+    tol: float = setting(1e-5, GaussianMixtureModel._parameter_constraints["tol"], "EM stopping rule: change of the mean log-likelihood (nats per point); "
                          "the paper's GaussianMixture(tol=1e-5, max_iter=2000)")
-    max_iter: int = setting(2000, POSITIVE_INT, "at most this many EM iterations per fit")
-    reg_covar: float = setting(1e-6, POSITIVE, "scikit-learn's default floor on the covariances (squared data "
+    max_iter: int = setting(2000, GaussianMixtureModel._parameter_constraints["max_iter"], "at most this many EM iterations per fit")
+    reg_covar: float = setting(1e-6, GaussianMixtureModel._parameter_constraints["reg_covar"], "scikit-learn's default floor on the covariances (squared data "
                                "units)")
 
     # A two-component Gaussian mixture in the plane (batched EM), three policies; mix: prevention_gmm_mix.

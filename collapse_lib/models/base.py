@@ -9,6 +9,7 @@ its *fitted state*, held in attributes with a trailing underscore (``mu_``, ``si
 from __future__ import annotations
 
 import inspect
+from typing import ClassVar
 
 from ..validation import SettingError
 
@@ -18,7 +19,19 @@ class ModelParams:
 
     Every argument of ``__init__`` must be stored in an attribute of the same name (scikit-learn's rule), so
     that ``type(model)(**model.get_params())`` builds an unfitted copy.
+
+    ``_parameter_constraints`` (as in scikit-learn) maps a parameter's name to its
+    :class:`~collapse_lib.spec.Constraint`; :meth:`_validate_params` checks them (a model's ``__init__`` calls
+    it). The experiments' specs use the same constraint objects for the settings that reach a model, so one
+    allowed range is written once.
     """
+
+    _parameter_constraints: ClassVar[dict] = {}
+
+    def _validate_params(self) -> None:
+        """Check (and canonicalise) every parameter that has a constraint; raise ``SettingError`` naming it."""
+        for name, constraint in self._parameter_constraints.items():
+            setattr(self, name, constraint.check(name, getattr(self, name)))
 
     @classmethod
     def _param_names(cls) -> list[str]:

@@ -21,14 +21,17 @@ generations as well as chains: :func:`sample_replace_trajectories` (and its stre
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from concurrent.futures import ThreadPoolExecutor as _ThreadPool
 
 import numpy as np
 
+from ..spec import Options
 from .base import ModelParams
 from ..sufficient_stats import GaussianStats
-from ..validation import (InputArrayError, SettingError, as_array, broadcast_shape, check_choice, check_fitted,
-                          check_int, check_nonnegative, check_positive_int)
+from ..validation import (InputArrayError, SettingError, as_array, broadcast_shape, check_fitted, check_int,
+                          check_nonnegative, check_positive_int)
 
 METHODS = ("sufficient", "samples")
 
@@ -55,9 +58,11 @@ class GaussianModel(ModelParams):
 
     sample_axis = 1
 
+    _parameter_constraints: ClassVar[dict] = {"ddof": Options((0, 1)), "method": Options(METHODS)}
+
     def __init__(self, ddof: int = 1, method: str = "sufficient"):
-        self.ddof = check_int("ddof", ddof, minimum=0, maximum=1)
-        self.method = check_choice("method", method, METHODS)
+        self.ddof, self.method = ddof, method
+        self._validate_params()
 
     @classmethod
     def from_params(cls, mu, sigma, n_chains: int = 1, ddof: int = 1, method: str = "sufficient") -> "GaussianModel":

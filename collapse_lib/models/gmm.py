@@ -58,16 +58,19 @@ is recorded the same way.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import math
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 
+from ..spec import POSITIVE, POSITIVE_INT, OrNone
 from .base import ModelParams
 from ..environment import usable_cores
-from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_fitted, check_int,
-                          check_positive_float, check_positive_int, check_probabilities)
+from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_fitted, check_positive_int,
+                          check_probabilities)
 
 LOG_2PI = float(np.log(2 * np.pi))
 #: scikit-learn adds this to every component's total responsibility (avoids division by zero).
@@ -708,13 +711,19 @@ class GaussianMixtureModel(ModelParams):
 
     sample_axis = 1
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": POSITIVE_INT,
+        "tol": POSITIVE,          # EM stops when the mean log-likelihood (nats per point) changes by less
+        "max_iter": POSITIVE_INT,
+        "reg_covar": POSITIVE,    # added to every covariance's diagonal (squared data units)
+        "n_threads": OrNone(POSITIVE_INT, "all cores"),
+    }
+
     def __init__(self, n_components: int = 2, tol: float = 1e-5, max_iter: int = 2000, reg_covar: float = 1e-6,
                  n_threads: int | None = None):
-        self.n_components = check_int("n_components", n_components, minimum=1)
-        self.tol = check_positive_float("tol", tol)
-        self.max_iter = check_positive_int("max_iter", max_iter)
-        self.reg_covar = check_positive_float("reg_covar", reg_covar)
-        self.n_threads = None if n_threads is None else check_positive_int("n_threads", n_threads)
+        self.n_components, self.tol, self.max_iter, self.reg_covar = n_components, tol, max_iter, reg_covar
+        self.n_threads = n_threads
+        self._validate_params()
 
     @classmethod
     def from_params(cls, weights, means, covariances, n_chains: int | None = None, **options) -> "GaussianMixtureModel":

@@ -18,12 +18,15 @@ Two ways to sample, with the same distribution:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
+from ..spec import Options
 from .base import ModelParams
 from ..sufficient_stats import MultivariateGaussianStats, PointSamples
-from ..validation import (InputArrayError, SettingError, as_array, check_choice, check_covariance, check_eigenvalues,
-                          check_finite, check_fitted, check_int, check_positive_int, check_square, check_symmetric)
+from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_eigenvalues, check_finite,
+                          check_fitted, check_int, check_positive_int, check_square, check_symmetric)
 
 METHODS = ("sufficient", "samples")
 
@@ -90,9 +93,11 @@ class MultivariateGaussianModel(ModelParams):
 
     sample_axis = 1
 
+    _parameter_constraints: ClassVar[dict] = {"ddof": Options((0, 1)), "method": Options(METHODS)}
+
     def __init__(self, ddof: int = 1, method: str = "sufficient"):
-        self.ddof = check_int("ddof", ddof, minimum=0, maximum=1)
-        self.method = check_choice("method", method, METHODS)
+        self.ddof, self.method = ddof, method
+        self._validate_params()
 
     @classmethod
     def from_params(cls, mean, cov, n_chains: int = 1, ddof: int = 1,
