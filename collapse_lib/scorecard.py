@@ -34,7 +34,8 @@ from .experiments import gaussian as gaussian_experiment
 from .experiments import gmm as gmm_experiment
 from .experiments import language_model as lm_experiment
 from .experiments import prevention, resolve_settings, run_experiment
-from .metrics import first_true
+from .experiments.vae import LatentQuantile
+from .metrics import Quantile, first_true
 from .profiles import Sweep, check_profile
 
 
@@ -106,7 +107,7 @@ def _sizes(profile):
 def _median_sigma_against_g6(result, ddof, n_chains):
     """(median σ̂ at the last generation, the (G6) median, whether they agree within 3 standard errors)."""
     mean, sd = (float(a[-1]) for a in theory.log_variance_moments(1.0, result["sample_size"], ddof))
-    median = float(result["sigma_q"][-1, 2])
+    median = float(result["sigma_q"][-1, Quantile.MEDIAN])
     predicted = float(np.exp(mean / 2))
     return median, predicted, bool(abs(2 * np.log(median) - mean) < 3 * _median_log_se(sd, n_chains))
 
@@ -181,7 +182,7 @@ def check_accumulate_keeps_variance(profile: str, seed: int) -> Verdict:
     n = int(result["generation"][-1])
     mc, se = float(result["mean_sq_mean_error"][-1]), float(result["sd_sq_mean_error"][-1]) / np.sqrt(chains)
     exact = float(theory.multivariate_gaussian_errors(1.0, result["sample_size"], "accumulate", 0.0, 0)[0][-1])
-    median = float(result["sigma_q"][-1, 2])
+    median = float(result["sigma_q"][-1, Quantile.MEDIAN])
     agree = abs(mc - exact) < 3 * se and abs(median - 1) < 0.1
     level = _level(n >= 10, agree, mc < 3 * exact and median > 0.5)
     return Verdict(level,
@@ -207,7 +208,7 @@ def check_subsample_bounded(profile: str, seed: int) -> Verdict:
         n = int(r["generation"][-1])
         mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(chains)
         exact = float(gaussian_experiment.expected_subsample_mean_sq_error(settings["sigma"], m, n)[-1])
-        median = float(r["sigma_q"][-1, 2])
+        median = float(r["sigma_q"][-1, Quantile.MEDIAN])
         agree &= abs(mc - exact) < 3 * se and abs(median - 1) < 0.1
         bounded &= mc < (n + 1) / m / 3 and median > 0.5
         paper.append(f"M={m}: {exact * m:.3g}")
@@ -310,7 +311,7 @@ def check_log_variance_rate(profile: str, seed: int) -> Verdict:
                    f"Thm 3.1 / (G6): mean log(σ̂²/σ²) after {n} generations at M={m}, ddof=1: exact {exact:.3g} (rule "
                    f"of thumb −(n+1)/(M−1) = {-(n + 1) / (m - 1):.3g})",
                    f"{drift:.3g} ± {se:.2g} over {settings['n_chains']} chains (median σ̂ "
-                   f"{float(result['sigma_q'][-1, 2]):.3g})", SE3,
+                   f"{float(result['sigma_q'][-1, Quantile.MEDIAN]):.3g})", SE3,
                    {Level.NOT_RUN: f"only {n} generations at M={m}: less than one e-fold of σ² lost",
                     Level.DIRECTION: "σ² shrinks, but not at the exact rate",
                     Level.NOT_REPRODUCED: "σ² does not shrink"}.get(level, ""))
@@ -433,7 +434,7 @@ def check_mvg_volume_collapses(profile: str, seed: int) -> Verdict:
     measured = (f"d={d}, M={settings['sample_size']}, replace: mean log det Σ̂ − log det Σ {mean:.3g} ± {se:.2g} after "
                 f"{n} generations against the exact {exact:.3g} (about −d(d+1)/(2M) = "
                 f"{-d * (d + 1) / (2 * settings['sample_size']):.3g} per generation); median "
-                f"{float(result['log_det_ratio_q'][-1, 2]):.3g}")
+                f"{float(result['log_det_ratio_q'][-1, Quantile.MEDIAN]):.3g}")
     reason = "" if held else (f"only {n} generations: the volume has not yet lost an e-fold per dimension"
                               if exact >= -d else "the volume has not lost an e-fold per dimension" if mean >= -d else "the drift differs from the closed form beyond Monte Carlo error")
     return _from_check(measured, held, reason,
@@ -519,11 +520,11 @@ def check_tails_kept(profile: str, seed: int) -> Verdict:
     j = levels.index(0.9) if 0.9 in levels else len(levels) // 2
     replace, accumulate = runs["replace"], runs["accumulate"]
     q, n, chains = float(replace["tail_mass_true"][j]), int(replace["generation"][-1]), settings["n_chains"]
-    lost = first_true(replace["tail_mass_q"][:, j, 2] <= 0.1 * q)
+    lost = first_true(replace["tail_mass_q"][:, j, Quantile.MEDIAN] <= 0.1 * q)
     mean = float(replace["tail_mass_mean"][-1, j])
     # the all-or-nothing spread under replace is known exactly; a sample estimate of it moves with the mean
     mean_se = float(np.sqrt(theory.subset_mass_variance(q, replace["sample_size"], "replace")[-1] / chains))
-    kept = float(accumulate["tail_mass_q"][-1, j, 2])
+    kept = float(accumulate["tail_mass_q"][-1, j, Quantile.MEDIAN])
     spread = float(accumulate["tail_mass_sd"][-1, j])
     exact_spread = float(np.sqrt(theory.subset_mass_variance(q, accumulate["sample_size"], "accumulate")[-1]))
     # replace: the typical chain loses the tail (median <= 10% of q) while the mean stays at q (martingale, 3 s.e.);
@@ -586,7 +587,7 @@ def check_gmm_accumulate_bounded(profile: str, seed: int) -> Verdict:
     settings = resolve_settings("prevention_gmm", profile)
     runs = {p: _prevention("prevention_gmm", profile, seed, policy=p) for p in ("replace", "accumulate")}
     n = int(runs["replace"]["generation"][-1])
-    growth = float(runs["replace"]["kl_q"][-1, 2] / runs["replace"]["kl_q"][0, 2])
+    growth = float(runs["replace"]["kl_q"][-1, Quantile.MEDIAN] / runs["replace"]["kl_q"][0, Quantile.MEDIAN])
     ratio = float(runs["accumulate"]["mean_kl"][-1] / runs["accumulate"]["mean_kl"][0])
     # replace: the median KL grows at least tenfold; accumulate: the mean KL stays within π²/6 with 20% allowance
     # for Monte Carlo error and finite M
@@ -608,12 +609,13 @@ def check_gmm_real_data_bounded(profile: str, seed: int) -> Verdict:
     mixed = _prevention("prevention_gmm_mix", profile, seed, real_fraction=gamma)
     replace = _prevention("prevention_gmm", profile, seed, policy="replace")
     n = int(mixed["generation"][-1])
-    half, last = float(mixed["kl_q"][n // 2, 2]), float(mixed["kl_q"][-1, 2])
-    below = float(replace["kl_q"][min(n, len(replace["kl_q"]) - 1), 2]) / last
+    half, last = float(mixed["kl_q"][n // 2, Quantile.MEDIAN]), float(mixed["kl_q"][-1, Quantile.MEDIAN])
+    below = float(replace["kl_q"][min(n, len(replace["kl_q"]) - 1), Quantile.MEDIAN]) / last
     # levelled off (the last half adds < 25%) and at least ten times below replace at the same generation
     held = bool(last < 1.25 * half and below > 10)
     measured = (f"two components, M={settings['sample_size']}, γ={gamma:g}: median KL(p₀‖p̂) "
-                f"{float(mixed['kl_q'][0, 2]):.3g} at generation 0, {half:.3g} at {n // 2}, {last:.3g} at {n}; "
+                f"{float(mixed['kl_q'][0, Quantile.MEDIAN]):.3g} at generation 0, {half:.3g} at {n // 2}, "
+                f"{last:.3g} at {n}; "
                 f"replace's is {below:.3g}× larger")
     if held:
         reason = ""
@@ -647,7 +649,8 @@ def _component_pace_reference(settings, n):
 def check_gmm_component_spread(profile: str, seed: int) -> Verdict:
     settings, result = _gmm_blob(profile, seed)
     n, m = int(result["generation"][-1]), settings["sample_size"]
-    spread = result["component_std_q"][:, 2, :]  # median over chains of each component's √(tr Σ_k/d), (G+1, K)
+    # median over chains of each component's √(tr Σ_k/d), (G+1, K)
+    spread = result["component_std_q"][:, Quantile.MEDIAN, :]
     ratio = spread[-1] / spread[0]
     log_ratio = float(np.mean(np.log(ratio)))  # geometric mean over the components
     reference = _component_pace_reference(settings, n)
@@ -670,7 +673,7 @@ def check_gmm_component_spread(profile: str, seed: int) -> Verdict:
                    f"the larger component {spread[0, 0]:.3g} and {spread[0, 1]:.3g} at generation 0, {spread[-1, 0]:.3g} "
                    f"and {spread[-1, 1]:.3g} at {n} (× {ratio[0]:.3g} and × {ratio[1]:.3g}; geometric mean "
                    f"× {np.exp(log_ratio):.3g}, {pace:.2g}× the reference's e-folds). The whole mixture's spread: × "
-                   f"{float(result['spread_q'][-1, 2] / result['spread_q'][0, 2]):.3g}",
+                   f"{float(result['spread_q'][-1, Quantile.MEDIAN] / result['spread_q'][0, Quantile.MEDIAN]):.3g}",
                    "the components' e-folds within a factor 2 of the reference's: EM moves points between components "
                    "and the weights drift, so the single-Gaussian rate is a guide to the pace, not an exact law",
                    reason)
@@ -679,8 +682,8 @@ def check_gmm_component_spread(profile: str, seed: int) -> Verdict:
 def check_gmm_l2_magnitude(profile: str, seed: int) -> Verdict:
     settings, result = _gmm_blob(profile, seed)
     n = int(result["generation"][-1])
-    l2 = result["l2_gen0_q"][:, 2]
-    spread = result["component_std_q"][-1, 2, :]
+    l2 = result["l2_gen0_q"][:, Quantile.MEDIAN]
+    spread = result["component_std_q"][-1, Quantile.MEDIAN, :]
     k = settings["n_components"]
     # a collapsed mixture q is far more peaked than p: ‖p − q‖² ≈ ∫q² ≈ Σ w_k²/(4π s_k²) in 2-D (w_k ≈ 1/K)
     implied = float(np.sum(1.0 / (k**2 * 4 * np.pi * spread**2)))
@@ -714,8 +717,8 @@ def _gmm_expressivity(profile, seed):
 def check_gmm_expressivity_error(profile: str, seed: int) -> Verdict:
     settings, runs = _gmm_expressivity(profile, seed)
     floor, m = gmm_experiment.expressivity_floor(settings), max(size for _, size in runs)
-    one, two = (float(runs[k, m]["l2_truth_q"][0, 2]) for k in (1, 2))
-    smallest = float(runs[1, min(size for _, size in runs)]["l2_truth_q"][0, 2])
+    one, two = (float(runs[k, m]["l2_truth_q"][0, Quantile.MEDIAN]) for k in (1, 2))
+    smallest = float(runs[1, min(size for _, size in runs)]["l2_truth_q"][0, Quantile.MEDIAN])
     # K=1 stays at the closed-form floor (within 2%) at the largest M; K=2 is far below it (< 10%)
     held = bool(abs(one / floor - 1) < 0.02 and two < 0.1 * floor)
     return _from_check(f"two Gaussians, median squared L2 distance of the first fit to the truth at M={m}: K=1 "
@@ -733,7 +736,8 @@ def check_gmm_statistical_error_vanishes(profile: str, seed: int) -> Verdict:
     sizes = sorted({size for _, size in runs})
     parts, held = [], True
     for k in (1, 2):
-        step = np.array([float(runs[k, m]["l2_gen0_q"][1, 2]) for m in sizes])  # generation 1 against generation 0
+        # generation 1 against generation 0
+        step = np.array([float(runs[k, m]["l2_gen0_q"][1, Quantile.MEDIAN]) for m in sizes])
         slope = float(np.polyfit(np.log(sizes), np.log(step), 1)[0])
         held &= bool(abs(slope + 1) < 0.25)
         parts.append(f"K={k}: {step[0]:.3g} at M={sizes[0]}, {step[-1]:.3g} at M={sizes[-1]} (log-log slope {slope:.2f})")
@@ -827,7 +831,8 @@ def check_vae_latents_concentrate(profile: str, seed: int) -> Verdict:
     result = _vae(profile, seed)
     std, q = result["latent_std"], result["latent_q"]
     n = int(result["generation"][-1])
-    width = q[:, -1] - q[:, 0]  # 1%-99% range of the generation-0 encoder's latent means
+    # 1%-99% range of the generation-0 encoder's latent means
+    width = q[:, LatentQuantile.Q99] - q[:, LatentQuantile.Q01]
     level, reason = _pace_verdict(np.minimum(std / std[0], width / width[0]), 0.75, 0.5, n, "latent spread")
     shown = ", ".join(f"{std[g]:.3f} (range {width[g]:.2f}) at {g}" for g in sorted({0, VAE_EARLY, VAE_LATE, n})
                       if g <= n)

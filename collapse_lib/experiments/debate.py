@@ -29,7 +29,7 @@ import numpy as np
 from scipy import special
 
 from ..loop import run_generations
-from ..metrics import chain_quantiles
+from ..metrics import Quantile, chain_quantiles
 from ..models.categorical import CategoricalModel
 from ..policies import DataPolicy
 from ..seeding import generation_rng
@@ -453,7 +453,8 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
 
     def gaussian_row(label, s, r):
         risk, se = _se("mean_sq_error", "sd_sq_error", r, s["n_chains"])
-        add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se, spread=r["trace_ratio_q"][:, 2])
+        add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se,
+            spread=r["trace_ratio_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("prevention_gaussian"):
         gaussian_row(s["policy"], s, r)
@@ -475,17 +476,18 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     gmm += [(f"mix {s['real_fraction']:.0%}", s, r) for s, r in sweep("prevention_gmm_mix")]
     for label, s, r in gmm:
         add("Gaussian mixture (EM)", label, "KL(p₀‖p̂)", risk=r["mean_kl"], risk_se=r["sd_kl"] / np.sqrt(s["n_chains"]),
-            spread=r["trace_ratio_q"][:, 2])
+            spread=r["trace_ratio_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("prevention_tails"):
         level = s["tail_levels"].index(0.9) if 0.9 in s["tail_levels"] else -1
         alive = r["alive_by_count"][:, 0].astype(float)
-        add("Zipf tails (categorical)", s["policy"], "—", tail_mass=r["tail_mass_q"][:, level, 2],
-            on_one_point=(r["support_q"][:, 2] <= 1).astype(float),
+        add("Zipf tails (categorical)", s["policy"], "—", tail_mass=r["tail_mass_q"][:, level, Quantile.MEDIAN],
+            on_one_point=(r["support_q"][:, Quantile.MEDIAN] <= 1).astype(float),
             forgotten=1 - alive[-1] / alive[0] if alive[0] else None)
 
     for s, r in sweep("debate_temperature"):
-        add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—", spread=r["entropy_q"][:, 2],
+        add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—",
+            spread=r["entropy_q"][:, Quantile.MEDIAN],
             on_one_point=(r["mean_top"] > 0.99).astype(float) * np.ones_like(r["mean_entropy"]))
 
     for policy in ("replace", "fixed-real"):
@@ -497,7 +499,8 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         s = validate_bias(resolve_settings("debate_bias", profile, **overrides))
         r = run_experiment("debate_bias", profile, seed, store=store, **overrides)
         risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
-        add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se, spread=r["var_q"][:, 2])
+        add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se,
+            spread=r["var_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("debate_correction", corrector_bias=0.0):
         risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
@@ -507,7 +510,7 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     for s, r in sweep("gaussian", sample_size=100):
         risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian (1-D, the paper's)", f"{s['policy']}, ddof = {s['ddof']}", "(μ̂−μ)²", risk=risk, risk_se=se,
-            spread=r["sigma_q"][:, 2] ** 2)
+            spread=r["sigma_q"][:, Quantile.MEDIAN] ** 2)
 
     for s, r in sweep("debate_strong"):
         if s["synthetic_fraction"] in (0.0, 0.1):
