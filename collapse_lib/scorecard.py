@@ -395,7 +395,7 @@ def _gaussian_unit(settings):
 
 def _last_mean_sq_error(result, n_chains):
     """Monte Carlo mean of ‖μ̂ − μ‖² at the last generation and its standard error."""
-    return float(result["mean_sq_error"][-1]), float(result["sd_sq_error"][-1]) / np.sqrt(n_chains)
+    return float(result["mean_sq_mean_error"][-1]), float(result["sd_sq_mean_error"][-1]) / np.sqrt(n_chains)
 
 
 def check_mvg_accumulate_bounded(profile: str, seed: int) -> Verdict:
@@ -449,12 +449,12 @@ def check_mix_bounds_error(profile: str, seed: int) -> Verdict:
     mixed = _prevention("prevention_mix", profile, seed, real_fraction=gamma, real_sample_size=0)
     alone = _prevention("prevention_mix", profile, seed, real_fraction=0.0, real_sample_size=0)
     tail = len(mixed["generation"]) * 3 // 4  # the last quarter of the generations
-    simulated = float(mixed["mean_sq_error"][tail:].mean())
-    se = float(mixed["sd_sq_error"][tail:].mean()) / np.sqrt(settings["n_chains"])  # an upper bound
+    simulated = float(mixed["mean_sq_mean_error"][tail:].mean())
+    se = float(mixed["sd_sq_mean_error"][tail:].mean()) / np.sqrt(settings["n_chains"])  # an upper bound
     exact = float(theory.multivariate_gaussian_errors(trace, mixed["sample_size"], "mix", gamma,
                                                       settings["ddof"])[0][tail:].mean())
     limit = theory.multivariate_gaussian_mix_limit(trace, m, gamma, settings["ddof"])[0]
-    without = float(alone["mean_sq_error"][tail:].mean())
+    without = float(alone["mean_sq_mean_error"][tail:].mean())
     settled = abs(exact / limit - 1) < 0.05
     # at its closed form within 3 standard errors, the closed form at its limit, and materially (5×) below γ = 0
     held = bool(abs(simulated - exact) < 3 * se and settled and without > 5 * simulated)
@@ -492,8 +492,8 @@ def check_growing_sizes_like_accumulate(profile: str, seed: int) -> Verdict:
         agree &= abs(mc - exact) < 3 * se
         parts.append(f"{policy}, {schedule} M: {mc / unit:.3g} ± {se / unit:.2g} (exact {exact / unit:.3g}; "
                      f"{int(r['sample_size'].sum()):,} points drawn)")
-    constant = float(runs["replace", "constant"]["mean_sq_error"][-1])
-    bounded = [float(runs[case]["mean_sq_error"][-1]) for case in cases]
+    constant = float(runs["replace", "constant"]["mean_sq_mean_error"][-1])
+    bounded = [float(runs[case]["mean_sq_mean_error"][-1]) for case in cases]
     held = bool(agree and constant > 5 * max(bounded))
     n = int(runs["replace", "constant"]["generation"][-1])
     measured = (f"d={settings['dim']}, M₀={settings['sample_size']}: E‖μ̂−μ‖² after {n} generations in units of "
@@ -521,11 +521,11 @@ def check_tails_kept(profile: str, seed: int) -> Verdict:
     replace, accumulate = runs["replace"], runs["accumulate"]
     q, n, chains = float(replace["tail_mass_true"][j]), int(replace["generation"][-1]), settings["n_chains"]
     lost = first_true(replace["tail_mass_q"][:, j, Quantile.MEDIAN] <= 0.1 * q)
-    mean = float(replace["tail_mass_mean"][-1, j])
+    mean = float(replace["mean_tail_mass"][-1, j])
     # the all-or-nothing spread under replace is known exactly; a sample estimate of it moves with the mean
     mean_se = float(np.sqrt(theory.subset_mass_variance(q, replace["sample_size"], "replace")[-1] / chains))
     kept = float(accumulate["tail_mass_q"][-1, j, Quantile.MEDIAN])
-    spread = float(accumulate["tail_mass_sd"][-1, j])
+    spread = float(accumulate["sd_tail_mass"][-1, j])
     exact_spread = float(np.sqrt(theory.subset_mass_variance(q, accumulate["sample_size"], "accumulate")[-1]))
     # replace: the typical chain loses the tail (median <= 10% of q) while the mean stays at q (martingale, 3 s.e.);
     # accumulate: the median keeps >= 80% of q, and the spread over chains is its closed form's within 10%
@@ -1176,10 +1176,10 @@ def check_biased_sampling(profile: str, seed: int) -> Verdict:
     _, t_alone = theory.biased_sampling_moments(1.0, s["sample_size"], n, a, 0.0, s["ddof"])
     _, t_fresh = theory.biased_sampling_moments(1.0, s["sample_size"], n, a, 0.2, s["ddof"])
     g = min(5, n)
-    se = lambda r, i: r["sd_var"][i] / np.sqrt(s["n_chains"])  # noqa: E731
-    agree = (abs(alone["mean_var"][g] - t_alone[g]) < 3 * se(alone, g)
-             and abs(fresh["mean_var"][-1] - t_fresh[-1]) < 3 * se(fresh, -1))
-    direction = alone["mean_var"][-1] < 0.01 and fresh["mean_var"][-1] > 0.2
+    se = lambda r, i: r["sd_variance"][i] / np.sqrt(s["n_chains"])  # noqa: E731
+    agree = (abs(alone["mean_variance"][g] - t_alone[g]) < 3 * se(alone, g)
+             and abs(fresh["mean_variance"][-1] - t_fresh[-1]) < 3 * se(fresh, -1))
+    direction = alone["mean_variance"][-1] < 0.01 and fresh["mean_variance"][-1] > 0.2
     level = _level(t_alone[-1] < 0.01, bool(agree and direction), bool(direction))
     v = theory.truncated_variance_factor(a)
     return Verdict(level,
@@ -1187,8 +1187,8 @@ def check_biased_sampling(profile: str, seed: int) -> Verdict:
                    f"enough fresh real data prevents it). Closed form, truncation ±{a:g}σ̂ (v = {v:.3f} per "
                    f"generation), M = {s['sample_size']}: E σ̂² = {t_alone[g]:.3g} at generation {g}; with 20% "
                    f"fresh data {t_fresh[-1]:.3g} at generation {n}",
-                   f"{s['n_chains']} chains: {alone['mean_var'][g]:.3g} at generation {g} ({alone['mean_var'][-1]:.2g} "
-                   f"at {n}); with 20% fresh data {fresh['mean_var'][-1]:.3g}", SE3,
+                   f"{s['n_chains']} chains: {alone['mean_variance'][g]:.3g} at generation {g} "
+                   f"({alone['mean_variance'][-1]:.2g} at {n}); with 20% fresh data {fresh['mean_variance'][-1]:.3g}", SE3,
                    {Level.NOT_RUN: "too few generations for the variance to fall below 1%",
                     Level.DIRECTION: "the directions hold, but off the closed form beyond Monte Carlo error",
                     Level.NOT_REPRODUCED: "diversity does not collapse without fresh data, or fresh data do not "
@@ -1206,16 +1206,16 @@ def check_self_correction(profile: str, seed: int) -> Verdict:
         # without correction the squared error is heavy-tailed beyond g ~ M (its Monte Carlo mean falls short of
         # the expectation): compare there at g = min(n, M), as the Gaussian chapter does
         g = s["n_generations"] if lam > 0 else min(s["n_generations"], s["sample_size"])
-        mc, se = float(r["mean_sq_mean"][g]), float(r["sd_sq_mean"][g]) / np.sqrt(s["n_chains"])
+        mc, se = float(r["mean_sq_mean_error"][g]), float(r["sd_sq_mean_error"][g]) / np.sqrt(s["n_chains"])
         agree &= abs(mc - exact[g]) < 3 * se
         runs[lam, delta] = (s, r, exact)
         rows.append(f"λ = {lam:g}, δ = {delta:g}: {mc:.3g} ± {se:.2g} at generation {g} (exact {exact[g]:.3g})")
     s, r, exact = runs[0.0, 0.0]
     n, m = s["n_generations"], s["sample_size"]
-    grows = float(r["mean_sq_mean"][min(n, m)]) > 5 * float(r["mean_sq_mean"][0])
+    grows = float(r["mean_sq_mean_error"][min(n, m)]) > 5 * float(r["mean_sq_mean_error"][0])
     bound = 1 / (m * strongest * (2 - strongest)) if strongest > 0 else np.inf
-    stable = float(runs[strongest, 0.0][1]["mean_sq_mean"][-1]) < 1.5 * bound
-    biased = abs(float(runs[strongest, 0.5][1]["mean_sq_mean"][-1]) - 0.25 - bound) < 0.5 * 0.25
+    stable = float(runs[strongest, 0.0][1]["mean_sq_mean_error"][-1]) < 1.5 * bound
+    biased = abs(float(runs[strongest, 0.5][1]["mean_sq_mean_error"][-1]) - 0.25 - bound) < 0.5 * 0.25
     material = n * strongest >= 3 and min(n, m) >= 10  # several correction time scales, and room to grow without
     direction = grows and stable and biased
     level = _level(material, bool(agree and direction), direction)
@@ -1242,7 +1242,7 @@ def check_fixed_real_bounded(profile: str, seed: int) -> Verdict:
         m, _ = theory.multivariate_gaussian_errors(trace, prevention.gaussian_sample_sizes(s), "fixed-real", 0.0,
                                                    s["ddof"])
         m_star, _ = theory.fixed_real_limit(trace, real, s["sample_size"], s["ddof"])
-        mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
+        mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(s["n_chains"])
         agree &= abs(mc - m[-1]) < 3 * se
         bounded &= mc < 2 * trace / real
         rows.append(f"r = {real}: {mc * real / trace:.3f} ± {se * real / trace:.2g} (closed form {m[-1] * real / trace:.3f}, "
@@ -1300,7 +1300,7 @@ def check_golden_weight(profile: str, seed: int) -> Verdict:
     for w in weights:
         s, r = _debate("debate_weighting", profile, seed, real_weight=w)
         v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])[-1]
-        mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
+        mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(s["n_chains"])
         agree &= abs(mc - v) < 3 * se
         mc_errors.append(mc)
         rows.append(f"w = {w:g}: {mc * s['real_size']:.3f} (closed form {v * s['real_size']:.3f})")

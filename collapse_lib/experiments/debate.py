@@ -226,7 +226,7 @@ def run_temperature(settings: dict, seed: int, run=None, progress: bool = False)
         h = entropy(model.probabilities_)
         top = model.probabilities_.max(axis=1)
         return {"entropy_q": chain_quantiles(h), "mean_entropy": h.mean(), "sd_entropy": h.std(),
-                "mean_top": top.mean(), "support": (model.probabilities_ > 0).sum(axis=1).mean()}
+                "mean_top": top.mean(), "mean_support": (model.probabilities_ > 0).sum(axis=1).mean()}
 
     return run_generations(lambda: TemperedCategorical(s["temperature"]), real, s["n_generations"], s["sample_size"],
                            s["policy"], seed=seed, record=record, run=run, progress=progress,
@@ -234,7 +234,7 @@ def run_temperature(settings: dict, seed: int, run=None, progress: bool = False)
 
 
 register(Experiment("debate_temperature", run_temperature, TEMPERATURE_DEFAULTS, validate_temperature,
-                    "a categorical distribution refitted to samples drawn at a temperature", version=1,
+                    "a categorical distribution refitted to samples drawn at a temperature", version=2,
                     paper=TEMPERATURE_PAPER))
 
 
@@ -307,8 +307,9 @@ def run_bias(settings: dict, seed: int, run=None, progress: bool = False) -> dic
         return rng.standard_normal((chains, n))
 
     def record(model, generation):
-        return {"mean_var": model.var_.mean(), "sd_var": model.var_.std(), "var_q": chain_quantiles(model.var_),
-                "mean_sq_mean": np.mean(model.mean_**2), "sd_sq_mean": np.std(model.mean_**2)}
+        return {"mean_variance": model.var_.mean(), "sd_variance": model.var_.std(),
+                "variance_q": chain_quantiles(model.var_),
+                "mean_sq_mean_error": np.mean(model.mean_**2), "sd_sq_mean_error": np.std(model.mean_**2)}
 
     real = real_sampler(s["sample_size"], generation_rng(seed, 0, "data"))
     return run_generations(lambda: TruncatedSamplingGaussian(s["truncation"], s["ddof"]), real, s["n_generations"],
@@ -319,7 +320,7 @@ def run_bias(settings: dict, seed: int, run=None, progress: bool = False) -> dic
 
 register(Experiment("debate_bias", run_bias, BIAS_DEFAULTS, validate_bias,
                     "quality over diversity: a Gaussian that samples near its mean, with or without fresh data",
-                    version=1, paper=BIAS_PAPER))
+                    version=2, paper=BIAS_PAPER))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,8 +391,8 @@ def run_correction(settings: dict, seed: int, run=None, progress: bool = False) 
     chains = s["n_chains"]
 
     def record(model, generation):
-        return {"mean_sq_mean": np.mean(model.mean_**2), "sd_sq_mean": np.std(model.mean_**2),
-                "mean_var": model.var_.mean(), "sd_var": model.var_.std()}
+        return {"mean_sq_mean_error": np.mean(model.mean_**2), "sd_sq_mean_error": np.std(model.mean_**2),
+                "mean_variance": model.var_.mean(), "sd_variance": model.var_.std()}
 
     real = generation_rng(seed, 0, "data").standard_normal((chains, s["sample_size"]))
     return run_generations(lambda: SelfCorrectingGaussian(s["correction"], s["corrector_bias"], s["ddof"]), real,
@@ -402,7 +403,7 @@ def run_correction(settings: dict, seed: int, run=None, progress: bool = False) 
 
 register(Experiment("debate_correction", run_correction, CORRECTION_DEFAULTS, validate_correction,
                     "self-correction: a Gaussian whose samples are moved towards a corrector's target before reuse",
-                    version=1, paper=CORRECTION_PAPER))
+                    version=2, paper=CORRECTION_PAPER))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,7 +413,7 @@ register(Experiment("debate_correction", run_correction, CORRECTION_DEFAULTS, va
 register(Experiment("debate_fixed_real", prevention.run_multivariate_gaussian,
                     {**prevention.GAUSSIAN_DEFAULTS, "policy": "fixed-real"}, prevention.validate_gaussian,
                     "the d-dimensional Gaussian refitted to a fixed real set plus its own samples (policy fixed-real)",
-                    version=1, paper=dict(policy="fixed real set, generated share lambda swept (Bertrand et al.)")))
+                    version=2, paper=dict(policy="fixed real set, generated share lambda swept (Bertrand et al.)")))
 
 
 __all__ = ["FilteredCategorical", "SelfCorrectingGaussian", "TemperedCategorical", "TruncatedSamplingGaussian",
@@ -452,7 +453,7 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         rows.append({"experiment": experiment, "policy": policy, "measure": measure, **collapse_indicators(**series)})
 
     def gaussian_row(label, s, r):
-        risk, se = _se("mean_sq_error", "sd_sq_error", r, s["n_chains"])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se,
             spread=r["trace_ratio_q"][:, Quantile.MEDIAN])
 
@@ -498,12 +499,12 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     for label, overrides in [("replace", dict(policy="replace")), ("mix 20%", dict(policy="mix", real_fraction=0.2))]:
         s = validate_bias(resolve_settings("debate_bias", profile, **overrides))
         r = run_experiment("debate_bias", profile, seed, store=store, **overrides)
-        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se,
-            spread=r["var_q"][:, Quantile.MEDIAN])
+            spread=r["variance_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("debate_correction", corrector_bias=0.0):
-        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian, self-corrected", f"replace, λ = {s['correction']:g}", "(μ̂−μ)²", risk=risk, risk_se=se)
 
     # the paper's own single Gaussian (its chapter's runs; M = 100, both estimators, replace and accumulate)
@@ -641,7 +642,8 @@ def validate_weighting(settings: dict) -> dict:
 def run_weighting(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """The weighted mean of fresh real and synthetic data, refitted each generation (sample means drawn exactly).
 
-    Records ``mean_sq_error`` and ``sd_sq_error`` of :math:`(\\hat\\mu_g - \\mu)^2` over chains (true mean 0, σ = 1).
+    Records ``mean_sq_mean_error`` and ``sd_sq_mean_error`` of :math:`(\\hat\\mu_g - \\mu)^2` over chains (true
+    mean 0, σ = 1).
     """
     s = settings
     n, m, w, chains = s["real_size"], s["synthetic_size"], s["real_weight"], s["n_chains"]
@@ -653,10 +655,10 @@ def run_weighting(settings: dict, seed: int, run=None, progress: bool = False) -
         mu = w * real + (1 - w) * synthetic
         errors.append(mu**2)
     errors = np.array(errors)
-    return {"generation": np.arange(s["n_generations"] + 1), "mean_sq_error": errors.mean(axis=1),
-            "sd_sq_error": errors.std(axis=1)}
+    return {"generation": np.arange(s["n_generations"] + 1), "mean_sq_mean_error": errors.mean(axis=1),
+            "sd_sq_mean_error": errors.std(axis=1)}
 
 
 register(Experiment("debate_weighting", run_weighting, WEIGHTING_DEFAULTS, validate_weighting,
-                    "a mean refitted to fresh real and synthetic data, with a weight on the real part", version=1,
+                    "a mean refitted to fresh real and synthetic data, with a weight on the real part", version=2,
                     paper=WEIGHTING_PAPER))
