@@ -32,7 +32,7 @@ import numpy as np
 from scipy import special
 
 from ..loop import run_generations
-from ..metrics import chain_quantiles
+from ..metrics import Quantile, chain_quantiles
 from ..models.categorical import CategoricalModel
 from ..policies import POLICY, check_policy, make_policy
 from ..profiles import Sweep
@@ -243,7 +243,7 @@ def run_temperature(settings: dict, seed: int, run=None, progress: bool = False)
         h = entropy(model.probabilities_)
         top = model.probabilities_.max(axis=1)
         return {"entropy_q": chain_quantiles(h), "mean_entropy": h.mean(), "sd_entropy": h.std(),
-                "mean_top": top.mean(), "support": (model.probabilities_ > 0).sum(axis=1).mean()}
+                "mean_top": top.mean(), "mean_support": (model.probabilities_ > 0).sum(axis=1).mean()}
 
     return run_generations(lambda: TemperedCategorical(s["temperature"]), real, s["n_generations"], s["sample_size"],
                            s["policy"], seed=seed, record=record, run=run, progress=progress,
@@ -251,7 +251,7 @@ def run_temperature(settings: dict, seed: int, run=None, progress: bool = False)
 
 
 register_spec("debate_temperature", run_temperature, TemperatureSpec,
-              "a categorical distribution refitted to samples drawn at a temperature", version=1)
+              "a categorical distribution refitted to samples drawn at a temperature", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,8 +325,9 @@ def run_bias(settings: dict, seed: int, run=None, progress: bool = False) -> dic
         return rng.standard_normal((chains, n))
 
     def record(model, generation):
-        return {"mean_var": model.var_.mean(), "sd_var": model.var_.std(), "var_q": chain_quantiles(model.var_),
-                "mean_sq_mean": np.mean(model.mean_**2), "sd_sq_mean": np.std(model.mean_**2)}
+        return {"mean_variance": model.var_.mean(), "sd_variance": model.var_.std(),
+                "variance_q": chain_quantiles(model.var_),
+                "mean_sq_mean_error": np.mean(model.mean_**2), "sd_sq_mean_error": np.std(model.mean_**2)}
 
     real = real_sampler(s["sample_size"], generation_rng(seed, 0, "data"))
     return run_generations(lambda: TruncatedSamplingGaussian(s["truncation"], s["ddof"]), real, s["n_generations"],
@@ -336,7 +337,7 @@ def run_bias(settings: dict, seed: int, run=None, progress: bool = False) -> dic
 
 
 register_spec("debate_bias", run_bias, BiasSpec,
-              "quality over diversity: a Gaussian that samples near its mean, with or without fresh data", version=1)
+              "quality over diversity: a Gaussian that samples near its mean, with or without fresh data", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,8 +410,8 @@ def run_correction(settings: dict, seed: int, run=None, progress: bool = False) 
     chains = s["n_chains"]
 
     def record(model, generation):
-        return {"mean_sq_mean": np.mean(model.mean_**2), "sd_sq_mean": np.std(model.mean_**2),
-                "mean_var": model.var_.mean(), "sd_var": model.var_.std()}
+        return {"mean_sq_mean_error": np.mean(model.mean_**2), "sd_sq_mean_error": np.std(model.mean_**2),
+                "mean_variance": model.var_.mean(), "sd_variance": model.var_.std()}
 
     real = generation_rng(seed, 0, "data").standard_normal((chains, s["sample_size"]))
     return run_generations(lambda: SelfCorrectingGaussian(s["correction"], s["corrector_bias"], s["ddof"]), real,
@@ -421,7 +422,7 @@ def run_correction(settings: dict, seed: int, run=None, progress: bool = False) 
 
 register_spec("debate_correction", run_correction, CorrectionSpec,
               "self-correction: a Gaussian whose samples are moved towards a corrector's target before reuse",
-              version=1)
+              version=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,7 +456,7 @@ class FixedRealSpec(prevention.PreventionGaussianSpec):
 
 register_spec("debate_fixed_real", prevention.run_multivariate_gaussian, FixedRealSpec,
               "the d-dimensional Gaussian refitted to a fixed real set plus its own samples (policy fixed-real)",
-              version=1)
+              version=2)
 
 
 __all__ = ["BiasSpec", "CorrectionSpec", "CurationSpec", "FilteredCategorical", "FixedRealSpec",
@@ -496,8 +497,9 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         rows.append({"experiment": experiment, "policy": policy, "measure": measure, **collapse_indicators(**series)})
 
     def gaussian_row(label, s, r):
-        risk, se = _se("mean_sq_error", "sd_sq_error", r, s["n_chains"])
-        add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se, spread=r["trace_ratio_q"][:, 2])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
+        add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se,
+            spread=r["trace_ratio_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("prevention_gaussian"):
         gaussian_row(s["policy"], s, r)
@@ -520,17 +522,18 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     gmm += [(f"mix {s['real_fraction']:.0%}", s, r) for s, r in sweep("prevention_gmm_mix")]
     for label, s, r in gmm:
         add("Gaussian mixture (EM)", label, "KL(p₀‖p̂)", risk=r["mean_kl"], risk_se=r["sd_kl"] / np.sqrt(s["n_chains"]),
-            spread=r["trace_ratio_q"][:, 2])
+            spread=r["trace_ratio_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("prevention_tails"):
         level = s["tail_levels"].index(0.9) if 0.9 in s["tail_levels"] else -1
         alive = r["alive_by_count"][:, 0].astype(float)
-        add("Zipf tails (categorical)", s["policy"], "—", tail_mass=r["tail_mass_q"][:, level, 2],
-            on_one_point=(r["support_q"][:, 2] <= 1).astype(float),
+        add("Zipf tails (categorical)", s["policy"], "—", tail_mass=r["tail_mass_q"][:, level, Quantile.MEDIAN],
+            on_one_point=(r["support_q"][:, Quantile.MEDIAN] <= 1).astype(float),
             forgotten=1 - alive[-1] / alive[0] if alive[0] else None)
 
     for s, r in sweep("debate_temperature"):
-        add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—", spread=r["entropy_q"][:, 2],
+        add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—",
+            spread=r["entropy_q"][:, Quantile.MEDIAN],
             on_one_point=(r["mean_top"] > 0.99).astype(float) * np.ones_like(r["mean_entropy"]))
 
     for policy in ("replace", "fixed-real"):
@@ -541,18 +544,19 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     for label, overrides in [("replace", dict(policy="replace")), ("mix 20%", dict(policy="mix", real_fraction=0.2))]:
         s = BiasSpec.validate(resolve_settings("debate_bias", profile, **overrides))
         r = run_experiment("debate_bias", profile, seed, store=store, **overrides)
-        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
-        add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se, spread=r["var_q"][:, 2])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
+        add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se,
+            spread=r["variance_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("debate_correction", corrector_bias=0.0):
-        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian, self-corrected", f"replace, λ = {s['correction']:g}", "(μ̂−μ)²", risk=risk, risk_se=se)
 
     # the paper's own single Gaussian (its chapter's runs; M = 100, both estimators, replace and accumulate)
     for s, r in sweep("gaussian", sample_size=100):
         risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian (1-D, the paper's)", f"{s['policy']}, ddof = {s['ddof']}", "(μ̂−μ)²", risk=risk, risk_se=se,
-            spread=r["sigma_q"][:, 2] ** 2)
+            spread=r["sigma_q"][:, Quantile.MEDIAN] ** 2)
 
     for s, r in sweep("debate_strong"):
         if s["synthetic_fraction"] in (0.0, 0.1):
@@ -689,7 +693,8 @@ class WeightingSpec(ExperimentSpec):
 def run_weighting(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """The weighted mean of fresh real and synthetic data, refitted each generation (sample means drawn exactly).
 
-    Records ``mean_sq_error`` and ``sd_sq_error`` of :math:`(\\hat\\mu_g - \\mu)^2` over chains (true mean 0, σ = 1).
+    Records ``mean_sq_mean_error`` and ``sd_sq_mean_error`` of :math:`(\\hat\\mu_g - \\mu)^2` over chains (true
+    mean 0, σ = 1).
     """
     s = settings
     n, m, w, chains = s["real_size"], s["synthetic_size"], s["real_weight"], s["n_chains"]
@@ -701,9 +706,9 @@ def run_weighting(settings: dict, seed: int, run=None, progress: bool = False) -
         mu = w * real + (1 - w) * synthetic
         errors.append(mu**2)
     errors = np.array(errors)
-    return {"generation": np.arange(s["n_generations"] + 1), "mean_sq_error": errors.mean(axis=1),
-            "sd_sq_error": errors.std(axis=1)}
+    return {"generation": np.arange(s["n_generations"] + 1), "mean_sq_mean_error": errors.mean(axis=1),
+            "sd_sq_mean_error": errors.std(axis=1)}
 
 
 register_spec("debate_weighting", run_weighting, WeightingSpec,
-              "a mean refitted to fresh real and synthetic data, with a weight on the real part", version=1)
+              "a mean refitted to fresh real and synthetic data, with a weight on the real part", version=2)

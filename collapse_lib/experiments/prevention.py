@@ -243,10 +243,12 @@ LOG_TINY = float(np.log(np.finfo(float).tiny))
 
 
 def record_multivariate(model: MultivariateGaussianModel, cov: np.ndarray, keep_chains: int) -> dict:
-    """Per-generation summary over chains (the true mean is 0): squared error of the mean, trace and
-    log-determinant (natural log, floored at :data:`LOG_TINY`) of the fitted covariance relative to
-    the truth, and the squared 2-Wasserstein distance to the truth. ``*_q`` are quantiles over
-    chains (levels ``cl.metrics.QUANTILES``)."""
+    """Per-generation summary over chains (the true mean is 0): the squared error of the mean
+    (``*sq_mean_error*``; ``chain_sq_mean_error`` for the first ``keep_chains`` chains), the trace and
+    log-determinant (natural log, floored at :data:`LOG_TINY`) of the fitted covariance relative to the
+    truth (``*trace_ratio*``, ``*log_det_ratio*``), and the squared 2-Wasserstein distance to the truth
+    (``*w2_sq*``). ``*_q`` are quantiles over chains (columns named by :class:`~collapse_lib.metrics.Quantile`),
+    ``mean_*`` and ``sd_*`` the mean and standard deviation over chains."""
     mean_sq = np.sum(model.mean_**2, axis=1)
     trace_ratio = np.trace(model.cov_, axis1=1, axis2=2) / np.trace(cov)
     sign, logdet = np.linalg.slogdet(model.cov_)
@@ -255,13 +257,14 @@ def record_multivariate(model: MultivariateGaussianModel, cov: np.ndarray, keep_
     log_det_ratio = np.where(sign > 0, np.maximum(logdet, LOG_TINY), LOG_TINY) - np.linalg.slogdet(cov)[1]
     w2_sq = w2_squared_to_gaussian(model.mean_, model.cov_, np.zeros(cov.shape[0]), cov)
     return {
-        "mean_sq_error_q": chain_quantiles(mean_sq), "mean_sq_error": mean_sq.mean(), "sd_sq_error": mean_sq.std(),
+        "sq_mean_error_q": chain_quantiles(mean_sq), "mean_sq_mean_error": mean_sq.mean(),
+        "sd_sq_mean_error": mean_sq.std(),
         "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
         "sd_trace_ratio": trace_ratio.std(),
         "log_det_ratio_q": chain_quantiles(log_det_ratio), "mean_log_det_ratio": log_det_ratio.mean(),
         "sd_log_det_ratio": log_det_ratio.std(),
         "w2_sq_q": chain_quantiles(w2_sq), "mean_w2_sq": w2_sq.mean(), "sd_w2_sq": w2_sq.std(),
-        "chain_mean_sq_error": mean_sq[:keep_chains],
+        "chain_sq_mean_error": mean_sq[:keep_chains],
     }
 
 
@@ -282,11 +285,11 @@ def run_multivariate_gaussian(settings: dict, seed: int, run=None, progress: boo
 
 
 register_spec("prevention_gaussian", run_multivariate_gaussian, PreventionGaussianSpec,
-              "the d-dimensional Gaussian under replace, accumulate and accumulate-subsample", version=1)
+              "the d-dimensional Gaussian under replace, accumulate and accumulate-subsample", version=2)
 register_spec("prevention_mix", run_multivariate_gaussian, PreventionMixSpec,
-              "the d-dimensional Gaussian with a fraction of fresh real data per generation", version=1)
+              "the d-dimensional Gaussian with a fraction of fresh real data per generation", version=2)
 register_spec("prevention_schedules", run_multivariate_gaussian, PreventionSchedulesSpec,
-              "the d-dimensional Gaussian with sample sizes that grow with the generation", version=1)
+              "the d-dimensional Gaussian with sample sizes that grow with the generation", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,8 +354,8 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
     """Resample a Zipf-like categorical distribution; record the tails and the survival of rare states.
 
     Records per generation ``g``: the model's mass beyond each tail level (``tail_mass_q``
-    quantiles over chains, shape ``(L, 5)``; ``tail_mass_mean`` and ``tail_mass_sd`` over chains),
-    the number of states with non-zero probability (``support_q``, ``support_mean``), and
+    quantiles over chains, shape ``(L, 5)``; ``mean_tail_mass`` and ``sd_tail_mass`` over chains),
+    the number of states with non-zero probability (``support_q``, ``mean_support``), and
     ``alive_by_count`` ``(max_count,)``: how many (chain, state) pairs whose count in the real data
     was ``k = 1..max_count`` still have non-zero probability.
     """
@@ -371,8 +374,8 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
         support = present.sum(axis=1)
         alive = np.bincount(np.minimum(original[present], bins), minlength=bins + 1)[1:bins]
         return {"tail_mass_q": chain_quantiles(mass.T).T,
-                "tail_mass_mean": mass.mean(axis=0), "tail_mass_sd": mass.std(axis=0),
-                "support_q": chain_quantiles(support), "support_mean": support.mean(),
+                "mean_tail_mass": mass.mean(axis=0), "sd_tail_mass": mass.std(axis=0),
+                "support_q": chain_quantiles(support), "mean_support": support.mean(),
                 "alive_by_count": alive.astype(np.int64)}
 
     history = run_generations(CategoricalModel, real, s["n_generations"], s["sample_size"],
@@ -392,7 +395,7 @@ def loss_time_moments(lost_by: np.ndarray, generations: np.ndarray) -> tuple[np.
 
 
 register_spec("prevention_tails", run_tails, PreventionTailsSpec,
-              "a Zipf-like distribution resampled: tail mass and the loss of rare states", version=1)
+              "a Zipf-like distribution resampled: tail mass and the loss of rare states", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,7 +492,7 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     Kullback-Leibler divergence :math:`KL(p_0\\,\\|\\,\\hat p_g)` (nats), estimated on a fixed set of
     ``n_test`` real points per chain as the mean of :math:`\\log p_0(x) - \\log\\hat p_g(x)`;
     ``trace_ratio_q`` and ``mean_trace_ratio``, the trace of the fitted mixture's covariance over the
-    truth's; ``mean_n_iter``, EM iterations; and ``regularised``, the fraction of chains whose
+    truth's; ``mean_n_iter``, EM iterations; and ``regularised_fraction``, the fraction of chains whose
     covariance floor ``reg_covar`` was reached.
     """
     from ..models.gmm import mixture_moments
@@ -514,7 +517,7 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
         trace_ratio = mixture_trace(model.get_state()) / true_trace
         return {"kl_q": chain_quantiles(kl), "mean_kl": kl.mean(), "sd_kl": kl.std(),
                 "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
-                "mean_n_iter": mixture.n_iter_.mean(), "regularised": mixture.regularised_.mean()}
+                "mean_n_iter": mixture.n_iter_.mean(), "regularised_fraction": mixture.regularised_.mean()}
 
     return run_generations(lambda: PointMixture(**options), real, s["n_generations"], s["sample_size"],
                            make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
@@ -522,6 +525,6 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
 
 
 register_spec("prevention_gmm", run_gmm, PreventionGmmSpec,
-              "a two-component Gaussian mixture under replace, accumulate and accumulate-subsample", version=1)
+              "a two-component Gaussian mixture under replace, accumulate and accumulate-subsample", version=2)
 register_spec("prevention_gmm_mix", run_gmm, PreventionGmmMixSpec,
-              "a two-component Gaussian mixture with a fraction of fresh real data", version=1)
+              "a two-component Gaussian mixture with a fraction of fresh real data", version=2)

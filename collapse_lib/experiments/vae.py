@@ -14,8 +14,9 @@ Each generation records what a reader can look at:
     decoded means of random latents (the paper's sample grids).
 ``latent_mu`` (n_keep, latent_dim)
     the ORIGINAL (generation-0) encoder's means for this generation's samples;
-    ``latent_std``, ``latent_mean`` and ``latent_q`` (quantiles at :data:`LATENT_QUANTILES`)
-    summarise all ``n_eval`` x ``latent_dim`` values, ``latent_dim_std`` per latent dimension.
+    ``latent_std``, ``latent_mean`` and ``latent_q`` (quantiles at :data:`LATENT_QUANTILES`, named by
+    :class:`LatentQuantile`) summarise all ``n_eval`` x ``latent_dim`` values, ``latent_dim_std`` per
+    latent dimension.
 ``class_counts`` (10,), ``class_entropy``, ``classifier_confidence``
     the digits a classifier trained on real MNIST reads in ``n_eval`` samples, the entropy (nats)
     of that distribution and the mean top-class probability.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -54,6 +56,21 @@ if TYPE_CHECKING:  # the torch model only for the annotation; importing it loads
 
 #: Quantile levels of the pooled latent means stored per generation.
 LATENT_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+class LatentQuantile(IntEnum):
+    """The position of each level of :data:`LATENT_QUANTILES` in a record's ``latent_q``: read
+    ``result["latent_q"][:, LatentQuantile.Q99]`` (the 99% quantile per generation), never by number."""
+
+    Q01 = 0
+    Q05 = 1
+    Q25 = 2
+    MEDIAN = 3
+    Q75 = 4
+    Q95 = 5
+    Q99 = 6
+
+
 #: Latent-mean vectors kept per generation (for density plots).
 N_KEEP = 500
 #: Images in each split of the data sources.
