@@ -351,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: every finished generation is saved; run the same command again to resume.",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the output was piped into a reader that stopped (``| head``): not an error
+        sys.stderr.close()
+        return 0
     except OSError as error:
         if args.debug:
             raise
-        print(f"error: {_machine_problem(error, store or RunStore(args.store))}", file=sys.stderr)
+        print(f"error: {_machine_problem(error, store or RunStore(getattr(args, 'store', None)))}", file=sys.stderr)
         return EXIT_MACHINE
