@@ -168,7 +168,7 @@ def setup(quick: bool):
         previous = VAE("conv", epochs=1 if quick else 2, precision=precision, threads=THREADS).fit(
             real, np.random.default_rng(0))
         official_previous = VariationalAutoencoder()
-        official_previous.load_state_dict({k: torch.from_numpy(v) for k, v in previous.get_params().items()
+        official_previous.load_state_dict({k: torch.from_numpy(v) for k, v in previous.get_state().items()
                                            if k != "loss_history"})
         official_previous.eval()
         _STATE.update(data=data, previous=previous, official_previous=official_previous,

@@ -1,8 +1,9 @@
-"""Check that the vectorised replace sampler has the distribution of the generic loop.
+"""Check that the benchmarks' vectorised replace sampler has the distribution of the book's generic loop.
 
 Compares, at a few generations, the fitted mean and standard deviation of many chains drawn by
 
-* ``sample_replace_trajectories`` (vectorised over generations and chains),
+* ``sample_replace_trajectories`` (``benchmarks/vectorised_gaussian.py``, vectorised over generations and
+  chains; a benchmark/reference path the book does not take),
 * ``run_generations`` with ``GaussianModel(ddof, "sufficient")`` (exact sufficient statistics),
 * ``run_generations`` with ``GaussianModel(ddof, "samples")`` (literal draws, as the paper),
 
@@ -29,7 +30,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import collapse_lib as cl  # noqa: E402
-from collapse_lib.models.gaussian import sample_replace_trajectories  # noqa: E402
+from vectorised_gaussian import sample_replace_trajectories  # noqa: E402  (benchmarks/, beside this script)
 
 MU, SIGMA = 0.0, 1.0
 

@@ -27,7 +27,7 @@ from .experiments.language_model import (DECODINGS, decoding_command, decoding_r
                                          judge_generations, language_model_chapter_runs)
 from .loop import run_generations
 from .models import CategoricalModel, GaussianModel
-from .policies import POLICIES, DataPolicy
+from .policies import POLICIES, DataPolicy, make_policy
 from .profiles import PROFILE_NAMES, Sweep, profile_from_env
 from .sample_sizes import sample_size_schedule
 from .seeding import generation_rng
@@ -41,6 +41,6 @@ __all__ = [
     "DECODINGS", "EXPERIMENTS", "POLICIES", "PROFILE_NAMES", "CategoricalModel", "CategoryCounts", "DataPolicy",
     "GaussianModel", "GaussianStats", "RunStore", "SettingError", "Sweep", "collapse_profile", "decoding_command",
     "decoding_runs", "distributions", "generated_blocks", "generation_rng", "judge_generations",
-    "language_model_chapter_runs", "metrics", "profile_from_env", "resolve_settings", "run_experiment",
+    "language_model_chapter_runs", "make_policy", "metrics", "profile_from_env", "resolve_settings", "run_experiment",
     "run_generations", "run_sweep", "sample_size_schedule", "settings_table", "theory",
 ]

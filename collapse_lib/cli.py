@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import math
 import shlex
 import sys
 from typing import Iterator
@@ -37,9 +36,6 @@ from .validation import SettingError
 
 #: Exit codes: 2 a mistake in the arguments, 3 the machine (store not writable, disk full), 130 interrupted.
 EXIT_USAGE, EXIT_MACHINE, EXIT_INTERRUPTED = 2, 3, 130
-
-BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "on": True,
-                 "false": False, "no": False, "0": False, "off": False}
 
 
 class SeedRanges(tuple):
@@ -89,29 +85,9 @@ def parse_seeds(text: str) -> SeedRanges:
 
 
 
-def _parse_value(experiment, key: str, text: str, default):
-    """One ``--set`` value read by the setting's type (its spec's constraint; for an experiment without a
-    spec, the type of its default); a wrong type is an error naming it."""
-    if experiment.spec is not None:
-        return experiment.spec.parse(key, text)
-    text = text.strip()
-    if isinstance(default, list):
-        return [_parse_value(experiment, key, item, 0.0) for item in text.split(",")]
-    if isinstance(default, bool):
-        if text.lower() not in BOOLEAN_WORDS:
-            raise SettingError(f"{key} must be true or false (also yes/no, 1/0, on/off), got {text!r}.")
-        return BOOLEAN_WORDS[text.lower()]
-    if isinstance(default, (int, float)):
-        try:
-            value = float(text)
-        except ValueError:
-            raise SettingError(f"{key} must be a number, got {text!r}.") from None
-        if not math.isfinite(value):
-            raise SettingError(f"{key} must be a finite number, got {text!r}.")
-        if isinstance(default, int):
-            return int(value) if value.is_integer() else value  # the validator rejects non-integers
-        return value
-    return text
+def _parse_value(experiment, key: str, text: str):
+    """One ``--set`` value read by the setting's type (its spec's constraint); a wrong type is an error naming it."""
+    return experiment.spec.parse(key, text)
 
 
 def parse_overrides(experiment: str, assignments: list[str]) -> dict:
@@ -131,9 +107,9 @@ def parse_overrides(experiment: str, assignments: list[str]) -> dict:
         if key not in defaults:
             raise SettingError(f"unknown setting {key!r} for {experiment!r}; known: {', '.join(sorted(defaults))}.")
         if isinstance(defaults[key], list) or "," not in text:
-            overrides[key] = _parse_value(spec, key, text, defaults[key])
+            overrides[key] = _parse_value(spec, key, text)
         else:
-            values = [_parse_value(spec, key, t, defaults[key]) for t in text.split(",")]
+            values = [_parse_value(spec, key, t) for t in text.split(",")]
             overrides[key] = Sweep(dict.fromkeys(values))
     return overrides
 
@@ -144,8 +120,7 @@ def settings_help(experiment: str) -> str:
     entry = get_experiment(experiment)
     lines = [f"{experiment}: {entry.description}", ""]
     profiles = {p: entry.profile(p) for p in PROFILE_NAMES}
-    rows = entry.spec.describe() if entry.spec is not None else \
-        [(k, _shown(v), "", "") for k, v in entry.defaults.items()]
+    rows = entry.spec.describe()
     for name, default, allowed, meaning in rows:
         lines.append(f"  {name} = {default}" + (f"  ({allowed})" if allowed else ""))
         if meaning:
@@ -154,7 +129,7 @@ def settings_help(experiment: str) -> str:
         if at:
             lines.append("      profiles: " + "; ".join(at))
     lines.append("")
-    lines.append(f"set any of them with --set name=value (a comma list runs each value).")
+    lines.append("set any of them with --set name=value (a comma list runs each value).")
     return "\n".join(lines)
 
 
@@ -376,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: every finished generation is saved; run the same command again to resume.",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the output was piped into a reader that stopped (``| head``): not an error
+        sys.stderr.close()
+        return 0
     except OSError as error:
         if args.debug:
             raise
-        print(f"error: {_machine_problem(error, store or RunStore(args.store))}", file=sys.stderr)
+        print(f"error: {_machine_problem(error, store or RunStore(getattr(args, 'store', None)))}", file=sys.stderr)
         return EXIT_MACHINE

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from .environment import usable_cores
-from .store import RESULT
+from .store import LOCK, RESULT, Run, RunStore, _lock_holder, atomic_write_bytes
 from .validation import SettingError
 
 try:  # submitit recognises a task by its checkpoint() method; the base class is for readers and isinstance
@@ -112,7 +112,6 @@ def limit_threads(cores: int | None = None) -> int:
 
 def record_failure(folder: Path, error: BaseException) -> None:
     """Write ``failure.txt`` into a run's folder: the error on its first line, then the traceback."""
-    from .store import atomic_write_bytes
 
     first = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
     text = first + "\n\n" + "".join(traceback.format_exception(error))
@@ -158,7 +157,6 @@ class RunTask(Checkpointable):
 
     def __call__(self) -> str:
         from .experiments import get_experiment, run_experiment, stored_run, validated_runs
-        from .store import RunStore
 
         folder = Path(self.folder)
         (folder / FAILURE).unlink(missing_ok=True)  # a new attempt: an earlier failure is no longer news
@@ -274,7 +272,6 @@ def submit(experiment: str, profile: str, seeds, overrides: dict, *, store=None,
     for all of them. Runs that have finished before are skipped. Every argument is checked before
     anything is submitted.
     """
-    from .store import RunStore
 
     if cluster not in CLUSTERS:
         raise SettingError(f"--cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}.")
@@ -360,7 +357,6 @@ def run_state(folder: Path, n_generations: int | None) -> tuple[str, str]:
     """``(state, detail)`` of one run's folder: ``finished``; ``failed`` (with the error line);
     ``partial`` (with the generations saved); ``not started``. The detail of an unfinished run
     also names the process writing it, while one holds the run's lock."""
-    from .store import LOCK, RESULT, Run, _lock_holder
 
     folder = Path(folder)
     if (folder / RESULT).exists():
@@ -379,7 +375,6 @@ def run_state(folder: Path, n_generations: int | None) -> tuple[str, str]:
 
 def sweep_status(experiment: str, profile: str, seeds, overrides: dict, store=None) -> list[tuple[Request, str, str]]:
     """``[(request, state, detail)]`` for every run of a sweep in ``store`` (see :func:`run_state`)."""
-    from .store import RunStore
 
     store = store if isinstance(store, RunStore) else RunStore(store)
     return [(r, *run_state(r.folder, r.settings.get("n_generations")))

@@ -25,8 +25,10 @@ another folder inherits; without it, the current directory.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Callable
 
 from .validation import SettingError
 
@@ -106,3 +108,35 @@ def usable_cores() -> int:
     if allocated.isdigit() and int(allocated) > 0:
         cores = min(cores, int(allocated))
     return max(1, cores)
+
+
+#: The variables that decide where datasets are read from.
+DATA_VARIABLES = ("COLLAPSE_DATA_DIR", "COLLAPSE_CACHE", "COLLAPSE_OFFLINE", "XDG_CACHE_HOME", "HOME", "PWD")
+
+
+def data_environment() -> tuple:
+    """The values of :data:`DATA_VARIABLES`: what decides which data a process reads."""
+    return tuple(os.environ.get(name, "") for name in DATA_VARIABLES)
+
+
+def memoise_per_data_environment(key: Callable[..., object] | None = None):
+    """Decorator: the library's one in-process memo of loaded data (a dataset read, which source a run reads).
+
+    The decorated function runs once per :func:`data_environment` and per ``key(*args, **kwargs)`` (default:
+    the arguments); only the latest result is kept, so memory holds one dataset. ``key`` can add what else
+    changes the result, e.g. the files' modification times. ``function.cache_clear()`` forgets it.
+    """
+    def decorate(function):
+        memo: dict = {}
+
+        @functools.wraps(function)
+        def memoised(*args, **kwargs):
+            token = (data_environment(), key(*args, **kwargs) if key is not None else (args, tuple(sorted(kwargs.items()))))
+            if token not in memo:
+                memo.clear()
+                memo[token] = function(*args, **kwargs)
+            return memo[token]
+
+        memoised.cache_clear = memo.clear
+        return memoised
+    return decorate

@@ -11,9 +11,15 @@ A model is anything with
 
 * ``fit(data, rng=None) -> self``,
 * ``sample(n, rng) -> dataset`` (``n`` samples per chain),
-* ``get_params() -> dict[str, ndarray]`` and ``set_params(dict) -> self`` (for resuming),
+* ``get_state() -> dict[str, ndarray]`` and ``set_state(dict) -> self``: its fitted state (for resuming
+  and for the generation-0 reference); ``get_params()`` keeps scikit-learn's meaning, the constructor's
+  arguments (:class:`collapse_lib.models.base.ModelParams`),
 * an optional ``sample_axis`` attribute (default 0): the axis of a dataset array that
   indexes samples; batched models that run many independent chains at once use 1.
+
+The loop owns the data path: the policy (:mod:`collapse_lib.policies`, one class per policy) builds each
+training set and says which of its rows are real; the loop keeps generation 0's fitted model, the
+*reference*, and hands both to ``record`` in a :class:`Generation`.
 
 Every generation draws from random streams derived from ``(seed, generation)``
 (:func:`collapse_lib.seeding.generation_rng`), so a run resumed from its last finished
@@ -22,12 +28,14 @@ generation ends with exactly the numbers of an uninterrupted run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
 
-from .policies import DataPolicy, dataset_from_arrays, dataset_to_arrays, merge_datasets, subsample_dataset
+from .policies import (DataPolicy, Pool, TrainingSet, dataset_from_arrays, dataset_size, dataset_to_arrays, make_policy,
+                       merge_datasets)
 from .sample_sizes import as_sample_sizes
 from .seeding import generation_rng
 from .validation import SettingError, check_generations, check_seed
@@ -57,34 +65,39 @@ def _check_model(model, previous, model_factory, required) -> None:
                            f"it must build a fresh model on every call (e.g. `lambda: {type(model).__name__}(...)`).")
 
 
-def default_record(model, generation: int) -> dict:
-    """Record a model's fitted parameters (the default per-generation record)."""
-    return model.get_params()
+@dataclass(frozen=True)
+class Generation:
+    """What ``record(model, generation)`` is told about the generation it records.
 
-
-def next_dataset(model, pool, policy: DataPolicy, sample_size: int, seed: int, generation: int,
-                 real_sampler: Callable | None, sample_axis: int = 0):
-    """Build generation ``generation``'s training set from the previous generation's ``model``.
-
-    Returns ``(data, added, pool)``: the training set, what was added to the pool (only for
-    policies that keep one, else ``None``) and the updated pool.
+    ``index``: the generation, 0 for the model fitted to the real data. ``data``: the training set the model
+    was fitted to. ``real_rows``: which of its samples are real, a boolean array over the sample axis
+    (shape ``(n,)``, or ``batch + (n,)`` when a batched pool was subsampled per chain; ``None`` for sufficient
+    statistics); all ``True`` at generation 0. ``reference``: generation 0's fitted model (at generation 0,
+    the model itself), restored from the run store when a run resumes.
     """
+
+    index: int
+    data: object
+    real_rows: np.ndarray | None
+    reference: object
+
+
+def default_record(model, generation: Generation) -> dict:
+    """Record a model's fitted state (the default per-generation record)."""
+    return model.get_state()
+
+
+def next_training_set(model, pool: Pool, policy: DataPolicy, sample_size: int, seed: int, generation: int,
+                      real_sampler: Callable | None, sample_axis: int = 0) -> TrainingSet:
+    """Generation ``generation``'s training set from the previous generation's ``model``: the policy asks for
+    ``n_real`` fresh real samples (drawn with ``real_sampler``) and the rest are sampled from ``model``;
+    :meth:`~collapse_lib.policies.DataPolicy.build` assembles them with the ``pool`` (which it may grow)."""
     n_real = policy.n_real(sample_size)
     generated = model.sample(sample_size - n_real, generation_rng(seed, generation, "sample")) \
         if sample_size - n_real > 0 else None
-    if n_real > 0:
-        fresh = real_sampler(n_real, generation_rng(seed, generation, "real"))
-        data = fresh if generated is None else merge_datasets(generated, fresh, sample_axis)
-        return data, None, pool
-    if policy.name == "replace" or policy.name == "mix":
-        return generated, None, pool
-    if policy.keeps_real:  # the pool is never grown under this policy: it is the real data D_0
-        return merge_datasets(pool, generated, sample_axis), None, pool
-    pool = merge_datasets(pool, generated, sample_axis)
-    if policy.name == "accumulate":
-        return pool, generated, pool
-    data = subsample_dataset(pool, sample_size, generation_rng(seed, generation, "subsample"), sample_axis)
-    return data, generated, pool
+    fresh = real_sampler(n_real, generation_rng(seed, generation, "real")) if n_real > 0 else None
+    return policy.build(generated, fresh, pool, sample_size, generation_rng(seed, generation, "subsample"),
+                        sample_axis)
 
 
 def run_generations(
@@ -101,6 +114,7 @@ def run_generations(
     run=None,
     progress: bool = False,
     description: str = "generations",
+    summarise: Callable | None = None,
 ) -> dict:
     """Run the recursion for generations ``0..n_generations`` and return what was recorded.
 
@@ -118,23 +132,28 @@ def run_generations(
     sample_sizes : int or sequence of int
         ``M_i`` for ``i = 0..n_generations``; see :mod:`collapse_lib.sample_sizes`.
     policy : DataPolicy or str
-        One of ``replace``, ``accumulate``, ``accumulate-subsample``, ``mix``, ``fixed-real`` (the real data
-        ``real_data`` plus ``M_i`` generated points, every generation).
+        A policy (:mod:`collapse_lib.policies`) or its name: ``replace``, ``accumulate``,
+        ``accumulate-subsample``, ``mix``, ``fixed-real`` (the real data ``real_data`` plus ``M_i`` generated
+        points, every generation).
     real_fraction : float
-        For ``mix``: the fraction of each dataset drawn fresh from the real distribution.
+        With a policy name ``mix``: the fraction of each dataset drawn fresh from the real distribution.
     real_sampler : callable ``(n, rng) -> dataset``
         Draws fresh real data; required by ``mix``.
     seed : int
         Seed of every random stream of the run.
-    record : callable ``(model, generation) -> dict[str, ndarray]``
-        What to keep of each generation (default: the model's parameters). Values must
-        have the same shape at every generation.
+    record : callable ``(model, generation: Generation) -> dict[str, ndarray]``
+        What to keep of each generation (default: the model's fitted state); ``generation`` carries the
+        index, the training set, which of its rows are real and the generation-0 reference model
+        (:class:`Generation`). Values must have the same shape at every generation.
     run : collapse_lib.store.Run, optional
         Where each finished generation is saved atomically; if it already holds finished
         generations the loop resumes after the last intact one whose model is saved
         (:meth:`~collapse_lib.store.Run.resume`).
     progress : bool
         Show a tqdm progress bar.
+    summarise : callable ``(reference) -> dict[str, ndarray]``, optional
+        Called once after the last generation with the generation-0 reference model; its arrays are added
+        to the result (e.g. the real data measured with the reference's encoder).
 
     Returns
     -------
@@ -150,43 +169,57 @@ def run_generations(
     sizes = as_sample_sizes(sample_sizes, n_generations)
     seed = check_seed(seed)
     if not isinstance(policy, DataPolicy):
-        policy = DataPolicy(policy, real_fraction)
-    if policy.name == "mix" and policy.real_fraction > 0 and real_sampler is None:
-        raise SettingError("policy 'mix' needs real_sampler, a function (n, rng) -> fresh real data.")
-    required = ("fit", "sample") + (("get_params",) if record is None or run is not None else ())
+        policy = make_policy(policy, real_fraction)
+    elif real_fraction:
+        raise SettingError(f"real_fraction={real_fraction} is given twice: the policy {policy!r} carries its own; "
+                           "drop real_fraction.")
+    if policy.n_real(10**9) > 0 and real_sampler is None:
+        raise SettingError(f"policy {policy.name!r} draws fresh real data: pass real_sampler, a function "
+                           "(n, rng) -> fresh real data.")
+    required = ("fit", "sample") + (("get_state",) if record is None or run is not None else ())
     record = record or default_record
+    axis = lambda m: getattr(m, "sample_axis", 0)  # noqa: E731
 
-    records, model, pool, start = [], None, real_data, 0
+    records, model, reference, start = [], None, None, 0
+    pool = Pool(real_data, dataset_size(real_data, 0))
     saved = run.resume() if run is not None else []  # checked: damaged files are named and recomputed
     if saved:
         start = len(saved)
         records = [g["record"] for g in saved]
         model = model_factory()
-        _check_model(model, None, model_factory, required + ("set_params",))
-        model.set_params(saved[-1]["params"])
+        _check_model(model, None, model_factory, required + ("set_state",))
+        model.set_state(saved[-1]["params"])
+        reference = model if start == 1 else model_factory().set_state(saved[0]["params"])
+        pool.n_real = dataset_size(real_data, axis(model))
         if policy.keeps_pool:
             for g in saved[1:]:
-                pool = merge_datasets(pool, dataset_from_arrays(g["added"]), getattr(model, "sample_axis", 0))
+                pool.data = merge_datasets(pool.data, dataset_from_arrays(g["added"]), axis(model))
 
     for generation in tqdm(range(start, n_generations + 1), initial=start, total=n_generations + 1,
                            desc=description, disable=not progress, mininterval=1.0):
-        added = None
-        if generation == 0:
-            data = real_data
-        else:
-            data, added, pool = next_dataset(model, pool, policy, int(sizes[generation]), seed, generation,
-                                             real_sampler, getattr(model, "sample_axis", 0))
+        if generation > 0:
+            built = next_training_set(model, pool, policy, int(sizes[generation]), seed, generation, real_sampler,
+                                      axis(model))
         fresh = model_factory()
         _check_model(fresh, model, model_factory, required)  # a few attribute look-ups per generation
         model = fresh
-        model.fit(data, rng=generation_rng(seed, generation, "fit"))
-        values = {k: np.asarray(v) for k, v in record(model, generation).items()}
+        if generation == 0:
+            pool.n_real = dataset_size(real_data, axis(model))
+            rows = pool.n_real if isinstance(real_data, np.ndarray) else None
+            built = TrainingSet(real_data, None if rows is None else np.ones(rows, dtype=bool))
+        model.fit(built.data, rng=generation_rng(seed, generation, "fit"))
+        if generation == 0:
+            reference = model
+        info = Generation(generation, built.data, built.real_rows, reference)
+        values = {k: np.asarray(v) for k, v in record(model, info).items()}
         if run is not None:
-            run.save_generation(generation, values, model.get_params(),
-                                None if added is None else dataset_to_arrays(added))
+            run.save_generation(generation, values, model.get_state(),
+                                None if built.added is None else dataset_to_arrays(built.added))
         records.append(values)
 
     history = {key: np.stack([r[key] for r in records]) for key in records[0]}
     history["generation"] = np.arange(n_generations + 1)
     history["sample_size"] = sizes
+    if summarise is not None:
+        history.update({k: np.asarray(v) for k, v in summarise(reference).items()})
     return history

@@ -9,6 +9,8 @@ semi-definite, probabilities and counts non-negative and summing correctly) and 
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 
 from .validation import (InputArrayError, as_array, broadcast_shape, check_counts, check_covariance,
@@ -172,11 +174,36 @@ def first_true(flags, axis: int = 0):
     return np.where(flags.any(axis=axis), index, -1)
 
 
+class Quantile(IntEnum):
+    """The position of each level of :data:`QUANTILES` on the quantile axis of a :func:`chain_quantiles` result.
+
+    Read a stored quantile array by name, never by number: ``result["sigma_q"][:, Quantile.MEDIAN]`` is the
+    median over chains per generation. The quantile axis is the first of :func:`chain_quantiles`'s result, so
+    the second of a per-generation record ``(n_generations + 1, 5)``; each record's docstring gives its shape
+    (e.g. ``component_std_q`` ``(n_generations + 1, 5, K)``, ``tail_mass_q`` ``(n_generations + 1, L, 5)``).
+
+    ``Q05`` (level 0.05), ``Q25`` (0.25, the lower quartile), ``MEDIAN`` (0.5), ``Q75`` (0.75, the upper
+    quartile), ``Q95`` (0.95); :attr:`level` gives the level.
+    """
+
+    Q05 = 0
+    Q25 = 1
+    MEDIAN = 2
+    Q75 = 3
+    Q95 = 4
+
+    @property
+    def level(self) -> float:
+        """The quantile level in [0, 1], ``QUANTILES[self]``."""
+        return QUANTILES[self]
+
+
 def chain_quantiles(values, quantiles=QUANTILES):
     """Quantiles over chains (last axis) of a per-chain metric.
 
     ``values (..., n_chains)`` -> ``(len(quantiles), ...)``; ``quantiles`` in [0, 1]. Infinite values
-    are allowed (e.g. the log-determinant of a collapsed covariance).
+    are allowed (e.g. the log-determinant of a collapsed covariance). At the default levels, index the
+    quantile axis with :class:`Quantile` (``Quantile.MEDIAN``, ...).
     """
     values = as_array("values", values, min_ndim=1, finite=False, shape_hint="(..., n_chains)")
     if values.shape[-1] < 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .metrics import QUANTILES
+from .metrics import QUANTILES, Quantile
 
 
 def quantile_band(ax, x, quantiles, label=None, color=None, **line_kwargs):
@@ -17,10 +17,10 @@ def quantile_band(ax, x, quantiles, label=None, color=None, **line_kwargs):
     q = np.asarray(quantiles)
     if q.shape[-1] != len(QUANTILES):
         raise ValueError(f"quantiles must have {len(QUANTILES)} columns ({QUANTILES}), got shape {q.shape}.")
-    (line,) = ax.plot(x, q[:, 2], label=label, color=color, **line_kwargs)
+    (line,) = ax.plot(x, q[:, Quantile.MEDIAN], label=label, color=color, **line_kwargs)
     color = line.get_color()
-    ax.fill_between(x, q[:, 1], q[:, 3], color=color, alpha=0.25, linewidth=0)
-    ax.fill_between(x, q[:, 0], q[:, 4], color=color, alpha=0.10, linewidth=0)
+    ax.fill_between(x, q[:, Quantile.Q25], q[:, Quantile.Q75], color=color, alpha=0.25, linewidth=0)
+    ax.fill_between(x, q[:, Quantile.Q05], q[:, Quantile.Q95], color=color, alpha=0.10, linewidth=0)
     return line
 
 

@@ -33,7 +33,8 @@ from . import theory
 from .distributions import gmm_truth, zipf_probabilities
 from .experiments import resolve_settings, run_experiment
 from .experiments.prevention import gaussian_sample_sizes
-from .metrics import data_perplexities, first_true, mixture_total_variance
+from .experiments.vae import LatentQuantile
+from .metrics import Quantile, data_perplexities, first_true, mixture_total_variance
 from .profiles import Sweep, check_profile
 
 
@@ -105,7 +106,7 @@ def _sizes(profile):
 def _median_sigma_against_g6(result, ddof, n_chains):
     """(median σ̂ at the last generation, the (G6) median, whether they agree within 3 standard errors)."""
     mean, sd = (float(a[-1]) for a in theory.log_variance_moments(1.0, result["sample_size"], ddof))
-    median = float(result["sigma_q"][-1, 2])
+    median = float(result["sigma_q"][-1, Quantile.MEDIAN])
     predicted = float(np.exp(mean / 2))
     return median, predicted, bool(abs(2 * np.log(median) - mean) < 3 * _median_log_se(sd, n_chains))
 
@@ -180,7 +181,7 @@ def check_accumulate_keeps_variance(profile: str, seed: int) -> Verdict:
     n = int(result["generation"][-1])
     mc, se = float(result["mean_sq_mean_error"][-1]), float(result["sd_sq_mean_error"][-1]) / np.sqrt(chains)
     exact = float(theory.multivariate_gaussian_errors(1.0, result["sample_size"], "accumulate", 0.0, 0)[0][-1])
-    median = float(result["sigma_q"][-1, 2])
+    median = float(result["sigma_q"][-1, Quantile.MEDIAN])
     agree = abs(mc - exact) < 3 * se and abs(median - 1) < 0.1
     level = _level(n >= 10, agree, mc < 3 * exact and median > 0.5)
     return Verdict(level,
@@ -206,7 +207,7 @@ def check_subsample_bounded(profile: str, seed: int) -> Verdict:
         n = int(r["generation"][-1])
         mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(chains)
         exact = float(theory.expected_subsample_mean_sq_error(settings["sigma"], m, n)[-1])
-        median = float(r["sigma_q"][-1, 2])
+        median = float(r["sigma_q"][-1, Quantile.MEDIAN])
         agree &= abs(mc - exact) < 3 * se and abs(median - 1) < 0.1
         bounded &= mc < (n + 1) / m / 3 and median > 0.5
         paper.append(f"M={m}: {exact * m:.3g}")
@@ -309,7 +310,7 @@ def check_log_variance_rate(profile: str, seed: int) -> Verdict:
                    f"Thm 3.1 / (G6): mean log(σ̂²/σ²) after {n} generations at M={m}, ddof=1: exact {exact:.3g} (rule "
                    f"of thumb −(n+1)/(M−1) = {-(n + 1) / (m - 1):.3g})",
                    f"{drift:.3g} ± {se:.2g} over {settings['n_chains']} chains (median σ̂ "
-                   f"{float(result['sigma_q'][-1, 2]):.3g})", SE3,
+                   f"{float(result['sigma_q'][-1, Quantile.MEDIAN]):.3g})", SE3,
                    {Level.NOT_RUN: f"only {n} generations at M={m}: less than one e-fold of σ² lost",
                     Level.DIRECTION: "σ² shrinks, but not at the exact rate",
                     Level.NOT_REPRODUCED: "σ² does not shrink"}.get(level, ""))
@@ -387,7 +388,7 @@ def _prevention(name, profile, seed, **settings):
 
 def _last_mean_sq_error(result, n_chains):
     """Monte Carlo mean of ‖μ̂ − μ‖² at the last generation and its standard error."""
-    return float(result["mean_sq_error"][-1]), float(result["sd_sq_error"][-1]) / np.sqrt(n_chains)
+    return float(result["mean_sq_mean_error"][-1]), float(result["sd_sq_mean_error"][-1]) / np.sqrt(n_chains)
 
 
 def check_mvg_accumulate_bounded(profile: str, seed: int) -> Verdict:
@@ -426,7 +427,7 @@ def check_mvg_volume_collapses(profile: str, seed: int) -> Verdict:
     measured = (f"d={d}, M={settings['sample_size']}, replace: mean log det Σ̂ − log det Σ {mean:.3g} ± {se:.2g} after "
                 f"{n} generations against the exact {exact:.3g} (about −d(d+1)/(2M) = "
                 f"{-d * (d + 1) / (2 * settings['sample_size']):.3g} per generation); median "
-                f"{float(result['log_det_ratio_q'][-1, 2]):.3g}")
+                f"{float(result['log_det_ratio_q'][-1, Quantile.MEDIAN]):.3g}")
     reason = "" if held else (f"only {n} generations: the volume has not yet lost an e-fold per dimension"
                               if exact >= -d else "the volume has not lost an e-fold per dimension" if mean >= -d else "the drift differs from the closed form beyond Monte Carlo error")
     return _from_check(measured, held, reason,
@@ -441,12 +442,12 @@ def check_mix_bounds_error(profile: str, seed: int) -> Verdict:
     mixed = _prevention("prevention_mix", profile, seed, real_fraction=gamma, real_sample_size=0)
     alone = _prevention("prevention_mix", profile, seed, real_fraction=0.0, real_sample_size=0)
     tail = len(mixed["generation"]) * 3 // 4  # the last quarter of the generations
-    simulated = float(mixed["mean_sq_error"][tail:].mean())
-    se = float(mixed["sd_sq_error"][tail:].mean()) / np.sqrt(settings["n_chains"])  # an upper bound
+    simulated = float(mixed["mean_sq_mean_error"][tail:].mean())
+    se = float(mixed["sd_sq_mean_error"][tail:].mean()) / np.sqrt(settings["n_chains"])  # an upper bound
     exact = float(theory.multivariate_gaussian_errors(trace, mixed["sample_size"], "mix", gamma,
                                                       settings["ddof"])[0][tail:].mean())
     limit = theory.multivariate_gaussian_mix_limit(trace, m, gamma, settings["ddof"])[0]
-    without = float(alone["mean_sq_error"][tail:].mean())
+    without = float(alone["mean_sq_mean_error"][tail:].mean())
     settled = abs(exact / limit - 1) < 0.05
     # at its closed form within 3 standard errors, the closed form at its limit, and materially (5×) below γ = 0
     held = bool(abs(simulated - exact) < 3 * se and settled and without > 5 * simulated)
@@ -484,8 +485,8 @@ def check_growing_sizes_like_accumulate(profile: str, seed: int) -> Verdict:
         agree &= abs(mc - exact) < 3 * se
         parts.append(f"{policy}, {schedule} M: {mc / unit:.3g} ± {se / unit:.2g} (exact {exact / unit:.3g}; "
                      f"{int(r['sample_size'].sum()):,} points drawn)")
-    constant = float(runs["replace", "constant"]["mean_sq_error"][-1])
-    bounded = [float(runs[case]["mean_sq_error"][-1]) for case in cases]
+    constant = float(runs["replace", "constant"]["mean_sq_mean_error"][-1])
+    bounded = [float(runs[case]["mean_sq_mean_error"][-1]) for case in cases]
     held = bool(agree and constant > 5 * max(bounded))
     n = int(runs["replace", "constant"]["generation"][-1])
     measured = (f"d={settings['dim']}, M₀={settings['sample_size']}: E‖μ̂−μ‖² after {n} generations in units of "
@@ -512,12 +513,12 @@ def check_tails_kept(profile: str, seed: int) -> Verdict:
     j = levels.index(0.9) if 0.9 in levels else len(levels) // 2
     replace, accumulate = runs["replace"], runs["accumulate"]
     q, n, chains = float(replace["tail_mass_true"][j]), int(replace["generation"][-1]), settings["n_chains"]
-    lost = first_true(replace["tail_mass_q"][:, j, 2] <= 0.1 * q)
-    mean = float(replace["tail_mass_mean"][-1, j])
+    lost = first_true(replace["tail_mass_q"][:, j, Quantile.MEDIAN] <= 0.1 * q)
+    mean = float(replace["mean_tail_mass"][-1, j])
     # the all-or-nothing spread under replace is known exactly; a sample estimate of it moves with the mean
     mean_se = float(np.sqrt(theory.subset_mass_variance(q, replace["sample_size"], "replace")[-1] / chains))
-    kept = float(accumulate["tail_mass_q"][-1, j, 2])
-    spread = float(accumulate["tail_mass_sd"][-1, j])
+    kept = float(accumulate["tail_mass_q"][-1, j, Quantile.MEDIAN])
+    spread = float(accumulate["sd_tail_mass"][-1, j])
     exact_spread = float(np.sqrt(theory.subset_mass_variance(q, accumulate["sample_size"], "accumulate")[-1]))
     # replace: the typical chain loses the tail (median <= 10% of q) while the mean stays at q (martingale, 3 s.e.);
     # accumulate: the median keeps >= 80% of q, and the spread over chains is its closed form's within 10%
@@ -579,7 +580,7 @@ def check_gmm_accumulate_bounded(profile: str, seed: int) -> Verdict:
     settings = resolve_settings("prevention_gmm", profile)
     runs = {p: _prevention("prevention_gmm", profile, seed, policy=p) for p in ("replace", "accumulate")}
     n = int(runs["replace"]["generation"][-1])
-    growth = float(runs["replace"]["kl_q"][-1, 2] / runs["replace"]["kl_q"][0, 2])
+    growth = float(runs["replace"]["kl_q"][-1, Quantile.MEDIAN] / runs["replace"]["kl_q"][0, Quantile.MEDIAN])
     ratio = float(runs["accumulate"]["mean_kl"][-1] / runs["accumulate"]["mean_kl"][0])
     # replace: the median KL grows at least tenfold; accumulate: the mean KL stays within π²/6 with 20% allowance
     # for Monte Carlo error and finite M
@@ -601,12 +602,13 @@ def check_gmm_real_data_bounded(profile: str, seed: int) -> Verdict:
     mixed = _prevention("prevention_gmm_mix", profile, seed, real_fraction=gamma)
     replace = _prevention("prevention_gmm", profile, seed, policy="replace")
     n = int(mixed["generation"][-1])
-    half, last = float(mixed["kl_q"][n // 2, 2]), float(mixed["kl_q"][-1, 2])
-    below = float(replace["kl_q"][min(n, len(replace["kl_q"]) - 1), 2]) / last
+    half, last = float(mixed["kl_q"][n // 2, Quantile.MEDIAN]), float(mixed["kl_q"][-1, Quantile.MEDIAN])
+    below = float(replace["kl_q"][min(n, len(replace["kl_q"]) - 1), Quantile.MEDIAN]) / last
     # levelled off (the last half adds < 25%) and at least ten times below replace at the same generation
     held = bool(last < 1.25 * half and below > 10)
     measured = (f"two components, M={settings['sample_size']}, γ={gamma:g}: median KL(p₀‖p̂) "
-                f"{float(mixed['kl_q'][0, 2]):.3g} at generation 0, {half:.3g} at {n // 2}, {last:.3g} at {n}; "
+                f"{float(mixed['kl_q'][0, Quantile.MEDIAN]):.3g} at generation 0, {half:.3g} at {n // 2}, "
+                f"{last:.3g} at {n}; "
                 f"replace's is {below:.3g}× larger")
     if held:
         reason = ""
@@ -640,7 +642,8 @@ def _component_pace_reference(settings, n):
 def check_gmm_component_spread(profile: str, seed: int) -> Verdict:
     settings, result = _gmm_blob(profile, seed)
     n, m = int(result["generation"][-1]), settings["sample_size"]
-    spread = result["component_std_q"][:, 2, :]  # median over chains of each component's √(tr Σ_k/d), (G+1, K)
+    # median over chains of each component's √(tr Σ_k/d), (G+1, K)
+    spread = result["component_std_q"][:, Quantile.MEDIAN, :]
     ratio = spread[-1] / spread[0]
     log_ratio = float(np.mean(np.log(ratio)))  # geometric mean over the components
     reference = _component_pace_reference(settings, n)
@@ -663,7 +666,7 @@ def check_gmm_component_spread(profile: str, seed: int) -> Verdict:
                    f"the larger component {spread[0, 0]:.3g} and {spread[0, 1]:.3g} at generation 0, {spread[-1, 0]:.3g} "
                    f"and {spread[-1, 1]:.3g} at {n} (× {ratio[0]:.3g} and × {ratio[1]:.3g}; geometric mean "
                    f"× {np.exp(log_ratio):.3g}, {pace:.2g}× the reference's e-folds). The whole mixture's spread: × "
-                   f"{float(result['spread_q'][-1, 2] / result['spread_q'][0, 2]):.3g}",
+                   f"{float(result['spread_q'][-1, Quantile.MEDIAN] / result['spread_q'][0, Quantile.MEDIAN]):.3g}",
                    "the components' e-folds within a factor 2 of the reference's: EM moves points between components "
                    "and the weights drift, so the single-Gaussian rate is a guide to the pace, not an exact law",
                    reason)
@@ -672,8 +675,8 @@ def check_gmm_component_spread(profile: str, seed: int) -> Verdict:
 def check_gmm_l2_magnitude(profile: str, seed: int) -> Verdict:
     settings, result = _gmm_blob(profile, seed)
     n = int(result["generation"][-1])
-    l2 = result["l2_gen0_q"][:, 2]
-    spread = result["component_std_q"][-1, 2, :]
+    l2 = result["l2_gen0_q"][:, Quantile.MEDIAN]
+    spread = result["component_std_q"][-1, Quantile.MEDIAN, :]
     k = settings["n_components"]
     # a collapsed mixture q is far more peaked than p: ‖p − q‖² ≈ ∫q² ≈ Σ w_k²/(4π s_k²) in 2-D (w_k ≈ 1/K)
     implied = float(np.sum(1.0 / (k**2 * 4 * np.pi * spread**2)))
@@ -707,8 +710,8 @@ def _gmm_expressivity(profile, seed):
 def check_gmm_expressivity_error(profile: str, seed: int) -> Verdict:
     settings, runs = _gmm_expressivity(profile, seed)
     floor, m = theory.expressivity_error(**gmm_truth(settings)), max(size for _, size in runs)
-    one, two = (float(runs[k, m]["l2_truth_q"][0, 2]) for k in (1, 2))
-    smallest = float(runs[1, min(size for _, size in runs)]["l2_truth_q"][0, 2])
+    one, two = (float(runs[k, m]["l2_truth_q"][0, Quantile.MEDIAN]) for k in (1, 2))
+    smallest = float(runs[1, min(size for _, size in runs)]["l2_truth_q"][0, Quantile.MEDIAN])
     # K=1 stays at the closed-form floor (within 2%) at the largest M; K=2 is far below it (< 10%)
     held = bool(abs(one / floor - 1) < 0.02 and two < 0.1 * floor)
     return _from_check(f"two Gaussians, median squared L2 distance of the first fit to the truth at M={m}: K=1 "
@@ -726,7 +729,8 @@ def check_gmm_statistical_error_vanishes(profile: str, seed: int) -> Verdict:
     sizes = sorted({size for _, size in runs})
     parts, held = [], True
     for k in (1, 2):
-        step = np.array([float(runs[k, m]["l2_gen0_q"][1, 2]) for m in sizes])  # generation 1 against generation 0
+        # generation 1 against generation 0
+        step = np.array([float(runs[k, m]["l2_gen0_q"][1, Quantile.MEDIAN]) for m in sizes])
         slope = float(np.polyfit(np.log(sizes), np.log(step), 1)[0])
         held &= bool(abs(slope + 1) < 0.25)
         parts.append(f"K={k}: {step[0]:.3g} at M={sizes[0]}, {step[-1]:.3g} at M={sizes[-1]} (log-log slope {slope:.2f})")
@@ -820,7 +824,8 @@ def check_vae_latents_concentrate(profile: str, seed: int) -> Verdict:
     result = _vae(profile, seed)
     std, q = result["latent_std"], result["latent_q"]
     n = int(result["generation"][-1])
-    width = q[:, -1] - q[:, 0]  # 1%-99% range of the generation-0 encoder's latent means
+    # 1%-99% range of the generation-0 encoder's latent means
+    width = q[:, LatentQuantile.Q99] - q[:, LatentQuantile.Q01]
     level, reason = _pace_verdict(np.minimum(std / std[0], width / width[0]), 0.75, 0.5, n, "latent spread")
     shown = ", ".join(f"{std[g]:.3f} (range {width[g]:.2f}) at {g}" for g in sorted({0, VAE_EARLY, VAE_LATE, n})
                       if g <= n)
@@ -1164,10 +1169,10 @@ def check_biased_sampling(profile: str, seed: int) -> Verdict:
     _, t_alone = theory.biased_sampling_moments(1.0, s["sample_size"], n, a, 0.0, s["ddof"])
     _, t_fresh = theory.biased_sampling_moments(1.0, s["sample_size"], n, a, 0.2, s["ddof"])
     g = min(5, n)
-    se = lambda r, i: r["sd_var"][i] / np.sqrt(s["n_chains"])  # noqa: E731
-    agree = (abs(alone["mean_var"][g] - t_alone[g]) < 3 * se(alone, g)
-             and abs(fresh["mean_var"][-1] - t_fresh[-1]) < 3 * se(fresh, -1))
-    direction = alone["mean_var"][-1] < 0.01 and fresh["mean_var"][-1] > 0.2
+    se = lambda r, i: r["sd_variance"][i] / np.sqrt(s["n_chains"])  # noqa: E731
+    agree = (abs(alone["mean_variance"][g] - t_alone[g]) < 3 * se(alone, g)
+             and abs(fresh["mean_variance"][-1] - t_fresh[-1]) < 3 * se(fresh, -1))
+    direction = alone["mean_variance"][-1] < 0.01 and fresh["mean_variance"][-1] > 0.2
     level = _level(t_alone[-1] < 0.01, bool(agree and direction), bool(direction))
     v = theory.truncated_variance_factor(a)
     return Verdict(level,
@@ -1175,8 +1180,8 @@ def check_biased_sampling(profile: str, seed: int) -> Verdict:
                    f"enough fresh real data prevents it). Closed form, truncation ±{a:g}σ̂ (v = {v:.3f} per "
                    f"generation), M = {s['sample_size']}: E σ̂² = {t_alone[g]:.3g} at generation {g}; with 20% "
                    f"fresh data {t_fresh[-1]:.3g} at generation {n}",
-                   f"{s['n_chains']} chains: {alone['mean_var'][g]:.3g} at generation {g} ({alone['mean_var'][-1]:.2g} "
-                   f"at {n}); with 20% fresh data {fresh['mean_var'][-1]:.3g}", SE3,
+                   f"{s['n_chains']} chains: {alone['mean_variance'][g]:.3g} at generation {g} "
+                   f"({alone['mean_variance'][-1]:.2g} at {n}); with 20% fresh data {fresh['mean_variance'][-1]:.3g}", SE3,
                    {Level.NOT_RUN: "too few generations for the variance to fall below 1%",
                     Level.DIRECTION: "the directions hold, but off the closed form beyond Monte Carlo error",
                     Level.NOT_REPRODUCED: "diversity does not collapse without fresh data, or fresh data do not "
@@ -1194,16 +1199,16 @@ def check_self_correction(profile: str, seed: int) -> Verdict:
         # without correction the squared error is heavy-tailed beyond g ~ M (its Monte Carlo mean falls short of
         # the expectation): compare there at g = min(n, M), as the Gaussian chapter does
         g = s["n_generations"] if lam > 0 else min(s["n_generations"], s["sample_size"])
-        mc, se = float(r["mean_sq_mean"][g]), float(r["sd_sq_mean"][g]) / np.sqrt(s["n_chains"])
+        mc, se = float(r["mean_sq_mean_error"][g]), float(r["sd_sq_mean_error"][g]) / np.sqrt(s["n_chains"])
         agree &= abs(mc - exact[g]) < 3 * se
         runs[lam, delta] = (s, r, exact)
         rows.append(f"λ = {lam:g}, δ = {delta:g}: {mc:.3g} ± {se:.2g} at generation {g} (exact {exact[g]:.3g})")
     s, r, exact = runs[0.0, 0.0]
     n, m = s["n_generations"], s["sample_size"]
-    grows = float(r["mean_sq_mean"][min(n, m)]) > 5 * float(r["mean_sq_mean"][0])
+    grows = float(r["mean_sq_mean_error"][min(n, m)]) > 5 * float(r["mean_sq_mean_error"][0])
     bound = 1 / (m * strongest * (2 - strongest)) if strongest > 0 else np.inf
-    stable = float(runs[strongest, 0.0][1]["mean_sq_mean"][-1]) < 1.5 * bound
-    biased = abs(float(runs[strongest, 0.5][1]["mean_sq_mean"][-1]) - 0.25 - bound) < 0.5 * 0.25
+    stable = float(runs[strongest, 0.0][1]["mean_sq_mean_error"][-1]) < 1.5 * bound
+    biased = abs(float(runs[strongest, 0.5][1]["mean_sq_mean_error"][-1]) - 0.25 - bound) < 0.5 * 0.25
     material = n * strongest >= 3 and min(n, m) >= 10  # several correction time scales, and room to grow without
     direction = grows and stable and biased
     level = _level(material, bool(agree and direction), direction)
@@ -1230,7 +1235,7 @@ def check_fixed_real_bounded(profile: str, seed: int) -> Verdict:
         m, _ = theory.multivariate_gaussian_errors(trace, gaussian_sample_sizes(s), "fixed-real", 0.0,
                                                    s["ddof"])
         m_star, _ = theory.fixed_real_limit(trace, real, s["sample_size"], s["ddof"])
-        mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
+        mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(s["n_chains"])
         agree &= abs(mc - m[-1]) < 3 * se
         bounded &= mc < 2 * trace / real
         rows.append(f"r = {real}: {mc * real / trace:.3f} ± {se * real / trace:.2g} (closed form {m[-1] * real / trace:.3f}, "
@@ -1287,7 +1292,7 @@ def check_golden_weight(profile: str, seed: int) -> Verdict:
     for w in weights:
         s, r = _debate("debate_weighting", profile, seed, real_weight=w)
         v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])[-1]
-        mc, se = float(r["mean_sq_error"][-1]), float(r["sd_sq_error"][-1]) / np.sqrt(s["n_chains"])
+        mc, se = float(r["mean_sq_mean_error"][-1]), float(r["sd_sq_mean_error"][-1]) / np.sqrt(s["n_chains"])
         agree &= abs(mc - v) < 3 * se
         mc_errors.append(mc)
         rows.append(f"w = {w:g}: {mc * s['real_size']:.3f} (closed form {v * s['real_size']:.3f})")

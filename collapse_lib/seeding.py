@@ -1,18 +1,42 @@
-"""Seeded random streams, one per (seed, generation, purpose).
+"""Seeded random streams, one per (seed, generation, purpose), and the fixed seeds of shared artifacts.
 
-Each generation draws from its own generator, derived from the run's seed with NumPy's
+Each generation draws from its own generators, derived from the run's seed with NumPy's
 ``SeedSequence``. Generation ``i`` therefore uses the same random numbers whether the run
 went straight through or was resumed after an interruption at any earlier generation.
+
+Every random stream of the library is named here: the loop's (:data:`STREAMS`: sampling the previous
+model, fitting, fresh real data, subsampling a pool, drawing the real data), the measurement streams of
+an experiment (children of ``"data"``, so they never overlap the loop's) and the fixed seeds of
+artifacts shared by every run (:data:`FIXED_SEEDS`: a base model, a classifier, a fixed rotation).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_int, check_seed
+from .validation import check_choice, check_int, check_seed
 
-#: Purposes of the random streams inside one generation; each gets an independent stream.
-STREAMS = {"sample": 0, "fit": 1, "real": 2, "subsample": 3, "data": 4}
+#: Purposes of the random streams inside one generation, each an independent stream (its SeedSequence
+#: spawn key after the generation). The loop's own come first; the measurement streams are children of
+#: ``"data"``.
+STREAMS = {
+    "sample": (0,),            # the previous model's samples (collapse_lib.loop)
+    "fit": (1,),               # the model's fit
+    "real": (2,),              # fresh real data (policy "mix")
+    "subsample": (3,),         # a draw from the pool (policy "accumulate-subsample")
+    "data": (4,),              # generation 0's real data
+    "train_subset": (4, 0),    # VAE: the seeded subset of the MNIST training images (generation 0)
+    "measure_samples": (4, 1),  # VAE: the images a generation is measured on
+    "measure_elbo": (4, 2),    # VAE: the test ELBO's latent draws
+    "measure_grid": (4, 3),    # VAE: the sample grid shown in the chapter
+}
+
+#: Seeds of what is built once and shared by every run and seed (part of each artifact's cache key).
+FIXED_SEEDS = {
+    "language_model_base": 0,   # the small language model's base (pre)training
+    "digit_classifier": 0,      # the MNIST classifier that labels the VAE's samples
+    "prevention_rotation": 2024,  # the rotation of the multivariate Gaussian's covariance axes
+}
 
 
 def generation_rng(seed: int, generation: int, purpose: str) -> np.random.Generator:
@@ -25,5 +49,17 @@ def generation_rng(seed: int, generation: int, purpose: str) -> np.random.Genera
     """
     seed = check_seed(seed)
     generation = check_int("generation", generation, minimum=0)
-    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(generation, STREAMS[purpose]))
+    check_choice("purpose", purpose, STREAMS)
+    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(generation,) + STREAMS[purpose])
     return np.random.Generator(np.random.PCG64(sequence))
+
+
+def fixed_seed(purpose: str) -> int:
+    """The fixed seed of a shared artifact (a key of :data:`FIXED_SEEDS`)."""
+    check_choice("purpose", purpose, FIXED_SEEDS)
+    return FIXED_SEEDS[purpose]
+
+
+def fixed_rng(purpose: str) -> np.random.Generator:
+    """``numpy.random.default_rng(fixed_seed(purpose))``: the generator of a shared, fixed draw."""
+    return np.random.default_rng(fixed_seed(purpose))

@@ -145,6 +145,8 @@ class Options(Constraint):
         for value in self.values:
             if str(value) == text:
                 return value
+        if all(isinstance(v, numbers.Integral) for v in self.values):  # a number typed for a numeric choice
+            return self.check(name, _number(name, text, int, self.describe()))
         return self.check(name, text)
 
     def check(self, name: str, value):
@@ -199,7 +201,7 @@ class ListOf(Constraint):
     increasing: bool = False
 
     def describe(self) -> str:
-        return f"a{' strictly increasing' if self.increasing else ''} list of {self.item.describe().replace('a ', '', 1)}"
+        return f"a{' strictly increasing' if self.increasing else ''} list, each {self.item.describe()}"
 
     def parse(self, name: str, text: str):
         return self.check(name, [self.item.parse(name, part) for part in text.split(",")])
@@ -213,6 +215,23 @@ class ListOf(Constraint):
         if self.increasing and any(b <= a for a, b in zip(items, items[1:])):
             raise SettingError(f"{name} must be {self.describe()}, got {items}; sort them and drop repeats.")
         return items
+
+
+@dataclass(frozen=True)
+class OrNone(Constraint):
+    """``None`` (typed as ``none``; ``means`` says what it stands for), or a value that ``item`` allows."""
+
+    item: Constraint
+    means: str = ""
+
+    def describe(self) -> str:
+        return f"None{f' ({self.means})' if self.means else ''} or {self.item.describe()}"
+
+    def parse(self, name: str, text: str):
+        return None if text.strip().lower() == "none" else self.item.parse(name, text)
+
+    def check(self, name: str, value):
+        return None if value is None else self.item.check(name, value)
 
 
 #: Constraints that many experiments share.

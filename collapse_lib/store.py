@@ -5,7 +5,7 @@ Layout::
     <root>/<experiment>/<key>/settings.json      what produced the run (for people; never read for the key)
     <root>/<experiment>/<key>/.lock              while a process writes the run (see :func:`writer_lock`)
     <root>/<experiment>/<key>/gen_000042.npz     one finished generation's record (while running)
-    <root>/<experiment>/<key>/params_000042.npz  the model of one of the two newest finished generations
+    <root>/<experiment>/<key>/params_000042.npz  the fitted state of generation 0 (the reference) and of the two newest
     <root>/<experiment>/<key>/result.npz         the whole run, once it has finished
 
 ``key`` (:func:`settings_key`) is a hash of the experiment's name, its result version, its settings
@@ -359,11 +359,12 @@ class Run:
     def save_generation(self, generation: int, record: dict, params: dict, added: dict | None) -> None:
         """Save one finished generation (atomically).
 
-        The record (and the data added to the pool) of every generation is kept; the model's
-        parameters for the two newest ones, so that a damaged newest file still leaves a model
-        to resume from. Order of writes: parameters, then the generation's record, then the
-        parameters of two generations back are removed, so a kill between any two steps leaves the
-        parameters of the last finished generation.
+        The record (and the data added to the pool) of every generation is kept; the model's fitted
+        state for generation 0 (the run's reference model, see :class:`collapse_lib.loop.Generation`) and
+        for the two newest ones, so that a damaged newest file still leaves a model to resume from.
+        Order of writes: the state, then the generation's record, then the state of two generations
+        back is removed (never generation 0's), so a kill between any two steps leaves the state of
+        the last finished generation.
         """
         if generation == 0:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -371,7 +372,7 @@ class Run:
                 self._write_settings(self._base_info())
         save_npz(self._params_path(generation), params)
         save_npz(self._generation_path(generation), _flatten({"record": record, "added": added}))
-        if generation >= 2:
+        if generation >= 3:
             self._params_path(generation - 2).unlink(missing_ok=True)
 
     def load_generation(self, generation: int) -> dict:
@@ -408,8 +409,9 @@ class Run:
         Every generation file is read in full. A damaged, empty or missing one, and a damaged or
         missing model file, is named in one line on stderr; the run then resumes from the newest
         generation before the first problem whose model is saved (one of the two newest
-        generations), or starts again from generation 0 if there is none. Files past the resume
-        point are removed. Only the last returned generation has ``params``.
+        generations), or starts again from generation 0 if there is none (or if generation 0's
+        state, the reference model, is missing or damaged). Files past the resume point are removed.
+        The last returned generation has ``params``, and so does generation 0.
         """
         saved, problems = [], []
         generation = 0
@@ -442,6 +444,16 @@ class Run:
             saved[-1]["params"] = params
             start = last + 1
             break
+        if start >= 2:  # the reference model (generation 0's state) must be there too
+            reference = self._params_path(0)
+            try:
+                saved[0]["params"] = read_npz(reference)
+            except FileNotFoundError:
+                problems.append(f"{reference} (the reference model) is missing")
+                start = 0
+            except Exception as error:
+                problems.append(f"{reference} (the reference model) is damaged ({_why(error)})")
+                start = 0
         if start == 0:
             saved = []
         if problems:
@@ -454,7 +466,7 @@ class Run:
             if g >= start:
                 self._generation_path(g).unlink(missing_ok=True)
         for g in self._numbered(_PARAMS):
-            if g >= start or g < start - 2:
+            if g >= start or (0 < g < start - 2):
                 self._params_path(g).unlink(missing_ok=True)
         return saved
 
@@ -475,6 +487,27 @@ class RunStore:
 
     def __repr__(self) -> str:
         return f"RunStore('{self.root}')"
+
+    def artifact(self, kind: str, key: str, build: Callable[[], dict], *, filename: str | None = None,
+                 what: str | None = None) -> dict:
+        """A prerequisite shared by many runs (a base model, a classifier, a judge's scores), built once.
+
+        The store's one cache: ``<root>/<kind>/<key>/<filename>``, or ``<root>/<kind>/<key>.npz`` without a
+        ``filename``. ``build()`` returns a dict of arrays, which is saved atomically; every later call (in any
+        process, on any node sharing the store) reads it back. Builders that race are serialised by
+        :func:`build_once` (the first builds, the others wait); a damaged file is named and built again.
+        ``key`` must hold everything that changes the arrays (settings, data identity, seed, version).
+        Returns the arrays.
+        """
+        path = self.root / kind / (f"{key}.npz" if filename is None else Path(key) / filename)
+        built: dict = {}
+
+        def make() -> None:
+            built.update(build())
+            save_npz(path, built)
+
+        build_once(path, make, what or f"the shared {kind.replace('_', ' ')} {path}")
+        return built if built else read_npz(path)
 
     def run(self, experiment: str, settings: dict, seed: int, version: int = 1, data: str | None = None) -> Run:
         """The run of ``experiment`` with these (portable) ``settings``, ``seed`` and ``data`` identity

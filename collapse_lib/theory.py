@@ -420,12 +420,12 @@ def multivariate_gaussian_errors(trace_cov, sample_sizes, policy: str = "replace
     the recursion is exact for any sample sizes. ``accumulate-subsample`` has no closed form here.
     Returns two arrays of shape ``(n+1,)`` (squared data units).
     """
-    from .policies import DataPolicy
+    from .policies import make_policy
 
     ddof = _ddof(ddof)
     trace_cov = check_nonnegative_float("trace_cov", trace_cov)
     m_sizes = _sizes(sample_sizes, ddof + 1, " (the covariance estimate divides by M - ddof)")
-    data_policy = DataPolicy(policy, real_fraction)
+    data_policy = make_policy(policy, real_fraction)
     if policy == "accumulate-subsample":
         raise SettingError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
     pooled = np.cumsum(m_sizes)
@@ -520,12 +520,12 @@ def multivariate_gaussian_mix_limit(trace_cov, sample_size: int, real_fraction: 
     ``(inf, nan)`` when no real point is drawn (``round(real_fraction M) = 0``), where the error
     grows without bound. Units: squared data units.
     """
-    from .policies import DataPolicy
+    from .policies import make_policy
 
     ddof = _ddof(ddof)
     trace_cov = check_nonnegative_float("trace_cov", trace_cov)
     sample_size = check_int("sample_size", sample_size, minimum=ddof + 1)
-    n_real = DataPolicy("mix", real_fraction).n_real(sample_size)
+    n_real = make_policy("mix", real_fraction).n_real(sample_size)
     if n_real == 0:
         return np.inf, np.nan
     a, b = _mix_coefficients(trace_cov, float(sample_size), n_real, ddof)
@@ -548,12 +548,12 @@ def subset_mass_variance(mass, sample_sizes, policy: str = "replace", real_fract
     ``mass`` may be an array (one set per entry); returns shape ``(n+1,) + mass.shape``
     (squared probability).
     """
-    from .policies import DataPolicy
+    from .policies import make_policy
 
     q = _unit_interval("mass", mass)
     spread = q * (1 - q)
     m = _sizes(sample_sizes)
-    data_policy = DataPolicy(policy, real_fraction)
+    data_policy = make_policy(policy, real_fraction)
     if policy == "accumulate-subsample":
         raise SettingError("no closed form for 'accumulate-subsample'; use replace, accumulate or mix.")
     pooled = np.cumsum(m) if policy == "accumulate" else m

@@ -12,7 +12,7 @@ Array inputs of metrics, closed forms and models are checked here too:
   negative or do not sum correctly. The message names the argument, says what was found and
   what is allowed, and how to fix the call.
 * :class:`NotFittedError` (a ``ValueError`` and an ``AttributeError``, as in scikit-learn): a
-  model is used (``sample``, ``score``, ``get_params``...) before ``fit`` or ``set_params``.
+  model is used (``sample``, ``score``, ``get_state``...) before ``fit`` or ``set_state``.
 
 The array checks are cheap (a pass over the array, or eigenvalues the caller computes anyway)
 and are meant to run once at a public entry point, never inside an inner loop.
@@ -151,10 +151,10 @@ class NotFittedError(ValueError, AttributeError):
 
 
 def check_fitted(model, attribute: str, action: str = "sample") -> None:
-    """Raise :class:`NotFittedError` unless ``model`` has ``attribute`` (set by ``fit``/``set_params``) not ``None``."""
+    """Raise :class:`NotFittedError` unless ``model`` has ``attribute`` (set by ``fit``/``set_state``) not ``None``."""
     if getattr(model, attribute, None) is None:
         name = type(model).__name__
-        raise NotFittedError(f"this {name} is not fitted yet: call fit(data) or set_params(params) before {action}() "
+        raise NotFittedError(f"this {name} is not fitted yet: call fit(data) or set_state(params) before {action}() "
                              f"(fit sets {attribute}).")
 
 

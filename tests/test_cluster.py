@@ -325,6 +325,7 @@ def test_racing_processes_train_the_digit_classifier_once(tmp_path):
         from types import SimpleNamespace
         import collapse_lib as cl
         from collapse_lib.models import digit_classifier as dc
+        from collapse_lib.experiments.vae import trained_classifier
         original = dc.DigitClassifier.fit
         def counted(self, *args, **kwargs):
             with open(marker, "a") as handle:
@@ -337,7 +338,7 @@ def test_racing_processes_train_the_digit_classifier_once(tmp_path):
                                 train_labels=rng.integers(0, 10, 64), fallback=True, checksums={}, source="test")
     """
     call = """
-    model = dc.trained_classifier(mnist, epochs=1, hidden=8, store=cl.RunStore(store))
+    model = trained_classifier(mnist, epochs=1, hidden=8, store=cl.RunStore(store))
     print(float(model.predict_proba(mnist.train_images[:4] / 255.0).sum()))
     """
     assert race(tmp_path, setup, call, n=2) == ["built"]

@@ -20,7 +20,7 @@ class MarkerModel:
     def sample(self, n, rng):
         return 1.0 + rng.random(n)
 
-    def get_params(self):
+    def get_state(self):
         return {"n_seen": np.asarray(self.n_seen_), "n_real": np.asarray(self.n_real_),
                 "first": np.asarray(self.first_)}
 
@@ -32,20 +32,20 @@ def test_fixed_real_keeps_the_same_real_points_every_generation():
     np.testing.assert_array_equal(h["n_real"], 7)
     np.testing.assert_array_equal(h["first"], -7.0)  # the same real points, never fresh ones
     with pytest.raises(SettingError, match="only applies to policy 'mix'"):
-        cl.DataPolicy("fixed-real", 0.1)
+        cl.make_policy("fixed-real", 0.1)
 
 
 @pytest.mark.parametrize("ddof", [0, 1])
 def test_fixed_real_gaussian_matches_its_closed_form(ddof):
     chains = 8000
-    s = prevention.validate_gaussian({**prevention.GAUSSIAN_DEFAULTS, "dim": 3, "sample_size": 20,
-                                      "real_sample_size": 10, "n_generations": 25, "n_chains": chains,
-                                      "policy": "fixed-real", "ddof": ddof})
+    s = prevention.PreventionGaussianSpec.validate({"dim": 3, "sample_size": 20, "real_sample_size": 10,
+                                                   "n_generations": 25, "n_chains": chains, "policy": "fixed-real",
+                                                   "ddof": ddof})
     r = prevention.run_multivariate_gaussian(s, 3)
     trace, _ = theory.gaussian_error_unit(s)
     m, t = theory.multivariate_gaussian_errors(trace, prevention.gaussian_sample_sizes(s), "fixed-real", 0.0, ddof)
     for g in (1, 5, 25):
-        assert abs(r["mean_sq_error"][g] - m[g]) < 3.5 * r["sd_sq_error"][g] / np.sqrt(chains)
+        assert abs(r["mean_sq_mean_error"][g] - m[g]) < 3.5 * r["sd_sq_mean_error"][g] / np.sqrt(chains)
         assert abs(r["mean_trace_ratio"][g] * trace - t[g]) < 3.5 * r["sd_trace_ratio"][g] * trace / np.sqrt(chains)
     m_star, t_star = theory.fixed_real_limit(trace, 10, 20, ddof)
     assert m[-1] == pytest.approx(m_star, rel=1e-6) and t[-1] == pytest.approx(t_star, rel=1e-6)
@@ -108,8 +108,8 @@ def test_biased_sampling_matches_its_closed_form(policy, fraction, truncation):
     m, t = theory.biased_sampling_moments(1.0, s["sample_size"], s["n_generations"], truncation, fraction, s["ddof"])
     n = np.sqrt(s["n_chains"])
     for g in (1, 5, s["n_generations"]):
-        assert abs(r["mean_var"][g] - t[g]) < 3.5 * r["sd_var"][g] / n
-        assert abs(r["mean_sq_mean"][g] - m[g]) < 3.5 * r["sd_sq_mean"][g] / n
+        assert abs(r["mean_variance"][g] - t[g]) < 3.5 * r["sd_variance"][g] / n
+        assert abs(r["mean_sq_mean_error"][g] - m[g]) < 3.5 * r["sd_sq_mean_error"][g] / n
     v = theory.truncated_variance_factor(1.5)
     from scipy import stats
     assert v == pytest.approx(stats.truncnorm(-1.5, 1.5).var(), rel=1e-10)
@@ -170,7 +170,7 @@ def test_weighted_mean_matches_its_closed_form_and_the_golden_ratio():
     for w in (0.3, 0.618, 1.0):
         s, r = _run("debate_weighting", real_weight=w, n_chains=20000)
         v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])
-        assert np.all(np.abs(r["mean_sq_error"] - v) < 3.5 * r["sd_sq_error"] / np.sqrt(s["n_chains"]))
+        assert np.all(np.abs(r["mean_sq_mean_error"] - v) < 3.5 * r["sd_sq_mean_error"] / np.sqrt(s["n_chains"]))
     assert theory.optimal_real_weight(50, 50) == pytest.approx((np.sqrt(5) - 1) / 2)
     for n, m in [(50, 50), (20, 80), (100, 25)]:  # the root of w^2 = rho (1 - w) minimises the limit
         limit = lambda w: theory.weighted_mean_error(1.0, n, m, w, 400)[-1]  # noqa: E731
@@ -204,7 +204,7 @@ def test_self_correction_simulation_matches_its_exact_moments(correction, bias):
                           sample_size=m, n_generations=n, n_chains=chains)
     exact = theory.self_corrected_mean_error(1.0, m, n, correction, bias)
     for g in (1, 5, 10, m if correction == 0 else n):  # without correction: g <= M (heavy tails beyond)
-        se = r["sd_sq_mean"][g] / np.sqrt(chains)
-        assert abs(r["mean_sq_mean"][g] - exact[g]) < 3.5 * se, (g, r["mean_sq_mean"][g], exact[g], se)
+        se = r["sd_sq_mean_error"][g] / np.sqrt(chains)
+        assert abs(r["mean_sq_mean_error"][g] - exact[g]) < 3.5 * se, (g, r["mean_sq_mean_error"][g], exact[g], se)
     if correction > 0 and bias == 0:  # bounded, far below the (n+1)/M of no correction
-        assert r["mean_sq_mean"][-1] < 0.5 * r["mean_sq_mean"][0] * (n + 1) / 3
+        assert r["mean_sq_mean_error"][-1] < 0.5 * r["mean_sq_mean_error"][0] * (n + 1) / 3

@@ -12,7 +12,7 @@ from collapse_lib.datasets import DataError, mnist, wikitext
 def clean_env(monkeypatch, tmp_path):
     for name in ("COLLAPSE_DATA_DIR", "COLLAPSE_CACHE", "COLLAPSE_RUNS", "COLLAPSE_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
-    mnist._MEMO.clear()
+    mnist._read_memoised.cache_clear()
     return tmp_path
 
 

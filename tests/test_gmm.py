@@ -298,7 +298,7 @@ def test_collapsed_data_are_regularised_and_recorded():
 def test_regularised_fits_are_counted_per_generation():
     model = GaussianMixtureModel.from_params([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2) * 1e-9] * 2, n_chains=4)
     fitted = GaussianMixtureModel(2).fit(model.sample(100, np.random.default_rng(0)), rng=0)
-    record = gmm_experiment.record_gmm(fitted, fitted.get_params(), cl.distributions.gmm_truth(dict(data="blob")),
+    record = gmm_experiment.record_gmm(fitted, fitted.get_state(), cl.distributions.gmm_truth(dict(data="blob")),
                                        keep_chains=2)
     assert record["regularised_fraction"] == 1.0
     assert record["chain_means"].shape == (2, 2, 2)

@@ -181,7 +181,7 @@ RNG = np.random.default_rng(0)
 MODEL_CASES = [
     # sampling (or reading parameters) before fit
     ("categorical sample before fit", lambda: CategoricalModel().sample(5, RNG), NotFittedError, "fit"),
-    ("categorical get_params before fit", lambda: CategoricalModel().get_params(), NotFittedError, "fit"),
+    ("categorical get_state before fit", lambda: CategoricalModel().get_state(), NotFittedError, "fit"),
     ("gaussian sample before fit", lambda: GaussianModel().sample(5, RNG), NotFittedError, "fit"),
     ("mvg sample before fit", lambda: MultivariateGaussianModel().sample(5, RNG), NotFittedError, "fit"),
     ("gmm sample before fit", lambda: GaussianMixtureModel().sample(5, RNG), NotFittedError, "fit"),
@@ -200,7 +200,7 @@ MODEL_CASES = [
     ("categorical NaN counts", lambda: CategoricalModel().fit(np.array([[3, np.nan]])), InputArrayError, "counts"),
     ("categorical probabilities", lambda: CategoricalModel.from_probabilities([0.5, 0.6]), InputArrayError,
      "probabilities"),
-    ("categorical set_params", lambda: CategoricalModel().set_params({"probabilities": [[2.0, -1.0]]}),
+    ("categorical set_state", lambda: CategoricalModel().set_state({"probabilities": [[2.0, -1.0]]}),
      InputArrayError, "probabilities"),
     ("gaussian NaN samples", lambda: GaussianModel().fit(np.array([[1.0, np.nan, 2.0]])), InputArrayError, "data"),
     ("gaussian inf samples", lambda: GaussianModel().fit(np.array([[1.0, np.inf, 2.0]])), InputArrayError, "data"),
@@ -218,7 +218,7 @@ MODEL_CASES = [
     ("mvg from_params non-PSD", lambda: MultivariateGaussianModel.from_params(np.zeros(2), NOT_PSD),
      InputArrayError, "cov"),
     ("mvg sample of a non-PSD covariance",
-     lambda: MultivariateGaussianModel().set_params({"mean": np.zeros((1, 2)), "cov": NOT_PSD[None]}).sample(5, RNG),
+     lambda: MultivariateGaussianModel().set_state({"mean": np.zeros((1, 2)), "cov": NOT_PSD[None]}).sample(5, RNG),
      InputArrayError, "cov"),
     ("gmm NaN data", lambda: GaussianMixtureModel().fit(np.full((1, 5, 2), np.nan)), SettingError, "data"),
     ("gmm from_params weights", lambda: GaussianMixtureModel.from_params([0.5, 0.6], M, C), InputArrayError,
@@ -226,7 +226,7 @@ MODEL_CASES = [
     ("gmm from_params non-PSD", lambda: GaussianMixtureModel.from_params(W, M, [I2, NOT_PSD]), InputArrayError,
      "covariances"),
     ("gmm sample of a non-PD covariance",
-     lambda: GaussianMixtureModel().set_params({"weights": [W], "means": [M], "covariances": [[I2, NOT_PSD]]})
+     lambda: GaussianMixtureModel().set_state({"weights": [W], "means": [M], "covariances": [[I2, NOT_PSD]]})
      .sample(5, RNG), InputArrayError, "covariances"),
     ("regression stats of other chains",
      lambda: LinearRegressionModel(_design(), 1.0).fit(RegressionStats(6, np.tile(I3, (5, 1, 1)), np.zeros((5, 3)))),

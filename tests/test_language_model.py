@@ -356,3 +356,18 @@ def test_a_sampled_run_runs_and_repeats(tmp_path):
     np.testing.assert_array_equal(a["data_tokens"], b["data_tokens"])
     with pytest.raises(cl.SettingError, match="top_p"):
         cl.run_experiment("language_model", "smoke", 0, **{**TINY, "decoding": "sample", "top_p": 0})
+
+
+def test_the_language_model_has_a_data_policy_setting():
+    """The LM's data policy is a setting like every other experiment's: the setting's own (replace for 1, mix for 2)
+    is the same run as the setting alone; another policy is another run; a fraction without mix is refused."""
+    from collapse_lib.experiments import run_key, validated_runs
+
+    def key(**overrides):
+        (settings, seed), = validated_runs("language_model", "smoke", 0, {"setting": 1, **overrides})
+        return run_key("language_model", settings, seed)
+
+    assert key() == key(policy="replace") != key(policy="accumulate")
+    assert key(setting=2) == key(setting=2, policy="mix")
+    with pytest.raises(cl.SettingError, match="only applies to policy 'mix'"):
+        key(setting=2, policy="accumulate")

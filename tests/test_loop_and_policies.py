@@ -21,11 +21,11 @@ class MarkerModel:
     def sample(self, n, rng):
         return 1.0 + np.arange(n) * 1e-9 + rng.random() * 1e-3  # distinct generated points
 
-    def get_params(self):
+    def get_state(self):
         return {"n_seen": np.asarray(self.n_seen_), "n_real": np.asarray(self.n_real_),
                 "n_distinct": np.asarray(self.n_distinct_)}
 
-    def set_params(self, params):
+    def set_state(self, params):
         self.n_seen_, self.n_real_ = int(params["n_seen"]), int(params["n_real"])
         self.n_distinct_ = int(params["n_distinct"])
         return self
@@ -135,3 +135,84 @@ def test_batched_subsample_keeps_the_coordinates_of_a_point_together():
     np.testing.assert_array_equal(picked[..., 2], 100 * picked[..., 0])
     for chain in picked:
         assert len(np.unique(chain[:, 0])) == 12
+
+
+class BatchedMarkerModel(MarkerModel):
+    """Two chains at once (samples along axis 1), real points 0.0, generated ones > 0."""
+
+    sample_axis = 1
+
+    def fit(self, data, rng=None):
+        self.n_seen_, self.n_real_, self.n_distinct_ = data.shape[1], int(np.sum(data[0] == 0.0)), 0
+        return self
+
+    def sample(self, n, rng):
+        return 1.0 + rng.random((2, n))
+
+
+@pytest.mark.parametrize("policy, fraction", [("replace", 0.0), ("accumulate", 0.0), ("accumulate-subsample", 0.0),
+                                              ("mix", 0.3), ("fixed-real", 0.0)])
+@pytest.mark.parametrize("model", [MarkerModel, BatchedMarkerModel])
+def test_the_loop_reports_which_rows_are_real(policy, fraction, model):
+    """``Generation.real_rows`` marks exactly the real points (0.0) of every training set, for every policy,
+    for single and batched (per-chain subsampled) datasets."""
+    seen = []
+
+    def record(fitted, generation):
+        data = np.asarray(generation.data)
+        assert generation.real_rows.shape[-1] == data.shape[fitted.sample_axis]
+        truth = data == 0.0
+        np.testing.assert_array_equal(np.broadcast_to(generation.real_rows, truth.shape), truth,
+                                      err_msg=f"generation {generation.index}")
+        seen.append(int(np.sum(generation.real_rows)))
+        return {"n": np.asarray(0)}
+
+    real = np.zeros((2, 12)) if model is BatchedMarkerModel else np.zeros(12)
+    cl.run_generations(model, real, 6, 20, policy, real_fraction=fraction,
+                       real_sampler=lambda n, rng: np.zeros((2, n)) if model is BatchedMarkerModel else np.zeros(n),
+                       seed=1, record=record)
+    assert seen[0] == 12 and (policy == "replace") == (max(seen[1:]) == 0)
+
+
+def test_the_reference_is_generation_zero_s_model_also_after_a_resume(tmp_path):
+    """Every generation's record gets generation 0's fitted model, also when the run resumes from the store."""
+    store = cl.RunStore(tmp_path)
+    run = store.run("reference-test", {"x": 1}, 0)
+    real = cl.GaussianModel.from_params(0.0, 1.0, 4, 1).sample(30, cl.generation_rng(0, 0, "data"))
+
+    def record(model, generation):
+        assert (generation.reference is model) == (generation.index == 0)
+        if generation.index == 5 and not stopped:
+            stopped.append(True)
+            raise KeyboardInterrupt
+        return {"reference_mu": generation.reference.mu_.copy()}
+
+    stopped: list = []
+    with pytest.raises(KeyboardInterrupt):
+        cl.run_generations(lambda: cl.GaussianModel(1), real, 8, 30, seed=0, record=record, run=run)
+    resumed = cl.run_generations(lambda: cl.GaussianModel(1), real, 8, 30, seed=0, record=record, run=run)
+    straight = cl.run_generations(lambda: cl.GaussianModel(1), real, 8, 30, seed=0,
+                                  record=lambda m, g: {"reference_mu": g.reference.mu_.copy()})
+    np.testing.assert_array_equal(resumed["reference_mu"], straight["reference_mu"])
+    np.testing.assert_array_equal(straight["reference_mu"], np.broadcast_to(straight["reference_mu"][0], (9, 4)))
+
+
+def test_a_policy_carries_its_behaviour_and_is_refused_with_a_second_fraction():
+    policy = cl.make_policy("mix", 0.25)
+    assert policy.n_real(40) == 10 and cl.make_policy("replace").n_real(40) == 0
+    with pytest.raises(cl.SettingError, match="given twice"):
+        cl.run_generations(MarkerModel, np.zeros(5), 2, 5, policy, real_fraction=0.5, real_sampler=np.zeros)
+
+
+def test_models_keep_scikit_learn_s_meaning_of_get_params():
+    """get_params: the constructor's arguments; the fitted state travels by get_state/set_state."""
+    model = cl.GaussianModel(ddof=0, method="samples")
+    assert model.get_params() == {"ddof": 0, "method": "samples"}
+    clone = type(model)(**model.get_params())
+    assert clone.get_params() == model.get_params()
+    model.fit(np.random.default_rng(0).normal(size=(3, 10)))
+    assert set(model.get_state()) == {"mu", "sigma"} and model.get_params() == clone.get_params()
+    with pytest.raises(cl.SettingError, match="no parameter 'sigma'"):
+        model.set_params(sigma=2.0)
+    with pytest.raises(cl.SettingError, match="ddof"):
+        model.set_params(ddof=5)

@@ -54,7 +54,7 @@ def fixture_files(monkeypatch, fixture_folder):
     folder, arrays, checksums, archives = fixture_folder
     files = {key: (name, checksums[key], archives[key]) for key, (name, _, _) in mnist.FILES.items()}
     monkeypatch.setattr(mnist, "FILES", files)
-    mnist._MEMO.clear()
+    mnist._read_memoised.cache_clear()
     return fixture_folder
 
 
@@ -62,7 +62,7 @@ def fixture_files(monkeypatch, fixture_folder):
 def no_data_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("COLLAPSE_DATA_DIR", raising=False)
     monkeypatch.setenv("COLLAPSE_CACHE", str(tmp_path / "cache"))
-    mnist._MEMO.clear()
+    mnist._read_memoised.cache_clear()
     return tmp_path / "cache"
 
 
@@ -152,7 +152,7 @@ def test_downloads_into_the_cache_from_the_first_good_mirror(fixture_files, http
     assert sorted(p.name for p in (no_data_dir / "mnist").iterdir()) == sorted(n for n, _, _ in mnist.FILES.values())
     # a second call reads the cache, without the mirrors
     monkeypatch.setattr(mnist, "MIRRORS", UNREACHABLE)
-    mnist._MEMO.clear()
+    mnist._read_memoised.cache_clear()
     np.testing.assert_array_equal(mnist.load_mnist(allow_fallback=False).test_labels, arrays["test_labels"])
 
 
@@ -182,7 +182,7 @@ def test_a_corrupt_cache_file_is_replaced_by_a_verified_download(fixture_files, 
     mnist.download_mnist()
     damaged = no_data_dir / "mnist" / mnist.FILES["test_images"][0]
     damaged.write_bytes(damaged.read_bytes()[:-10])
-    mnist._MEMO.clear()
+    mnist._read_memoised.cache_clear()
     np.testing.assert_array_equal(mnist.load_mnist(allow_fallback=False).test_images, arrays["test_images"])
     assert damaged.read_bytes() == (folder / damaged.name).read_bytes()
 

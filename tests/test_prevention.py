@@ -13,7 +13,7 @@ import collapse_lib as cl
 from collapse_lib.distributions import true_covariance
 from collapse_lib.experiments import prevention
 from collapse_lib.models.linear_regression import FixedDesign, LinearRegressionModel
-from collapse_lib.metrics import w2_squared_to_gaussian
+from collapse_lib.metrics import Quantile, w2_squared_to_gaussian
 from collapse_lib.models.multivariate_gaussian import MultivariateGaussianModel, standard_wishart
 from collapse_lib.policies import dataset_from_arrays, dataset_to_arrays
 from collapse_lib.sufficient_stats import DesignLabels, MultivariateGaussianStats, PointSamples, RegressionStats
@@ -190,7 +190,7 @@ def test_multivariate_gaussian_closed_forms(policy, fraction, schedule):
     r = cl.run_experiment("prevention_gaussian", "smoke", 0, **settings)
     trace = np.trace(true_covariance(3, 10.0))
     mean_error, trace_cov = cl.theory.multivariate_gaussian_errors(trace, r["sample_size"], policy, fraction, 1)
-    assert_within_se(r["mean_sq_error"], r["sd_sq_error"], n_chains, mean_error)
+    assert_within_se(r["mean_sq_mean_error"], r["sd_sq_mean_error"], n_chains, mean_error)
     assert_within_se(r["mean_trace_ratio"], r["sd_trace_ratio"], n_chains, trace_cov / trace)
 
 
@@ -235,13 +235,13 @@ def test_mix_error_limit_is_reached_by_simulation():
                           n_chains=4000)
     trace = np.trace(true_covariance(3, 10.0))
     m_star, t_star = cl.theory.multivariate_gaussian_mix_limit(trace, 20, 0.5)
-    assert_within_se(r["mean_sq_error"][-1], r["sd_sq_error"][-1], 4000, m_star)
+    assert_within_se(r["mean_sq_mean_error"][-1], r["sd_sq_mean_error"][-1], 4000, m_star)
     assert_within_se(r["mean_trace_ratio"][-1], r["sd_trace_ratio"][-1], 4000, t_star / trace)
 
 
 def test_multivariate_accumulate_subsample_runs_on_literal_points():
     r = cl.run_experiment("prevention_gaussian", "smoke", 0, policy="accumulate-subsample", n_generations=5)
-    assert r["mean_sq_error"].shape == (6,) and np.all(np.isfinite(r["w2_sq_q"]))
+    assert r["mean_sq_mean_error"].shape == (6,) and np.all(np.isfinite(r["w2_sq_q"]))
     np.testing.assert_array_equal(r["sample_size"], 20)
 
 
@@ -253,8 +253,8 @@ def test_tail_mass_is_a_martingale_with_the_predicted_spread(policy):
     r = cl.run_experiment("prevention_tails", "smoke", 0, policy=policy, n_chains=n_chains, n_generations=60)
     mass = r["tail_mass_true"]
     variance = cl.theory.subset_mass_variance(mass, r["sample_size"], policy)
-    assert_within_se(r["tail_mass_mean"], np.sqrt(variance), n_chains, np.broadcast_to(mass, variance.shape))
-    gap = np.abs(r["tail_mass_sd"] ** 2 - variance) / np.sqrt(variance / n_chains)
+    assert_within_se(r["mean_tail_mass"], np.sqrt(variance), n_chains, np.broadcast_to(mass, variance.shape))
+    gap = np.abs(r["sd_tail_mass"] ** 2 - variance) / np.sqrt(variance / n_chains)
     assert gap.max() < Z
 
 
@@ -292,7 +292,7 @@ def test_gmm_runs_under_every_policy_and_accumulating_keeps_the_spread():
     for r in runs.values():
         assert r["mean_kl"].shape == (11,) and np.isfinite(r["mean_kl"][0])
         assert r["mean_kl"][0] == runs["replace"]["mean_kl"][0]  # generation 0: the same real data
-    assert runs["accumulate"]["kl_q"][-1, 2] < runs["replace"]["kl_q"][-1, 2]
+    assert runs["accumulate"]["kl_q"][-1, Quantile.MEDIAN] < runs["replace"]["kl_q"][-1, Quantile.MEDIAN]
 
 
 def test_same_seed_same_numbers(tmp_path):
@@ -302,7 +302,7 @@ def test_same_seed_same_numbers(tmp_path):
     c = cl.run_experiment("prevention_mix", "smoke", 4, real_fraction=0.1, real_sample_size=5)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert not np.array_equal(a["mean_sq_error"], c["mean_sq_error"])
+    assert not np.array_equal(a["mean_sq_mean_error"], c["mean_sq_mean_error"])
 
 
 @pytest.mark.parametrize("name, policy", [("prevention_regression", "replace"), ("prevention_mix", "mix"),
@@ -319,7 +319,7 @@ def test_interrupted_run_resumes_identically(tmp_path, monkeypatch, name, policy
         record = kwargs["record"]
 
         def failing(model, generation):
-            if generation == 7:
+            if generation.index == 7:
                 raise KeyboardInterrupt
             return record(model, generation)
         return original(*args, **dict(kwargs, record=failing))

@@ -42,8 +42,9 @@ def test_killed_mid_generation_resumes_identically(tmp_path, policy):
     killed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a"), "24"], capture_output=True)
     assert killed.returncode == -signal.SIGKILL
     assert len(stored_generations(tmp_path / "a")) == 23  # generations 0..22 finished
-    # the models of the two newest finished generations (one to fall back on if the newest is damaged)
-    assert sorted(p.name for p in (tmp_path / "a").rglob("params_*.npz")) == ["params_000021.npz",
+    # generation 0's model (the reference) and the two newest finished generations' (one to fall back on if the
+    # newest is damaged)
+    assert sorted(p.name for p in (tmp_path / "a").rglob("params_*.npz")) == ["params_000000.npz", "params_000021.npz",
                                                                               "params_000022.npz"]
     assert not list((tmp_path / "a").rglob("result.npz"))
 

@@ -106,7 +106,7 @@ def _fake_prevention(flat=()):
         log_det = theory.log_det_moments(settings["dim"], sizes, settings["ddof"])[0]
         if (name, policy, fraction, schedule) in flat:
             error, log_det = np.full(g.size, error[0]), np.zeros(g.size)
-        return {"generation": g, "sample_size": sizes, "mean_sq_error": error, "sd_sq_error": error,
+        return {"generation": g, "sample_size": sizes, "mean_sq_mean_error": error, "sd_sq_mean_error": error,
                 "mean_log_det_ratio": log_det, "sd_log_det_ratio": np.ones(g.size),
                 "log_det_ratio_q": _quantiles(log_det)}
 
@@ -124,8 +124,8 @@ def _fake_prevention(flat=()):
         elif policy == "replace":
             median[10:] = 0.0
         return {"generation": g, "sample_size": sizes, "tail_mass_true": mass,
-                "tail_mass_mean": np.tile(mass, (g.size, 1)), "tail_mass_q": _quantiles(median),
-                "tail_mass_sd": np.sqrt(theory.subset_mass_variance(mass, sizes, policy)),
+                "mean_tail_mass": np.tile(mass, (g.size, 1)), "tail_mass_q": _quantiles(median),
+                "sd_tail_mass": np.sqrt(theory.subset_mass_variance(mass, sizes, policy)),
                 "alive_by_count": 10000.0 * (1 - loss)}
 
     def mixture(name, policy):
@@ -491,16 +491,16 @@ def _fake_debate(broken=False):
         if name == "debate_bias":
             m, t = theory.biased_sampling_moments(1.0, s["sample_size"], s["n_generations"],
                                                   0.0 if broken else s["truncation"], s["real_fraction"], s["ddof"])
-            return s, {"mean_var": t, "sd_var": t, "mean_sq_mean": m}
+            return s, {"mean_variance": t, "sd_variance": t, "mean_sq_mean_error": m}
         if name == "debate_weighting":
             w = 0.3 if broken else s["real_weight"]  # broken: every run has the error of w = 0.3
             v = theory.weighted_mean_error(1.0, s["real_size"], s["synthetic_size"], w, s["n_generations"])
-            return s, {"mean_sq_error": v, "sd_sq_error": v}
+            return s, {"mean_sq_mean_error": v, "sd_sq_mean_error": v}
         if name == "debate_correction":
             lam = 0.0 if broken else s["correction"]  # broken: the corrector does nothing
             m = theory.self_corrected_mean_error(1.0, s["sample_size"], s["n_generations"], lam, s["corrector_bias"],
                                                  s["ddof"])
-            return s, {"mean_sq_mean": m, "sd_sq_mean": m}
+            return s, {"mean_sq_mean_error": m, "sd_sq_mean_error": m}
         if name == "debate_curation":
             q = zipf_probabilities(s["n_states"], s["exponent"])
             reward = theory.filter_reward(s["n_states"], s["favourite"], 0.0 if broken else s["reward_scale"], s["mode"])
@@ -510,7 +510,7 @@ def _fake_debate(broken=False):
         trace, _ = theory.gaussian_error_unit(s)
         sizes = prevention.gaussian_sample_sizes(s)
         m, _ = theory.multivariate_gaussian_errors(trace, sizes, "replace" if broken else "fixed-real", 0.0, s["ddof"])
-        return s, {"mean_sq_error": m, "sd_sq_error": m}
+        return s, {"mean_sq_mean_error": m, "sd_sq_mean_error": m}
     return fetch
 
 

@@ -190,3 +190,18 @@ def test_an_interrupt_inside_a_write_is_reported_as_the_interrupt(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write_bytes(tmp_path / "x.npz", writer)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", [truncate, os.remove])
+def test_a_damaged_or_missing_reference_model_is_named_and_the_run_starts_again(
+        tmp_path, monkeypatch, capsys, straight, damage):
+    """Generation 0's saved model is every later generation's reference (collapse_lib.loop.Generation): without it a
+    resumed run could not measure against it, so the file is named and the run starts again, with the same numbers."""
+    store = cl.RunStore(tmp_path)
+    folder = interrupted(store, monkeypatch)
+    damage(folder / "params_000000.npz")
+    result, computed = resumed(store, monkeypatch)
+    err = capsys.readouterr().err
+    assert "params_000000.npz (the reference model)" in err and "again from generation 0" in err
+    assert computed == N
+    assert_same(result, straight)

@@ -6,12 +6,20 @@ below 1e-6 per check. Expectations under ddof=1 are checked at n <= M, where the
 carried by rare paths (paper-setup section 5).
 """
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
 
 import collapse_lib as cl
 from collapse_lib import theory
+
+# the benchmarks' vectorised replace sampler (not the book's path); tested here so that CI checks what they time
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from vectorised_gaussian import iter_replace_trajectories, sample_replace_trajectories  # noqa: E402
 
 N_CHAINS = 20000
 SIGMA = 1.5
@@ -118,12 +126,11 @@ def test_accumulate_keeps_the_mean_error_bounded():
 @pytest.mark.parametrize("ddof", [0, 1])
 @pytest.mark.parametrize("schedule", ["constant", "linear"])
 def test_vectorised_replace_trajectories_match_the_generic_loop(ddof, schedule):
-    """``sample_replace_trajectories`` (vectorised over generations) has the loop's distribution.
+    """``sample_replace_trajectories`` (the benchmarks' sampler, vectorised over generations) has the book's loop's
+    distribution.
 
     Eight KS tests per case; each must exceed 1e-4 (a false alarm has probability < 1e-3 per case).
     """
-    from collapse_lib.models.gaussian import sample_replace_trajectories
-
     sizes = np.full(31, 20) if schedule == "constant" else 10 * np.arange(1, 32)
     loop = simulate(ddof, sizes, n_chains=5000, seed=5)
     mu, sigma = sample_replace_trajectories(MU, SIGMA, sizes, 5000, ddof, np.random.default_rng(6))
@@ -134,8 +141,6 @@ def test_vectorised_replace_trajectories_match_the_generic_loop(ddof, schedule):
 
 
 def test_vectorised_replace_trajectories_do_not_depend_on_the_chunk_size():
-    from collapse_lib.models.gaussian import sample_replace_trajectories
-
     a = sample_replace_trajectories(0.0, 1.0, 50, 300, 1, np.random.default_rng(3), n_generations=200, chunk=7)
     b = sample_replace_trajectories(0.0, 1.0, 50, 300, 1, np.random.default_rng(3), n_generations=200, chunk=64)
     np.testing.assert_array_equal(a[0], b[0])
@@ -143,8 +148,6 @@ def test_vectorised_replace_trajectories_do_not_depend_on_the_chunk_size():
 
 
 def test_streamed_replace_trajectories_are_the_same_numbers_as_the_whole_ones():
-    from collapse_lib.models.gaussian import iter_replace_trajectories, sample_replace_trajectories
-
     mu, sigma = sample_replace_trajectories(0.0, 1.0, 50, 7, ddof=1, rng=3, n_generations=40, chunk=8)
     rows_mu, rows_sigma, next_row = [], [], 0
     for start, mu_block, sigma_block in iter_replace_trajectories(0.0, 1.0, 50, 7, ddof=1, rng=3, n_generations=40,

@@ -61,7 +61,7 @@ def test_loop_rejects_bad_arguments():
     real = cl.GaussianModel.from_params(0, 1, 3).sample(10, cl.generation_rng(0, 0, "data"))
     with pytest.raises(SettingError, match="n_generations must be >= 1"):
         cl.run_generations(model, real, 0, 10)
-    with pytest.raises(SettingError, match="policy 'mix' needs real_sampler"):
+    with pytest.raises(SettingError, match="policy 'mix' draws fresh real data: pass real_sampler"):
         cl.run_generations(model, real, 3, 10, "mix", real_fraction=0.5)
     with pytest.raises(SettingError, match=r"one size per generation 0..3 \(4 values\)"):
         cl.run_generations(model, real, 3, [10, 10])

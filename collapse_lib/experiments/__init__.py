@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ..profiles import Sweep, check_profile
@@ -36,43 +36,39 @@ from ..validation import SettingError, check_choice, check_finite_settings, chec
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registered experiment.
-
-    ``machine_settings`` name the settings that choose how or where a run computes, never its
-    numbers (``device``, ``threads``): they are left out of the run's key. ``resolve(settings)``
-    (optional) returns the settings as this machine runs them (``device="auto"`` -> ``"cpu"``, ...);
-    it is called when a run starts, never by ``validate``, so validated settings stay portable.
-    ``data_identity(settings)`` (optional) names the data a run with these settings reads on this
-    machine, e.g. ``"mnist:<checksums>"``; it is part of the key.
+    """A registered experiment: its ``runner(settings, seed, run, progress) -> dict of arrays`` and its typed
+    ``spec`` (:class:`~collapse_lib.spec.ExperimentSpec`), which holds every setting's default, constraint,
+    meaning and paper value, the machine-only settings (``device``, ``threads``: left out of the run's key),
+    the three profiles, and the hooks ``resolve`` (the settings as this machine runs them, called when a run
+    starts) and ``data_identity`` (the data a run reads, part of its key). ``version`` is the version of the
+    runner's results: a change of what a run computes bumps it.
     """
 
     name: str
     runner: Callable
-    defaults: dict
-    validate: Callable[[dict], dict]
+    spec: type[ExperimentSpec]
     description: str
     version: int = 1
-    paper: dict = field(default_factory=dict)  # the paper's value of each setting that has one
-    machine_settings: tuple[str, ...] = ()
-    resolve: Callable[[dict], dict] | None = None
-    data_identity: Callable[[dict], str | None] | None = None
-    spec: type[ExperimentSpec] | None = None
 
-    @classmethod
-    def from_spec(cls, name: str, runner: Callable, spec: type[ExperimentSpec], description: str,
-                  version: int = 1) -> "Experiment":
-        """The experiment whose settings, profiles, constraints and paper values are ``spec``'s."""
-        spec.check_profiles()
-        return cls(name, runner, spec.defaults(), spec.validate, description, version, spec.paper_values(),
-                   spec.machine_settings(), spec.resolve, spec.data_identity, spec)
+    @property
+    def defaults(self) -> dict:
+        return self.spec.defaults()
+
+    @property
+    def paper(self) -> dict:
+        return self.spec.paper_values()
+
+    @property
+    def machine_settings(self) -> tuple:
+        return self.spec.machine_settings()
+
+    def validate(self, settings: dict) -> dict:
+        return self.spec.validate(settings)
 
     def profile(self, profile: str) -> dict:
         """The settings ``profile`` changes (may hold :class:`~collapse_lib.profiles.Sweep` values)."""
         check_profile(profile)
-        if self.spec is not None:
-            return dict(self.spec.profiles.get(profile, {}))
-        from ..profiles import profile_settings
-        return profile_settings(self.name, profile)
+        return dict(self.spec.profiles.get(profile, {}))
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -86,7 +82,8 @@ def register(experiment: Experiment) -> Experiment:
 def register_spec(name: str, runner: Callable, spec: type[ExperimentSpec], description: str,
                   version: int = 1) -> Experiment:
     """Register experiment ``name``: ``runner(settings, seed, run, progress)`` with the settings of ``spec``."""
-    return register(Experiment.from_spec(name, runner, spec, description, version))
+    spec.check_profiles()
+    return register(Experiment(name, runner, spec, description, version))
 
 
 def get_experiment(name: str) -> Experiment:
@@ -175,17 +172,9 @@ def portable_settings(name: str, settings: dict) -> dict:
     return {key: value for key, value in settings.items() if key not in machine}
 
 
-def data_environment() -> tuple:
-    """The environment that decides where datasets are read from: the key under which the
-    experiments memoise, per process, which data a run reads (so loaders run once, not per key)."""
-    return tuple(os.environ.get(name, "") for name in
-                 ("COLLAPSE_DATA_DIR", "COLLAPSE_CACHE", "COLLAPSE_OFFLINE", "XDG_CACHE_HOME", "HOME", "PWD"))
-
-
 def data_identity(name: str, settings: dict) -> str | None:
     """The identity of the data a run of ``name`` with these settings reads on this machine (``None``: no dataset)."""
-    hook = get_experiment(name).data_identity
-    return None if hook is None else hook(settings)
+    return get_experiment(name).spec.data_identity(settings)
 
 
 def run_key(name: str, settings: dict, seed: int) -> str:
@@ -208,8 +197,7 @@ def stored_run(name: str, settings: dict, seed: int, store: RunStore | None = No
 
 def resolve_run(name: str, settings: dict) -> dict:
     """The settings a run of ``name`` computes with on this machine (``"auto"`` values resolved)."""
-    hook = get_experiment(name).resolve
-    return dict(settings) if hook is None else hook(dict(settings))
+    return get_experiment(name).spec.resolve(dict(settings))
 
 
 def _run_one(name: str, settings: dict, seed: int, store: RunStore | None, progress: bool) -> dict:
@@ -312,6 +300,6 @@ def settings_table(name: str, profile: str, **overrides) -> str:
     for key in sorted(settings):
         value = settings[key]
         shown = ", ".join(map(str, value)) if isinstance(value, (Sweep, list)) else str(value)
-        meaning = spec.help(key).replace("|", "\\|") if spec is not None else ""
+        meaning = spec.help(key).replace("|", "\\|")
         rows.append(f"| `{key}` | {shown} | {experiment.paper.get(key, '')} | {meaning} |")
     return "\n".join(rows)

@@ -25,57 +25,67 @@ Each experiment has a closed form in :mod:`collapse_lib.theory` that the tests a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 from scipy import special
 
 from ..distributions import zipf_probabilities
 from ..loop import run_generations
-from ..metrics import chain_quantiles, unseen_mass
+from ..metrics import Quantile, chain_quantiles, unseen_mass
 from ..models.categorical import CategoricalModel
-from ..policies import DataPolicy
+from ..policies import POLICY, check_policy, make_policy
+from ..profiles import Sweep
 from ..seeding import generation_rng
+from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
+                    Interval, ListOf, Options, setting)
 from ..sufficient_stats import CategoryCounts
 from ..theory import entropy, filter_reward, tail_cut_distribution
-from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
-                          check_nonnegative_float, check_positive_float, check_positive_int)
-from . import Experiment, register
+from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
+from . import register_spec
 from . import prevention
 
 
-def _check_sizes(name: str, values, minimum: int) -> list[int]:
-    values = [check_int(name, v, minimum=minimum) for v in (values if isinstance(values, (list, tuple)) else [values])]
-    if not values or sorted(set(values)) != values:
-        raise SettingError(f"{name} must be a non-empty increasing list of sizes, got {values}.")
-    return values
-
+#: The sizes of a learning curve: positive, strictly increasing.
+SIZES = ListOf(POSITIVE_INT, increasing=True)
 
 # ---------------------------------------------------------------------------------------------
 # Strong model collapse: a fixed fraction of biased labels
 # ---------------------------------------------------------------------------------------------
 
-STRONG_DEFAULTS = dict(
-    dim=10,                      # d, features
-    noise_sd=1.0,                # sigma, label noise of every row
-    shift=1.0,                   # ||Delta||: the synthetic labels come from w* + Delta
-    synthetic_fraction=0.1,      # p, the share of rows with synthetic labels (the same at every n)
-    sample_sizes=[30, 100, 300, 1000, 3000, 10000, 30000],  # n, training set sizes of the learning curve
-    n_chains=2000,               # independent training sets per n
-)
+@dataclass(frozen=True)
+class StrongSpec(ExperimentSpec):
+    """Strong model collapse: least squares on ``n`` rows, a fixed share ``p`` of them with biased labels."""
 
-STRONG_PAPER = dict(synthetic_fraction="swept; even p = 1e-3 keeps a plateau", sample_sizes="swept to large n",
-                    dim="random-features and linear models; a GPT-2 / ResNet check",
-                    shift="the synthetic distribution's bias (a fixed shift of the labelling function)")
+    dim: int = setting(10, POSITIVE_INT, "d, features of the linear model",
+                       paper="random-features and linear models; a GPT-2 / ResNet check")
+    noise_sd: float = setting(1.0, NONNEGATIVE, "sigma, standard deviation of every row's label noise (label units)")
+    shift: float = setting(1.0, NONNEGATIVE, "||Delta||: the synthetic labels come from w* + Delta (a shift of the "
+                           "labelling function; label units per unit feature)",
+                           paper="the synthetic distribution's bias (a fixed shift of the labelling function)")
+    synthetic_fraction: float = setting(0.1, FRACTION, "p, the share of rows with synthetic labels (the same at "
+                                        "every n)", paper="swept; even p = 1e-3 keeps a plateau")
+    sample_sizes: list = setting([30, 100, 300, 1000, 3000, 10000, 30000], SIZES,
+                                 "n, training-set sizes of the learning curve (rows; each >= dim + 2)",
+                                 paper="swept to large n")
+    n_chains: int = setting(2000, POSITIVE_INT, "independent training sets per n")
 
+    # Strong model collapse: least squares on n points, a fixed share p of them with biased labels.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(synthetic_fraction=Sweep([0.0, 0.1]), sample_sizes=[30, 100, 300, 1000, 3000], n_chains=400),
+        "book": dict(synthetic_fraction=Sweep([0.0, 0.01, 0.1, 0.5]), n_chains=2000),
+        "paper": dict(synthetic_fraction=Sweep([0.0, 0.001, 0.01, 0.1, 0.5]), n_chains=20000,
+                      sample_sizes=[30, 100, 300, 1000, 3000, 10000, 30000, 100000, 300000]),
+    }
 
-def validate_strong(settings: dict) -> dict:
-    s = dict(settings)
-    s["dim"] = check_positive_int("dim", s["dim"])
-    s["noise_sd"] = check_nonnegative_float("noise_sd", s["noise_sd"])
-    s["shift"] = check_nonnegative_float("shift", s["shift"])
-    s["synthetic_fraction"] = check_fraction("synthetic_fraction", s["synthetic_fraction"])
-    s["sample_sizes"] = _check_sizes("sample_sizes", s["sample_sizes"], s["dim"] + 2)
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    return s
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        smallest = s["sample_sizes"][0]
+        if smallest < s["dim"] + 2:
+            raise SettingError(f"sample_sizes must each be >= dim + 2 = {s['dim'] + 2} (the expected error of least "
+                               f"squares is finite only then), got {smallest}; raise the sizes or lower dim.")
+        return s
 
 
 def gaussian_gram(n_rows: int, dim: int, n_chains: int, rng: np.random.Generator) -> np.ndarray:
@@ -121,38 +131,46 @@ def run_strong(settings: dict, seed: int, run=None, progress: bool = False) -> d
             "sd_test_error": np.asarray(sds), "test_error_q": np.asarray(quantiles)}
 
 
-register(Experiment("debate_strong", run_strong, STRONG_DEFAULTS, validate_strong,
-                    "strong model collapse: least squares with a fixed share of biased labels, over n", version=1,
-                    paper=STRONG_PAPER))
+register_spec("debate_strong", run_strong, StrongSpec,
+              "strong model collapse: least squares with a fixed share of biased labels, over n", version=1)
 
 
 # ---------------------------------------------------------------------------------------------
 # A tale of tails: Zipf facts, a generator that lost the tail
 # ---------------------------------------------------------------------------------------------
 
-TAILS_DEFAULTS = dict(
-    n_facts=10000,               # K, facts (states), asked with Zipf probabilities
-    exponent=2.0,                # beta > 1, p_k proportional to k^-beta
-    cutoff=100,                  # k_0: the generator emits only the k_0 most frequent facts (0: clean data)
-    clean_fraction=0.0,          # pi, the share of training samples drawn from the clean distribution
-    sample_sizes=[10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000, 300000, 1000000],  # T
-    n_chains=200,                # independent training sets per T
-)
+@dataclass(frozen=True)
+class TailsSpec(ExperimentSpec):
+    """A tale of tails: a model that memorises Zipf-distributed facts, trained on data whose generator lost the
+    tail, with or without clean data mixed back."""
 
-TAILS_PAPER = dict(exponent="Zipf beta > 1 (beta = 2 in several figures)", cutoff="swept",
-                   clean_fraction="swept (mixing clean data: a plateau, then the clean curve again)",
-                   n_facts="infinite support in the theory; transformers on arithmetic in the experiments")
+    n_facts: int = setting(10000, Interval(int, 2, None), "K, facts (states), asked with Zipf probabilities",
+                           paper="infinite support in the theory; transformers on arithmetic in the experiments")
+    exponent: float = setting(2.0, POSITIVE, "beta, the Zipf exponent: p_k proportional to k^-beta (> 1 in the "
+                              "theory)", paper="Zipf beta > 1 (beta = 2 in several figures)")
+    cutoff: int = setting(100, NONNEGATIVE_INT, "k_0: the generator emits only the k_0 most frequent facts "
+                          "(0: clean data; at most n_facts)", paper="swept")
+    clean_fraction: float = setting(0.0, FRACTION, "pi, the share of training samples drawn from the clean "
+                                    "distribution", paper="swept (mixing clean data: a plateau, then the clean "
+                                    "curve again)")
+    sample_sizes: list = setting([10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000, 300000, 1000000], SIZES,
+                                 "T, training samples of the learning curve")
+    n_chains: int = setting(200, POSITIVE_INT, "independent training sets per T")
 
+    # A tale of tails: memorised Zipf facts; the chapter sets cutoff and clean_fraction per curve.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(n_facts=2000, n_chains=50, sample_sizes=[10, 100, 1000, 10000, 100000, 1000000]),
+        "book": dict(n_facts=10000, n_chains=200),
+        "paper": dict(n_facts=100000, n_chains=1000,
+                      sample_sizes=[10, 100, 1000, 10000, 100000, 1000000, 10000000]),
+    }
 
-def validate_tails(settings: dict) -> dict:
-    s = dict(settings)
-    s["n_facts"] = check_int("n_facts", s["n_facts"], minimum=2)
-    s["exponent"] = check_positive_float("exponent", s["exponent"])
-    s["cutoff"] = check_int("cutoff", s["cutoff"], minimum=0, maximum=s["n_facts"])
-    s["clean_fraction"] = check_fraction("clean_fraction", s["clean_fraction"])
-    s["sample_sizes"] = _check_sizes("sample_sizes", s["sample_sizes"], 1)
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    return s
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        if s["cutoff"] > s["n_facts"]:
+            raise SettingError(f"cutoff must be <= n_facts = {s['n_facts']} (the facts the generator keeps), got "
+                               f"{s['cutoff']}; lower cutoff or raise n_facts.")
+        return s
 
 
 def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -170,9 +188,9 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
             "sd_test_error": np.asarray(sds), "lost_mass": np.asarray(p[s["cutoff"]:].sum() if s["cutoff"] else 0.0)}
 
 
-register(Experiment("debate_tails", run_tails, TAILS_DEFAULTS, validate_tails,
-                    "a tale of tails: memorised Zipf facts, a generator that lost the tail, clean data mixed back",
-                    version=1, paper=TAILS_PAPER))
+register_spec("debate_tails", run_tails, TailsSpec,
+              "a tale of tails: memorised Zipf facts, a generator that lost the tail, clean data mixed back",
+              version=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,30 +209,29 @@ class TemperedCategorical(CategoricalModel):
         return CategoryCounts(rng.multinomial(n, tempered(self.probabilities_, self.temperature)).astype(np.int64))
 
 
-TEMPERATURE_DEFAULTS = dict(
-    n_states=50,             # K
-    exponent=1.0,            # the real distribution: Zipf, q_k proportional to k^-exponent
-    temperature=1.0,         # tau: sampling draws from p^(1/tau)
-    sample_size=1000,        # M, samples per generation
-    n_generations=30,        # recursive steps after generation 0
-    policy="replace",        # collapse_lib.policies
-    n_chains=500,
-)
+@dataclass(frozen=True)
+class TemperatureSpec(ExperimentSpec):
+    """A categorical distribution refitted, generation after generation, to its own samples drawn at a
+    temperature."""
 
-TEMPERATURE_PAPER = dict(temperature="tau < 1 collapses to a point, tau > 1 spreads towards uniform (a theorem "
-                                     "for the infinite-sample limit)", n_states="a language model's vocabulary")
+    n_states: int = setting(50, Interval(int, 2, None), "K, states of the categorical distribution",
+                            paper="a language model's vocabulary")
+    exponent: float = setting(1.0, NONNEGATIVE, "the real distribution is Zipf: q_k proportional to k^-exponent "
+                              "(0: uniform)")
+    temperature: float = setting(1.0, POSITIVE, "tau: sampling draws from p^(1/tau), normalised",
+                                 paper="tau < 1 collapses to a point, tau > 1 spreads towards uniform (a theorem for "
+                                       "the infinite-sample limit)")
+    sample_size: int = setting(1000, POSITIVE_INT, "M, samples per generation")
+    n_generations: int = setting(30, GENERATIONS, "recursive steps after generation 0")
+    policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)")
+    n_chains: int = setting(500, POSITIVE_INT, "independent chains run together")
 
-
-def validate_temperature(settings: dict) -> dict:
-    s = dict(settings)
-    s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
-    s["exponent"] = check_nonnegative_float("exponent", s["exponent"])
-    s["temperature"] = check_positive_float("temperature", s["temperature"])
-    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    DataPolicy(s["policy"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    return s
+    # Sampling at a temperature: tau < 1, = 1, > 1.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(temperature=Sweep([0.8, 1.0, 1.25]), n_generations=15, n_chains=100),
+        "book": dict(temperature=Sweep([0.8, 1.0, 1.25]), n_generations=30, n_chains=500),
+        "paper": dict(temperature=Sweep([0.8, 1.0, 1.25]), sample_size=10000, n_generations=100, n_chains=2000),
+    }
 
 
 def run_temperature(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -227,16 +244,15 @@ def run_temperature(settings: dict, seed: int, run=None, progress: bool = False)
         h = entropy(model.probabilities_)
         top = model.probabilities_.max(axis=1)
         return {"entropy_q": chain_quantiles(h), "mean_entropy": h.mean(), "sd_entropy": h.std(),
-                "mean_top": top.mean(), "support": (model.probabilities_ > 0).sum(axis=1).mean()}
+                "mean_top": top.mean(), "mean_support": (model.probabilities_ > 0).sum(axis=1).mean()}
 
     return run_generations(lambda: TemperedCategorical(s["temperature"]), real, s["n_generations"], s["sample_size"],
                            s["policy"], seed=seed, record=record, run=run, progress=progress,
                            description=f"temperature {s['temperature']:g}")
 
 
-register(Experiment("debate_temperature", run_temperature, TEMPERATURE_DEFAULTS, validate_temperature,
-                    "a categorical distribution refitted to samples drawn at a temperature", version=1,
-                    paper=TEMPERATURE_PAPER))
+register_spec("debate_temperature", run_temperature, TemperatureSpec,
+              "a categorical distribution refitted to samples drawn at a temperature", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,39 +280,41 @@ class TruncatedSamplingGaussian:
         u = rng.uniform(low, 1 - low, size=(self.mean_.size, n))
         return self.mean_[:, None] + np.sqrt(self.var_)[:, None] * special.ndtri(u)
 
-    def get_params(self):
+    def get_state(self):
         return {"mean": self.mean_, "var": self.var_}
 
-    def set_params(self, params):
+    def set_state(self, params):
         self.mean_, self.var_ = np.asarray(params["mean"]), np.asarray(params["var"])
         return self
 
 
-BIAS_DEFAULTS = dict(
-    truncation=1.5,          # a: samples only within a fitted standard deviations of the mean (0: no truncation)
-    sample_size=100,         # M
-    n_generations=40,
-    policy="replace",        # replace, or mix (fresh real data)
-    real_fraction=0.0,       # gamma, for policy mix
-    ddof=1,
-    n_chains=2000,
-)
+@dataclass(frozen=True)
+class BiasSpec(ExperimentSpec):
+    """Quality over diversity: a 1-D Gaussian (true N(0, 1)) that only emits samples near its fitted mean, with or
+    without fresh real data."""
 
-BIAS_PAPER = dict(truncation="sampling bias lambda < 1 (a guidance / truncation knob of image models)",
-                  policy="fully synthetic, synthetic augmentation (fixed real), fresh data loops")
+    truncation: float = setting(1.5, NONNEGATIVE, "a: samples only within a fitted standard deviations of the mean "
+                                "(0: no truncation)", paper="sampling bias lambda < 1 (a guidance / truncation knob "
+                                "of image models)")
+    sample_size: int = setting(100, Interval(int, 3, None), "M, points per generation")
+    n_generations: int = setting(40, GENERATIONS, "recursive steps after generation 0")
+    policy: str = setting("replace", Options(("replace", "mix")), "'replace', or 'mix' (fresh real data)",
+                          paper="fully synthetic, synthetic augmentation (fixed real), fresh data loops")
+    real_fraction: float = setting(0.0, FRACTION, "gamma, fresh real data per generation (policy 'mix' only)")
+    ddof: int = setting(1, Options((0, 1)), "1: the unbiased variance; 0: maximum likelihood")
+    n_chains: int = setting(2000, POSITIVE_INT, "independent chains run together")
 
+    # Quality over diversity (truncated sampling); the chapter sets truncation, policy and real_fraction per run.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(n_generations=20, n_chains=300),
+        "book": dict(n_generations=40, n_chains=2000),
+        "paper": dict(n_generations=100, n_chains=20000),
+    }
 
-def validate_bias(settings: dict) -> dict:
-    s = dict(settings)
-    s["truncation"] = check_nonnegative_float("truncation", s["truncation"])
-    s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=3)
-    s["n_generations"] = check_generations(s["n_generations"])
-    check_choice("policy", s["policy"], ("replace", "mix"))
-    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
-    DataPolicy(s["policy"], s["real_fraction"])
-    s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    return s
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        check_policy(s["policy"], s["real_fraction"])
+        return s
 
 
 def run_bias(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -308,19 +326,19 @@ def run_bias(settings: dict, seed: int, run=None, progress: bool = False) -> dic
         return rng.standard_normal((chains, n))
 
     def record(model, generation):
-        return {"mean_var": model.var_.mean(), "sd_var": model.var_.std(), "var_q": chain_quantiles(model.var_),
-                "mean_sq_mean": np.mean(model.mean_**2), "sd_sq_mean": np.std(model.mean_**2)}
+        return {"mean_variance": model.var_.mean(), "sd_variance": model.var_.std(),
+                "variance_q": chain_quantiles(model.var_),
+                "mean_sq_mean_error": np.mean(model.mean_**2), "sd_sq_mean_error": np.std(model.mean_**2)}
 
     real = real_sampler(s["sample_size"], generation_rng(seed, 0, "data"))
     return run_generations(lambda: TruncatedSamplingGaussian(s["truncation"], s["ddof"]), real, s["n_generations"],
-                           s["sample_size"], DataPolicy(s["policy"], s["real_fraction"]), real_sampler=real_sampler,
+                           s["sample_size"], make_policy(s["policy"], s["real_fraction"]), real_sampler=real_sampler,
                            seed=seed, record=record, run=run, progress=progress,
                            description=f"bias a={s['truncation']:g} {s['policy']}")
 
 
-register(Experiment("debate_bias", run_bias, BIAS_DEFAULTS, validate_bias,
-                    "quality over diversity: a Gaussian that samples near its mean, with or without fresh data",
-                    version=1, paper=BIAS_PAPER))
+register_spec("debate_bias", run_bias, BiasSpec,
+              "quality over diversity: a Gaussian that samples near its mean, with or without fresh data", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +346,7 @@ register(Experiment("debate_bias", run_bias, BIAS_DEFAULTS, validate_bias,
 # ---------------------------------------------------------------------------------------------
 
 class SelfCorrectingGaussian:
-    """``n_chains`` 1-D Gaussians fitted by mean and variance (``ddof``) whose samples are corrected before reuse.
+    r"""``n_chains`` 1-D Gaussians fitted by mean and variance (``ddof``) whose samples are corrected before reuse.
 
     A sample :math:`x` of the fitted :math:`\mathcal N(\hat\mu, \hat\sigma^2)` is moved a share λ
     (``correction``) of the way along the optimal-transport map to the corrector's target
@@ -353,36 +371,38 @@ class SelfCorrectingGaussian:
         target = self.corrector_bias + (x - self.mean_[:, None]) / np.where(sd > 0, sd, 1.0)
         return x + self.correction * (target - x)
 
-    def get_params(self):
+    def get_state(self):
         return {"mean": self.mean_, "var": self.var_}
 
-    def set_params(self, params):
+    def set_state(self, params):
         self.mean_, self.var_ = np.asarray(params["mean"]), np.asarray(params["var"])
         return self
 
 
-CORRECTION_DEFAULTS = dict(
-    correction=0.2,          # lambda: the share of the way each sample is moved towards the corrector's target
-    corrector_bias=0.0,      # delta: the corrector's target mean, in units of the true sigma (0: exact)
-    sample_size=50,          # M
-    n_generations=100,
-    ddof=1,
-    n_chains=2000,
-)
+@dataclass(frozen=True)
+class CorrectionSpec(ExperimentSpec):
+    """Self-correction: a 1-D Gaussian (true N(0, 1)) whose samples are moved towards a corrector's target before
+    reuse (policy replace)."""
 
-CORRECTION_PAPER = dict(correction="lambda > 0: the self-correction strength (Gillman et al. 2024, Thm 4.2)",
-                        corrector_bias="0 (an ideal corrector); their practical one is a physics simulator")
+    correction: float = setting(0.2, FRACTION, "lambda: the share of the way each sample is moved towards the "
+                                "corrector's target", paper="lambda > 0: the self-correction strength (Gillman et "
+                                "al. 2024, Thm 4.2)")
+    corrector_bias: float = setting(0.0, NONNEGATIVE, "delta: the corrector's target mean, in units of the true "
+                                    "sigma (0: an exact corrector)",
+                                    paper="0 (an ideal corrector); their practical one is a physics simulator")
+    sample_size: int = setting(50, Interval(int, 3, None), "M, points per generation")
+    n_generations: int = setting(100, GENERATIONS, "recursive steps after generation 0")
+    ddof: int = setting(1, Options((0, 1)), "1: the unbiased variance; 0: maximum likelihood")
+    n_chains: int = setting(2000, POSITIVE_INT, "independent chains run together")
 
-
-def validate_correction(settings: dict) -> dict:
-    s = dict(settings)
-    s["correction"] = check_fraction("correction", s["correction"])
-    s["corrector_bias"] = check_nonnegative_float("corrector_bias", s["corrector_bias"])
-    s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=3)
-    s["n_generations"] = check_generations(s["n_generations"])
-    s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    return s
+    # Self-correction (Gillman et al.): no correction, an exact corrector, and a biased one.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(correction=Sweep([0.0, 0.2]), corrector_bias=Sweep([0.0, 0.5]), n_generations=20, n_chains=400),
+        "book": dict(correction=Sweep([0.0, 0.05, 0.2]), corrector_bias=Sweep([0.0, 0.5]), n_generations=100,
+                     n_chains=2000),
+        "paper": dict(correction=Sweep([0.0, 0.05, 0.2, 0.5]), corrector_bias=Sweep([0.0, 0.5]), n_generations=300,
+                      n_chains=20000),
+    }
 
 
 def run_correction(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -391,33 +411,58 @@ def run_correction(settings: dict, seed: int, run=None, progress: bool = False) 
     chains = s["n_chains"]
 
     def record(model, generation):
-        return {"mean_sq_mean": np.mean(model.mean_**2), "sd_sq_mean": np.std(model.mean_**2),
-                "mean_var": model.var_.mean(), "sd_var": model.var_.std()}
+        return {"mean_sq_mean_error": np.mean(model.mean_**2), "sd_sq_mean_error": np.std(model.mean_**2),
+                "mean_variance": model.var_.mean(), "sd_variance": model.var_.std()}
 
     real = generation_rng(seed, 0, "data").standard_normal((chains, s["sample_size"]))
     return run_generations(lambda: SelfCorrectingGaussian(s["correction"], s["corrector_bias"], s["ddof"]), real,
-                           s["n_generations"], s["sample_size"], DataPolicy("replace"), seed=seed, record=record,
+                           s["n_generations"], s["sample_size"], make_policy("replace"), seed=seed, record=record,
                            run=run, progress=progress,
                            description=f"self-correction λ={s['correction']:g} δ={s['corrector_bias']:g}")
 
 
-register(Experiment("debate_correction", run_correction, CORRECTION_DEFAULTS, validate_correction,
-                    "self-correction: a Gaussian whose samples are moved towards a corrector's target before reuse",
-                    version=1, paper=CORRECTION_PAPER))
+register_spec("debate_correction", run_correction, CorrectionSpec,
+              "self-correction: a Gaussian whose samples are moved towards a corrector's target before reuse",
+              version=2)
 
 
 # ---------------------------------------------------------------------------------------------
 # The fifth policy: a fixed real set plus generated data (Bertrand et al.)
 # ---------------------------------------------------------------------------------------------
 
-register(Experiment("debate_fixed_real", prevention.run_multivariate_gaussian,
-                    {**prevention.GAUSSIAN_DEFAULTS, "policy": "fixed-real"}, prevention.validate_gaussian,
-                    "the d-dimensional Gaussian refitted to a fixed real set plus its own samples (policy fixed-real)",
-                    version=1, paper=dict(policy="fixed real set, generated share lambda swept (Bertrand et al.)")))
+@dataclass(frozen=True)
+class FixedRealSpec(prevention.PreventionGaussianSpec):
+    """The fifth data policy, ``fixed-real`` (Bertrand et al. 2024): the d-dimensional Gaussian of
+    :class:`~collapse_lib.experiments.prevention.PreventionGaussianSpec` refitted every generation to the same
+    ``real_sample_size`` real points plus ``sample_size`` points of its own."""
+
+    policy: str = setting("fixed-real", POLICY, "data policy (collapse_lib.policies); 'fixed-real': the same real "
+                          "set every generation",
+                          paper="fixed real set, generated share lambda swept (Bertrand et al.)")
+
+    # The fifth policy, fixed-real: the same r real points plus M generated ones every generation.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(dim=3, sample_size=20, real_sample_size=Sweep([5, 20]), n_generations=20, n_chains=300),
+        "book": dict(dim=5, sample_size=50, real_sample_size=Sweep([10, 50, 250]), n_generations=100, n_chains=1000),
+        "paper": dict(dim=5, sample_size=50, real_sample_size=Sweep([10, 50, 250]), n_generations=1000,
+                      n_chains=10000),
+    }
+
+    @classmethod
+    def paper_values(cls) -> dict:
+        """Bertrand et al.'s value of ``policy`` only (the other paper values of the prevention Gaussian are Kazdan
+        et al.'s, another paper's settings)."""
+        return {"policy": cls.field("policy").metadata["paper"]}
 
 
-__all__ = ["FilteredCategorical", "SelfCorrectingGaussian", "TemperedCategorical", "TruncatedSamplingGaussian",
-           "gaussian_gram"]
+register_spec("debate_fixed_real", prevention.run_multivariate_gaussian, FixedRealSpec,
+              "the d-dimensional Gaussian refitted to a fixed real set plus its own samples (policy fixed-real)",
+              version=2)
+
+
+__all__ = ["BiasSpec", "CorrectionSpec", "CurationSpec", "FilteredCategorical", "FixedRealSpec",
+           "SelfCorrectingGaussian", "StrongSpec", "TailsSpec", "TemperatureSpec", "TemperedCategorical",
+           "TruncatedSamplingGaussian", "WeightingSpec", "gaussian_gram"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +487,7 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     entry per definition (``True``, ``False`` or ``None`` where the run does not measure it).
     """
     from ..metrics import collapse_indicators
-    from . import resolve_settings, run_experiment, run_sweep
+    from . import get_experiment, resolve_settings, run_experiment, run_sweep
 
     def sweep(name, **overrides):
         return [(s, r) for s, _, r in run_sweep(name, profile, seed, store=store, jobs=jobs, **overrides)]
@@ -453,8 +498,9 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         rows.append({"experiment": experiment, "policy": policy, "measure": measure, **collapse_indicators(**series)})
 
     def gaussian_row(label, s, r):
-        risk, se = _se("mean_sq_error", "sd_sq_error", r, s["n_chains"])
-        add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se, spread=r["trace_ratio_q"][:, 2])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
+        add("Gaussian (d-dim.)", label, "‖μ̂−μ‖²", risk=risk, risk_se=se,
+            spread=r["trace_ratio_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("prevention_gaussian"):
         gaussian_row(s["policy"], s, r)
@@ -463,7 +509,8 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
         if s["sample_size"] == mix_sample:
             gaussian_row("mix 10%", s, r)
     as_many = resolve_settings("debate_fixed_real", profile)["sample_size"]  # as many real points as generated
-    fixed = prevention.validate_gaussian(resolve_settings("debate_fixed_real", profile, real_sample_size=as_many))
+    fixed = get_experiment("debate_fixed_real").validate(resolve_settings("debate_fixed_real", profile,
+                                                                         real_sample_size=as_many))
     gaussian_row("fixed-real", fixed, run_experiment("debate_fixed_real", profile, seed, store=store,
                                                      real_sample_size=as_many))
 
@@ -476,17 +523,18 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
     gmm += [(f"mix {s['real_fraction']:.0%}", s, r) for s, r in sweep("prevention_gmm_mix")]
     for label, s, r in gmm:
         add("Gaussian mixture (EM)", label, "KL(p₀‖p̂)", risk=r["mean_kl"], risk_se=r["sd_kl"] / np.sqrt(s["n_chains"]),
-            spread=r["trace_ratio_q"][:, 2])
+            spread=r["trace_ratio_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("prevention_tails"):
         level = s["tail_levels"].index(0.9) if 0.9 in s["tail_levels"] else -1
         alive = r["alive_by_count"][:, 0].astype(float)
-        add("Zipf tails (categorical)", s["policy"], "—", tail_mass=r["tail_mass_q"][:, level, 2],
-            on_one_point=(r["support_q"][:, 2] <= 1).astype(float),
+        add("Zipf tails (categorical)", s["policy"], "—", tail_mass=r["tail_mass_q"][:, level, Quantile.MEDIAN],
+            on_one_point=(r["support_q"][:, Quantile.MEDIAN] <= 1).astype(float),
             forgotten=1 - alive[-1] / alive[0] if alive[0] else None)
 
     for s, r in sweep("debate_temperature"):
-        add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—", spread=r["entropy_q"][:, 2],
+        add("categorical, sampled at τ", f"replace, τ = {s['temperature']:g}", "—",
+            spread=r["entropy_q"][:, Quantile.MEDIAN],
             on_one_point=(r["mean_top"] > 0.99).astype(float) * np.ones_like(r["mean_entropy"]))
 
     for policy in ("replace", "fixed-real"):
@@ -495,20 +543,21 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
             on_one_point=(r["mean_favourite"] > 0.99).astype(float))
 
     for label, overrides in [("replace", dict(policy="replace")), ("mix 20%", dict(policy="mix", real_fraction=0.2))]:
-        s = validate_bias(resolve_settings("debate_bias", profile, **overrides))
+        s = BiasSpec.validate(resolve_settings("debate_bias", profile, **overrides))
         r = run_experiment("debate_bias", profile, seed, store=store, **overrides)
-        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
-        add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se, spread=r["var_q"][:, 2])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
+        add("Gaussian, truncated sampling", label, "(μ̂−μ)²", risk=risk, risk_se=se,
+            spread=r["variance_q"][:, Quantile.MEDIAN])
 
     for s, r in sweep("debate_correction", corrector_bias=0.0):
-        risk, se = _se("mean_sq_mean", "sd_sq_mean", r, s["n_chains"])
+        risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian, self-corrected", f"replace, λ = {s['correction']:g}", "(μ̂−μ)²", risk=risk, risk_se=se)
 
     # the paper's own single Gaussian (its chapter's runs; M = 100, both estimators, replace and accumulate)
     for s, r in sweep("gaussian", sample_size=100):
         risk, se = _se("mean_sq_mean_error", "sd_sq_mean_error", r, s["n_chains"])
         add("Gaussian (1-D, the paper's)", f"{s['policy']}, ddof = {s['ddof']}", "(μ̂−μ)²", risk=risk, risk_se=se,
-            spread=r["sigma_q"][:, 2] ** 2)
+            spread=r["sigma_q"][:, Quantile.MEDIAN] ** 2)
 
     for s, r in sweep("debate_strong"):
         if s["synthetic_fraction"] in (0.0, 0.1):
@@ -539,36 +588,43 @@ class FilteredCategorical(CategoricalModel):
         return CategoryCounts(rng.multinomial(n, kept).astype(np.int64))
 
 
-CURATION_DEFAULTS = dict(
-    n_states=20,             # K
-    exponent=1.0,            # the real distribution: Zipf
-    favourite=9,             # the state the filter prefers (0-based; a rare one: its real mass is small)
-    reward_scale=1.0,        # how strongly the filter prefers it
-    mode="curate",           # curate (best of two by a reward) or verify (a verifier accepts or rejects)
-    sample_size=2000,        # M generated (filtered) samples per generation
-    real_sample_size=2000,   # M_0, the real dataset (kept every generation under fixed-real)
-    n_generations=30,
-    policy="replace",        # replace, or fixed-real (the real set every generation)
-    n_chains=200,
-)
+@dataclass(frozen=True)
+class CurationSpec(ExperimentSpec):
+    """Verify and curate: a categorical model retrained on filtered samples of itself, with or without its real
+    set."""
 
-CURATION_PAPER = dict(mode="curation by users picking the best of K (Ferbach et al.); verifier selection (Feng et al.)",
-                      policy="fully synthetic, or a share of real data each round")
+    n_states: int = setting(20, Interval(int, 2, None), "K, states of the categorical distribution")
+    exponent: float = setting(1.0, NONNEGATIVE, "the real distribution is Zipf: q_k proportional to k^-exponent "
+                              "(0: uniform)")
+    favourite: int = setting(9, NONNEGATIVE_INT, "the state the filter prefers (0-based, below n_states; a rare "
+                             "one: its real mass is small)")
+    reward_scale: float = setting(1.0, NONNEGATIVE, "how strongly the filter prefers it: the favourite's reward "
+                                  "(curate), or -log of every other state's acceptance probability (verify)")
+    mode: str = setting("curate", Options(("curate", "verify")), "'curate': the better of two samples by a reward; "
+                        "'verify': a verifier accepts or rejects each sample",
+                        paper="curation by users picking the best of K (Ferbach et al.); verifier selection "
+                              "(Feng et al.)")
+    sample_size: int = setting(2000, POSITIVE_INT, "M, generated (filtered) samples per generation")
+    real_sample_size: int = setting(2000, POSITIVE_INT, "M_0, samples of the real dataset (kept every generation "
+                                    "under fixed-real)")
+    n_generations: int = setting(30, GENERATIONS, "recursive steps after generation 0")
+    policy: str = setting("replace", Options(("replace", "fixed-real")), "'replace', or 'fixed-real' (the real set "
+                          "every generation)", paper="fully synthetic, or a share of real data each round")
+    n_chains: int = setting(200, POSITIVE_INT, "independent chains run together")
 
+    # Verify and curate: a filtered categorical loop, replace against fixed-real (the chapter sets mode and policy).
+    profiles: ClassVar[dict] = {
+        "smoke": dict(n_generations=15, n_chains=50),
+        "book": dict(n_generations=30, n_chains=200),
+        "paper": dict(n_generations=100, n_chains=1000, sample_size=10000, real_sample_size=10000),
+    }
 
-def validate_curation(settings: dict) -> dict:
-    s = dict(settings)
-    s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
-    s["exponent"] = check_nonnegative_float("exponent", s["exponent"])
-    s["favourite"] = check_int("favourite", s["favourite"], minimum=0, maximum=s["n_states"] - 1)
-    s["reward_scale"] = check_nonnegative_float("reward_scale", s["reward_scale"])
-    check_choice("mode", s["mode"], ("curate", "verify"))
-    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["real_sample_size"] = check_positive_int("real_sample_size", s["real_sample_size"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    check_choice("policy", s["policy"], ("replace", "fixed-real"))
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    return s
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        if s["favourite"] >= s["n_states"]:
+            raise SettingError(f"favourite must be < n_states = {s['n_states']} (a 0-based state), got "
+                               f"{s['favourite']}; pick a state in [0, {s['n_states'] - 1}].")
+        return s
 
 
 def run_curation(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -590,41 +646,41 @@ def run_curation(settings: dict, seed: int, run=None, progress: bool = False) ->
                            description=f"{s['mode']} {s['policy']}")
 
 
-register(Experiment("debate_curation", run_curation, CURATION_DEFAULTS, validate_curation,
-                    "a categorical model retrained on curated or verified samples, with or without its real set",
-                    version=1, paper=CURATION_PAPER))
+register_spec("debate_curation", run_curation, CurationSpec,
+              "a categorical model retrained on curated or verified samples, with or without its real set", version=1)
 
 
 # ---------------------------------------------------------------------------------------------
 # Weighting fresh real data against synthetic data (He, Xu and Cheng)
 # ---------------------------------------------------------------------------------------------
 
-WEIGHTING_DEFAULTS = dict(
-    real_size=50,            # n fresh real points per generation
-    synthetic_size=50,       # m points of the previous model per generation
-    real_weight=0.618,       # w, the weight of the real points' mean in the fit
-    n_generations=40,
-    n_chains=20000,
-)
+@dataclass(frozen=True)
+class WeightingSpec(ExperimentSpec):
+    """A mean (true N(0, 1) data) refitted each generation to fresh real and synthetic data, with a weight on the
+    real part."""
 
-WEIGHTING_PAPER = dict(real_weight="optimal weight swept; 1/golden ratio in some cases",
-                       synthetic_size="the proportion of synthetic data swept")
+    real_size: int = setting(50, POSITIVE_INT, "n, fresh real points per generation")
+    synthetic_size: int = setting(50, POSITIVE_INT, "m, points of the previous model per generation",
+                                  paper="the proportion of synthetic data swept")
+    real_weight: float = setting(0.618, FRACTION, "w, the weight of the real points' mean in the fit",
+                                 paper="optimal weight swept; 1/golden ratio in some cases")
+    n_generations: int = setting(40, GENERATIONS, "recursive steps after generation 0")
+    n_chains: int = setting(20000, POSITIVE_INT, "independent chains run together")
 
-
-def validate_weighting(settings: dict) -> dict:
-    s = dict(settings)
-    s["real_size"] = check_positive_int("real_size", s["real_size"])
-    s["synthetic_size"] = check_positive_int("synthetic_size", s["synthetic_size"])
-    s["real_weight"] = check_fraction("real_weight", s["real_weight"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    return s
+    # Weighting fresh real against synthetic data: the weight on the real part swept around 1/golden ratio.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(real_weight=Sweep([0.3, 0.618, 1.0]), n_chains=5000, n_generations=30),
+        "book": dict(real_weight=Sweep([0.2, 0.3, 0.4, 0.5, 0.618, 0.75, 0.9, 1.0]), n_chains=40000),
+        "paper": dict(real_weight=Sweep([0.1, 0.2, 0.3, 0.4, 0.5, 0.618, 0.75, 0.9, 1.0]), n_chains=400000,
+                      n_generations=100),
+    }
 
 
 def run_weighting(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """The weighted mean of fresh real and synthetic data, refitted each generation (sample means drawn exactly).
 
-    Records ``mean_sq_error`` and ``sd_sq_error`` of :math:`(\\hat\\mu_g - \\mu)^2` over chains (true mean 0, σ = 1).
+    Records ``mean_sq_mean_error`` and ``sd_sq_mean_error`` of :math:`(\\hat\\mu_g - \\mu)^2` over chains (true
+    mean 0, σ = 1).
     """
     s = settings
     n, m, w, chains = s["real_size"], s["synthetic_size"], s["real_weight"], s["n_chains"]
@@ -636,10 +692,9 @@ def run_weighting(settings: dict, seed: int, run=None, progress: bool = False) -
         mu = w * real + (1 - w) * synthetic
         errors.append(mu**2)
     errors = np.array(errors)
-    return {"generation": np.arange(s["n_generations"] + 1), "mean_sq_error": errors.mean(axis=1),
-            "sd_sq_error": errors.std(axis=1)}
+    return {"generation": np.arange(s["n_generations"] + 1), "mean_sq_mean_error": errors.mean(axis=1),
+            "sd_sq_mean_error": errors.std(axis=1)}
 
 
-register(Experiment("debate_weighting", run_weighting, WEIGHTING_DEFAULTS, validate_weighting,
-                    "a mean refitted to fresh real and synthetic data, with a weight on the real part", version=1,
-                    paper=WEIGHTING_PAPER))
+register_spec("debate_weighting", run_weighting, WeightingSpec,
+              "a mean refitted to fresh real and synthetic data, with a weight on the real part", version=2)

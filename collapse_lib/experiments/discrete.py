@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
 from ..loop import run_generations
 from ..metrics import fixed_state, heterozygosity, presence_fraction
 from ..models.categorical import CategoricalModel
 from ..seeding import generation_rng
-from ..validation import SettingError, check_generations, check_int, check_positive_int
-from . import Experiment, register
-
-DEFAULTS = dict(
-    probabilities=[0.5, 0.25, 0.15, 0.06, 0.03, 0.01],  # q, the real distribution over K states
-    sample_size=50,      # M, samples per generation
-    n_generations=1000,  # recursive steps after generation 0
-    n_chains=20000,      # independent chains
-    keep_chains=5,       # chains whose probabilities are stored every generation
-)
+from ..spec import GENERATIONS, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec, ListOf, setting
+from ..validation import SettingError
+from . import register_spec
 
 
-def validate(settings: dict) -> dict:
-    s = dict(settings)
-    q = np.asarray(s["probabilities"], dtype=float)
-    if q.ndim != 1 or q.size < 2 or np.any(q <= 0) or not np.isclose(q.sum(), 1.0):
-        raise SettingError(f"probabilities must list >= 2 positive numbers summing to 1, got {s['probabilities']}.")
-    s["probabilities"] = [float(x) for x in q]
-    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    s["keep_chains"] = check_int("keep_chains", s["keep_chains"], minimum=0)
-    return s
+@dataclass(frozen=True)
+class WrightFisherSpec(ExperimentSpec):
+    """Neutral Wright-Fisher chains: a categorical distribution refitted to ``sample_size`` draws of itself."""
+
+    probabilities: list = setting([0.5, 0.25, 0.15, 0.06, 0.03, 0.01], ListOf(POSITIVE),
+                                  "q, the real distribution over K states (K >= 2 positive probabilities "
+                                  "summing to 1)")
+    sample_size: int = setting(50, POSITIVE_INT, "M, samples per generation")
+    n_generations: int = setting(1000, GENERATIONS, "recursive steps after generation 0")
+    n_chains: int = setting(20000, POSITIVE_INT, "independent chains")
+    keep_chains: int = setting(5, NONNEGATIVE_INT, "chains whose probabilities are stored every generation")
+
+    # Discrete distributions with exact approximation: neutral Wright-Fisher chains.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(sample_size=20, n_generations=150, n_chains=2000),
+        "book": dict(sample_size=50, n_generations=700, n_chains=20000),
+        "paper": dict(sample_size=100, n_generations=2000, n_chains=100000),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        q = s["probabilities"]
+        if len(q) < 2 or not np.isclose(np.sum(q), 1.0):
+            raise SettingError(f"probabilities must list >= 2 positive numbers summing to 1, got {q}; "
+                               f"normalise them (q / sum(q)).")
+        return s
 
 
 def run_wright_fisher(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -54,5 +65,5 @@ def run_wright_fisher(settings: dict, seed: int, run=None, progress: bool = Fals
                            seed=seed, record=record, run=run, progress=progress, description="wright-fisher")
 
 
-register(Experiment("wright_fisher", run_wright_fisher, DEFAULTS, validate,
-                    "neutral Wright-Fisher chains: absorption and fixation probabilities", version=1))
+register_spec("wright_fisher", run_wright_fisher, WrightFisherSpec,
+              "neutral Wright-Fisher chains: absorption and fixation probabilities", version=1)

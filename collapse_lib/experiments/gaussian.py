@@ -9,8 +9,8 @@ import numpy as np
 
 from ..loop import run_generations
 from ..metrics import chain_quantiles, w2_squared_gaussian_1d
-from ..models.gaussian import METHODS, GaussianModel
-from ..policies import POLICY, DataPolicy, check_policy
+from ..models.gaussian import GaussianModel
+from ..policies import POLICY, make_policy, check_policy
 from ..profiles import Sweep
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
@@ -37,14 +37,14 @@ class GaussianSpec(ExperimentSpec):
                             "(collapse_lib.sample_sizes)")
     growth: float = setting(2.0, Interval(float, 0, None, closed="neither"), "ratio of the geometric schedule")
     n_generations: int = setting(1000, GENERATIONS, "recursive steps after generation 0", paper=1000)
-    ddof: int = setting(0, Options((0, 1)), "0: the official code's np.std (MLE); 1: the theorem's unbiased "
+    ddof: int = setting(0, GaussianModel._parameter_constraints["ddof"], "0: the official code's np.std (MLE); 1: the theorem's unbiased "
                         "estimator", paper="0 (code) / 1 (theorem)")
     policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)",
                           paper="replace; accumulate (SI Figs. 4-5)")
     real_fraction: float = setting(0.0, FRACTION, "fresh real data per generation (policy 'mix' only)")
     n_chains: int = setting(1000, Interval(int, 1, None), "independent chains run together",
                             paper="1 unseeded run per M")
-    method: str = setting("sufficient", Options(METHODS), "'sufficient' (exact, O(1) per chain) or 'samples' "
+    method: str = setting("sufficient", GaussianModel._parameter_constraints["method"], "'sufficient' (exact, O(1) per chain) or 'samples' "
                           "(literal draws)", paper="samples")
     keep_chains: int = setting(5, Interval(int, 0, None), "chains whose raw (mu, sigma) trajectory is stored")
 
@@ -117,7 +117,7 @@ def run_gaussian(settings: dict, seed: int, run=None, progress: bool = False) ->
     real = truth.sample(int(sizes[0]), generation_rng(seed, 0, "data"))
     history = run_generations(
         lambda: GaussianModel(s["ddof"], s["method"]), real, s["n_generations"], sizes,
-        DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+        make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
         record=lambda model, g: record_gaussian(model, s["mu"], s["sigma"], s["keep_chains"]),
         run=run, progress=progress, description=f"gaussian M={s['sample_size']} ddof={s['ddof']} {s['policy']}",
     )

@@ -16,13 +16,17 @@ Real data (``data``):
     isotropic standard deviation ``component_std`` (0.5), so the two are six standard deviations
     apart and both fit in the paper's :math:`[-3, 3]^2` window.
 
-Four experiments share the runner and differ only in their profiles: ``gmm`` (the paper's
-setting, both data variants, and a single Gaussian fitted to each), ``gmm_expressivity`` (one
-step of a one- and a two-component fit over a range of sample sizes), ``gmm_policies`` (replace,
-accumulate and 10% fresh real data per generation).
+Three experiments share the runner and the settings (:class:`GmmSpec`) and differ only in their
+profiles: ``gmm`` (the paper's setting, both data variants, and a single Gaussian fitted to each),
+``gmm_expressivity`` (one step of a one- and a two-component fit over a range of sample sizes,
+:data:`GmmExpressivitySpec`), ``gmm_policies`` (replace, accumulate and 10% fresh real data per
+generation, :data:`GmmPoliciesSpec`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -30,53 +34,88 @@ from ..distributions import gmm_truth, gmm_truth_model
 from ..loop import run_generations
 from ..metrics import chain_quantiles, component_spreads, l2_squared_gmm, mixture_total_variance
 from ..models.gmm import GaussianMixtureModel, check_mixture_data, mixture_moments
-from ..policies import DataPolicy
+from ..policies import POLICY, make_policy
+from ..profiles import Sweep
 from ..seeding import generation_rng
-from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int, check_nonnegative_float,
-                          check_positive_float, check_positive_int)
-from . import Experiment, register
-
-DATA = ("blob", "two_gaussians")
-
-DEFAULTS = dict(
-    data="blob",           # "blob" (official code: one N(0, I) blob) or "two_gaussians" (paper text)
-    separation=3.0,        # two_gaussians: distance between the two means, along the first axis
-    component_std=0.5,     # two_gaussians: standard deviation of each (isotropic) component
-    n_components=2,        # K of the fitted mixtures
-    sample_size=1000,      # M, points per generation
-    n_generations=2050,    # recursive steps after generation 0
-    policy="replace",      # collapse_lib.policies
-    real_fraction=0.1,     # fresh real data per generation, used by policy "mix" only
-    n_chains=100,          # independent chains (seeds), fitted together
-    tol=1e-5,              # EM stops when the mean log-likelihood changes by less
-    max_iter=2000,         # at most this many EM iterations per fit
-    reg_covar=1e-6,        # added to every covariance's diagonal
-    keep_chains=4,         # chains whose fitted parameters are stored every generation
-)
-
-PAPER = dict(data="blob (code) / two Gaussians (text)", n_components=2, sample_size=1000, n_generations=2050,
-             policy="replace", n_chains="1 unseeded run", tol="1e-5", max_iter=2000, reg_covar="1e-6 (default)")
+from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
+                    Options, preset, setting)
+from ..validation import SettingError
+from . import register_spec
 
 
-def validate(settings: dict) -> dict:
-    s = dict(settings)
-    check_choice("data", s["data"], DATA)
-    s["separation"] = check_nonnegative_float("separation", s["separation"])
-    s["component_std"] = check_positive_float("component_std", s["component_std"])
-    s["n_components"] = check_int("n_components", s["n_components"], minimum=1)
-    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    if s["sample_size"] < s["n_components"]:
-        raise SettingError(f"sample_size ({s['sample_size']}) must be >= n_components ({s['n_components']}): "
-                           "EM needs at least one point per component.")
-    s["n_generations"] = check_generations(s["n_generations"])
-    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"]) if s["policy"] == "mix" else 0.0
-    DataPolicy(s["policy"], s["real_fraction"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    s["tol"] = check_positive_float("tol", s["tol"])
-    s["max_iter"] = check_positive_int("max_iter", s["max_iter"])
-    s["reg_covar"] = check_positive_float("reg_covar", s["reg_covar"])
-    s["keep_chains"] = min(check_int("keep_chains", s["keep_chains"], minimum=0), s["n_chains"])
-    return s
+#: The allowed values of the settings the mixture model takes (its own constraint table).
+EM_CONSTRAINTS = GaussianMixtureModel._parameter_constraints
+
+
+@dataclass(frozen=True)
+class GmmSpec(ExperimentSpec):
+    """The Gaussian-mixture recursion over ``n_chains`` independent chains (SI Figs. 6, 8; official notebook
+    cells 1-7). Lengths (``separation``, ``component_std``) are in data units."""
+
+    data: str = setting("blob", Options(("blob", "two_gaussians")), "real data: 'blob' (the official code: one "
+                        "N(0, I) blob) or 'two_gaussians' (the paper's text)",
+                        paper="blob (code) / two Gaussians (text)")
+    separation: float = setting(3.0, NONNEGATIVE, "two_gaussians: distance between the two means, along the "
+                                "first axis (data units)")
+    component_std: float = setting(0.5, POSITIVE, "two_gaussians: standard deviation of each (isotropic) "
+                                   "component (data units)")
+    n_components: int = setting(2, EM_CONSTRAINTS["n_components"], "K of the fitted mixtures", paper=2)
+    sample_size: int = setting(1000, POSITIVE_INT, "M, points per generation (at least n_components)", paper=1000)
+    n_generations: int = setting(2050, GENERATIONS, "recursive steps after generation 0", paper=2050)
+    policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)", paper="replace")
+    real_fraction: float = setting(0.1, FRACTION, "fresh real data per generation (policy 'mix' only; 0 under "
+                                   "any other policy)")
+    n_chains: int = setting(100, POSITIVE_INT, "independent chains (seeds), fitted together",
+                            paper="1 unseeded run")
+    tol: float = setting(1e-5, EM_CONSTRAINTS["tol"], "EM stops when the mean log-likelihood (nats per point) changes by "
+                         "less", paper="1e-5")
+    max_iter: int = setting(2000, EM_CONSTRAINTS["max_iter"], "at most this many EM iterations per fit", paper=2000)
+    reg_covar: float = setting(1e-6, EM_CONSTRAINTS["reg_covar"], "added to every covariance's diagonal (squared data units)",
+                               paper="1e-6 (default)")
+    keep_chains: int = setting(4, NONNEGATIVE_INT, "chains whose fitted parameters are stored every generation "
+                               "(at most n_chains)")
+
+    # The paper's mixture experiment (SI Figs. 6, 8; official notebook cells 1-7): M = 1000 points,
+    # 2050 generations, both data variants; K = 1 is a single Gaussian fitted to the same data.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(data=Sweep(["blob", "two_gaussians"]), n_components=Sweep([2, 1]), n_generations=60,
+                      n_chains=8),
+        "book": dict(data=Sweep(["blob", "two_gaussians"]), n_components=Sweep([2, 1]), n_generations=2050,
+                     n_chains=40),
+        "paper": dict(data=Sweep(["blob", "two_gaussians"]), n_components=Sweep([2, 1]), n_generations=2050,
+                      n_chains=100),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        if s["sample_size"] < s["n_components"]:
+            raise SettingError(f"sample_size ({s['sample_size']}) must be >= n_components ({s['n_components']}): "
+                               "EM needs at least one point per component.")
+        if s["policy"] != "mix":
+            s["real_fraction"] = 0.0  # no effect under any other policy: one run, whatever was passed
+        s["keep_chains"] = min(s["keep_chains"], s["n_chains"])
+        return s
+
+
+#: Functional expressivity: one step of a one- and a two-component fit to two Gaussians, over M.
+GmmExpressivitySpec = preset(GmmSpec, "GmmExpressivitySpec", profiles={
+    "smoke": dict(data="two_gaussians", n_components=Sweep([1, 2]), sample_size=Sweep([100, 1000, 10000]),
+                  n_generations=1, n_chains=4),
+    "book": dict(data="two_gaussians", n_components=Sweep([1, 2]),
+                 sample_size=Sweep([100, 1000, 10000, 100000]), n_generations=1, n_chains=20),
+    "paper": dict(data="two_gaussians", n_components=Sweep([1, 2]),
+                  sample_size=Sweep([100, 1000, 10000, 100000, 1000000]), n_generations=1, n_chains=100),
+})
+
+#: Replace, accumulate (the pool grows: quadratic cost) and 10% fresh real data per generation.
+GmmPoliciesSpec = preset(GmmSpec, "GmmPoliciesSpec", profiles={
+    "smoke": dict(data="two_gaussians", sample_size=100, n_generations=30, n_chains=8,
+                  policy=Sweep(["replace", "accumulate", "mix"])),
+    "book": dict(data="two_gaussians", sample_size=100, n_generations=200, n_chains=40,
+                 policy=Sweep(["replace", "accumulate", "mix"])),
+    "paper": dict(data="two_gaussians", sample_size=1000, n_generations=500, n_chains=100,
+                  policy=Sweep(["replace", "accumulate", "mix"])),
+})
 
 
 def record_gmm(model: GaussianMixtureModel, reference: dict, truth: dict, keep_chains: int) -> dict:
@@ -127,7 +166,7 @@ def record_gmm(model: GaussianMixtureModel, reference: dict, truth: dict, keep_c
 
 
 def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
-    """Run ``n_chains`` chains of the mixture recursion; see :data:`DEFAULTS` for the settings."""
+    """Run ``n_chains`` chains of the mixture recursion; see :class:`GmmSpec` for the settings."""
     s = settings
 
     def new_model():
@@ -136,22 +175,18 @@ def run_gmm(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     truth_sampler = gmm_truth_model(s)
     real = truth_sampler.sample(s["sample_size"], generation_rng(seed, 0, "data"))
     check_mixture_data(real, s["n_components"])
-    # Generation 0's fit is the reference of the "distance from generation 0" metric. Fitting it
-    # here (the same data and random stream as the loop's generation 0, so the same numbers) keeps
-    # it available when an interrupted run resumes after generation 0.
-    reference = new_model().fit(real, rng=generation_rng(seed, 0, "fit")).get_params()
-    truth = gmm_truth(s)
+    truth = gmm_truth(s)  # the distance from generation 0 uses the loop's reference (generation 0's fit)
     return run_generations(
-        new_model, real, s["n_generations"], s["sample_size"], DataPolicy(s["policy"], s["real_fraction"]),
+        new_model, real, s["n_generations"], s["sample_size"], make_policy(s["policy"], s["real_fraction"]),
         real_sampler=truth_sampler.sample, seed=seed,
-        record=lambda model, g: record_gmm(model, reference, truth, s["keep_chains"]),
+        record=lambda model, generation: record_gmm(model, generation.reference.get_state(), truth, s["keep_chains"]),
         run=run, progress=progress, description=f"gmm {s['data']} K={s['n_components']} {s['policy']}",
     )
 
 
-for _name, _description in [
-    ("gmm", "the paper's Gaussian-mixture experiment (SI Figs. 6, 8), both data variants"),
-    ("gmm_expressivity", "one and two components fitted to two Gaussians, over sample sizes"),
-    ("gmm_policies", "replace, accumulate and fresh real data for the Gaussian mixture"),
-]:
-    register(Experiment(_name, run_gmm, DEFAULTS, validate, _description, version=1, paper=PAPER))
+register_spec("gmm", run_gmm, GmmSpec,
+              "the paper's Gaussian-mixture experiment (SI Figs. 6, 8), both data variants", version=1)
+register_spec("gmm_expressivity", run_gmm, GmmExpressivitySpec,
+              "one and two components fitted to two Gaussians, over sample sizes", version=1)
+register_spec("gmm_policies", run_gmm, GmmPoliciesSpec,
+              "replace, accumulate and fresh real data for the Gaussian mixture", version=1)

@@ -49,17 +49,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from ..loop import run_generations
+from .. import spec
+from ..environment import memoise_per_data_environment
+from ..loop import Generation, run_generations
 from ..metrics import distinct_ngram_fraction, perplexity
-from ..policies import DataPolicy
-from ..store import RunStore, build_once, save_npz
-from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
-                          check_nonnegative_float,
-                          check_positive_float, check_positive_int)
-from . import Experiment, data_environment, register
+from ..policies import POLICY, check_policy, make_policy
+from ..profiles import Sweep
+from ..seeding import fixed_seed
+from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
+                    Interval, Options, OrNone, Text)
+from ..store import RunStore
+from ..validation import SettingError, check_choice
+from . import register_spec
 
 #: The paper's two settings: epochs per generation and fraction of fresh real blocks.
 SETTINGS = {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fraction=0.1)}
@@ -67,119 +72,141 @@ SETTINGS = {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fracti
 #: The real training block of the paper's Example 1 begins with this text.
 EXAMPLE_PHRASE = "some started before 1360"
 
-BASE_SEED = 0
 BASE_VERSION = 2
 
-DEFAULTS = dict(
-    setting=1,               # 1: 5 epochs, no real data; 2: 10 epochs, 10% fresh real blocks
-    epochs=None,             # None: the setting's (5 or 10)
-    real_fraction=None,      # None: the setting's (0 or 0.1)
-    n_generations=9,         # generations after generation 0 (the paper's figure: Real + 1..9)
-    n_seeds=5,               # seeds a chapter runs (not part of a run's key)
-    backend="tiny",          # "tiny": the library's PyTorch transformer; "opt": Hugging Face OPT
-    opt_model="facebook/opt-125m",  # backend "opt": a Hugging Face name, or "random" (tiny shape)
-    device="cpu",            # "cpu", "cuda" or "auto"
-    threads=1,               # torch intra-op threads per run (runs go in parallel processes)
-    vocab_size=1024,         # byte-level BPE trained on the training text (tiny and random OPT)
-    d_model=128,
-    n_layers=2,
-    n_heads=4,
-    d_ff=512,
-    dropout=0.0,
-    block_size=64,           # tokens per block [64]
-    n_new_tokens=64,         # new tokens per continuation [64]
-    n_beams=5,               # [5]
-    repetition_penalty=1.0,  # [1.0 main, 2.0 ablation; the official code hard-codes 3.0]
-    n_train_blocks=0,        # real training blocks fine-tuned on and continued (0 = all)
-    n_valid_blocks=0,        # real validation blocks that select the checkpoint (0 = all)
-    n_test_blocks=0,         # real test blocks of the perplexity (0 = all)
-    lr=2e-5,                 # fine-tuning: AdamW [2e-5]
-    batch_size=128,          # [128]
-    weight_decay=0.01,       # [torch's AdamW default]
-    eta_min=1e-6,            # CosineAnnealingLR floor [1e-6]
-    base_epochs=0,           # library pretraining of the base on the training text (0 = none)
-    base_lr=1e-3,
-    base_batch_size=32,
-    base_max_blocks=0,       # training blocks the base is pretrained on (0 = all)
-    base_text="all",         # "all": the base is pretrained on the whole training text; "rest": only on the
-                             # training blocks that are not fine-tuned on (never on the generation-0 data)
-    decoding="beam",         # "beam": n_beams-way beam search [the paper; n_beams=1 is greedy]; "sample"
-    temperature=1.0,         # decoding "sample": logits divided by it
-    top_p=1.0,               # decoding "sample": nucleus mass (1 = pure sampling)
-    checkpoint="valid",      # "valid": each generation keeps its epoch best on the real validation blocks
-                             # [the paper]; "last": its last epoch (the model has learnt its own dataset)
-    generate_batch_size=64,  # prompts per beam-search batch [128]
-    eval_batch_size=64,
-)
 
-PAPER = dict(
-    setting="1 (5 epochs, no real data) and 2 (10 epochs, 10% real)", n_generations=9, n_seeds=5,
-    backend="OPT-125m (Hugging Face)", opt_model="facebook/opt-125m", vocab_size="50272 (OPT's BPE)",
-    d_model=768, n_layers=12, n_heads=12, d_ff=3072, dropout=0.1, block_size=64, n_new_tokens=64, n_beams=5,
-    repetition_penalty="1.0 (main), 2.0 (ablation); code: 3.0", n_train_blocks="all (train split)",
-    n_valid_blocks="all (validation split)", n_test_blocks="all (test split)", lr="2e-5", batch_size=128,
-    weight_decay=0.01, eta_min="1e-6", base_epochs="0 (OPT-125m is pretrained)", device="GPU",
-    base_text="(OPT-125m's own pretraining corpus)", checkpoint="valid (best on the validation split)",
-    decoding="beam", temperature="(beam search)", top_p="(beam search)",
-    generate_batch_size=128,
-)
+@dataclass(frozen=True)
+class LanguageModelSpec(ExperimentSpec):
+    """One seed of one of the paper's two settings: a language model fine-tuned, generation after generation, on
+    the beam-search continuations of the previous generation's model (WikiText-2). ``device`` and ``threads`` only
+    say where and how a run computes: they are left out of its key. The paper's values are OPT-125m's.
+    (Each field is declared with ``spec.setting``: this spec has a setting named ``setting``.)"""
+
+    setting: int = spec.setting(1, Interval(int), "the paper's setting, 1 or 2: 1: 5 epochs per generation, no "
+                                "real data; 2: 10 epochs, 10% fresh real blocks",
+                                paper="1 (5 epochs, no real data) and 2 (10 epochs, 10% real)")
+    epochs: int | None = spec.setting(None, OrNone(POSITIVE_INT, "the setting's"), "fine-tuning epochs per "
+                                      "generation (None: the setting's, 5 or 10)")
+    real_fraction: float | None = spec.setting(None, OrNone(FRACTION, "the setting's"), "share of each dataset "
+                                               "drawn fresh from the real training blocks (None: the setting's, 0 or "
+                                               "0.1; below 1: some must be generated)")
+    policy: str | None = spec.setting(None, OrNone(POLICY, "the setting's"), "data policy "
+                                      "(collapse_lib.policies; None: the setting's, 'replace' for 1, 'mix' for 2)",
+                                      paper="replace (setting 1), mix with 10% real (setting 2)")
+    n_generations: int = spec.setting(9, GENERATIONS, "generations after generation 0 (the paper's figure: Real + "
+                                      "1..9)", paper=9)
+    n_seeds: int = spec.setting(5, POSITIVE_INT, "seeds a chapter runs (not part of a run)", paper=5)
+    backend: str = spec.setting("tiny", Options(("tiny", "opt")), "'tiny': the library's PyTorch transformer; "
+                                "'opt': Hugging Face OPT", paper="OPT-125m (Hugging Face)")
+    opt_model: str = spec.setting("facebook/opt-125m", Text(), "backend 'opt': a Hugging Face model name, or "
+                                  "'random' (a random OPT of the tiny shape)", paper="facebook/opt-125m")
+    device: str = spec.setting("cpu", Options(("cpu", "cuda", "auto")), "where a run computes: 'cpu', 'cuda' or "
+                               "'auto' (cuda if available; not part of a run's key)", paper="GPU", machine=True)
+    threads: int = spec.setting(1, POSITIVE_INT, "torch intra-op threads per run (runs go in parallel processes; "
+                                "not part of a run's key)", machine=True)
+    vocab_size: int = spec.setting(1024, Interval(int, 258, None), "tokens of the byte-level BPE trained on the "
+                                   "training text (tiny and random OPT; 256 bytes, </s> and at least one merge)",
+                                   paper="50272 (OPT's BPE)")
+    d_model: int = spec.setting(128, POSITIVE_INT, "width of the transformer (a multiple of n_heads)", paper=768)
+    n_layers: int = spec.setting(2, POSITIVE_INT, "transformer blocks", paper=12)
+    n_heads: int = spec.setting(4, POSITIVE_INT, "attention heads per block", paper=12)
+    d_ff: int = spec.setting(512, POSITIVE_INT, "hidden units of each feed-forward layer", paper=3072)
+    dropout: float = spec.setting(0.0, FRACTION, "dropout probability", paper=0.1)
+    block_size: int = spec.setting(64, Interval(int, 2, None), "tokens per block (the real data and the prompts)",
+                                   paper=64)
+    n_new_tokens: int = spec.setting(64, POSITIVE_INT, "new tokens per continuation", paper=64)
+    n_beams: int = spec.setting(5, POSITIVE_INT, "beams of the beam search (1: greedy)", paper=5)
+    repetition_penalty: float = spec.setting(1.0, POSITIVE, "repetition penalty of the decoding (1: none)",
+                                             paper="1.0 (main), 2.0 (ablation); code: 3.0")
+    n_train_blocks: int = spec.setting(0, NONNEGATIVE_INT, "real training blocks fine-tuned on and continued "
+                                       "(0: all)", paper="all (train split)")
+    n_valid_blocks: int = spec.setting(0, NONNEGATIVE_INT, "real validation blocks that select the checkpoint "
+                                       "(0: all)", paper="all (validation split)")
+    n_test_blocks: int = spec.setting(0, NONNEGATIVE_INT, "real test blocks of the perplexity (0: all)",
+                                      paper="all (test split)")
+    lr: float = spec.setting(2e-5, POSITIVE, "fine-tuning learning rate (AdamW)", paper="2e-5")
+    batch_size: int = spec.setting(128, POSITIVE_INT, "fine-tuning blocks per optimiser step", paper=128)
+    weight_decay: float = spec.setting(0.01, NONNEGATIVE, "fine-tuning weight decay (torch's AdamW default)",
+                                       paper=0.01)
+    eta_min: float = spec.setting(1e-6, NONNEGATIVE, "floor of the cosine learning-rate schedule "
+                                  "(CosineAnnealingLR; at most lr)", paper="1e-6")
+    base_epochs: int = spec.setting(0, NONNEGATIVE_INT, "epochs of the library's pretraining of the base on the "
+                                    "training text (0: none)", paper="0 (OPT-125m is pretrained)")
+    base_lr: float = spec.setting(1e-3, POSITIVE, "learning rate of the base's pretraining")
+    base_batch_size: int = spec.setting(32, POSITIVE_INT, "blocks per step of the base's pretraining")
+    base_max_blocks: int = spec.setting(0, NONNEGATIVE_INT, "training blocks the base is pretrained on (0: all)")
+    base_text: str = spec.setting("all", Options(("all", "rest")), "'all': the base is pretrained on the whole "
+                                  "training text; 'rest': only on the training blocks that are not fine-tuned on "
+                                  "(never on the generation-0 data)", paper="(OPT-125m's own pretraining corpus)")
+    decoding: str = spec.setting("beam", Options(("beam", "sample")), "'beam': n_beams-way beam search (the paper; "
+                                 "n_beams=1 is greedy); 'sample': sampling", paper="beam")
+    temperature: float = spec.setting(1.0, POSITIVE, "decoding 'sample': the logits are divided by it",
+                                      paper="(beam search)")
+    top_p: float = spec.setting(1.0, Interval(float, 0, 1, closed="right"), "decoding 'sample': nucleus mass "
+                                "(1: pure sampling)", paper="(beam search)")
+    checkpoint: str = spec.setting("valid", Options(("valid", "last")), "'valid': each generation keeps its epoch "
+                                   "best on the real validation blocks (the paper); 'last': its last epoch (the "
+                                   "model has learnt its own dataset)", paper="valid (best on the validation split)")
+    generate_batch_size: int = spec.setting(64, POSITIVE_INT, "prompts per beam-search batch", paper=128)
+    eval_batch_size: int = spec.setting(64, POSITIVE_INT, "blocks per batch of the loss evaluations")
+
+    # smoke/book: the library's small OPT-shaped transformer on a CPU, pretrained once on the training
+    # text except the blocks it is then fine-tuned on (base_text="rest"); every generation keeps its last
+    # epoch (checkpoint="last": the real-validation rule keeps the first epoch on generated text, so nothing
+    # compounds), at a learning rate high enough for the model to learn its dataset. paper: OPT-125m with
+    # the paper's hyperparameters (a GPU and network access to Hugging Face are needed).
+    profiles: ClassVar[dict] = {
+        "smoke": dict(setting=Sweep([1, 2]), n_generations=2, n_seeds=1, vocab_size=320, d_model=32, n_layers=1,
+                      n_heads=2, d_ff=64, n_train_blocks=24, n_valid_blocks=16, n_test_blocks=32, lr=3e-3,
+                      batch_size=8, eta_min=1e-4, base_epochs=1, base_max_blocks=400, base_lr=3e-3,
+                      base_batch_size=32, generate_batch_size=24, base_text="rest", checkpoint="last"),
+        "book": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=2, vocab_size=1024, d_model=128, n_layers=2,
+                     n_heads=4, d_ff=512, n_train_blocks=256, n_valid_blocks=64, n_test_blocks=256, lr=1e-3,
+                     batch_size=32, eta_min=1e-4, base_epochs=2, base_max_blocks=0, base_lr=2e-3,
+                     base_batch_size=32, generate_batch_size=64, base_text="rest", checkpoint="last"),
+        "paper": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=5, backend="opt", opt_model="facebook/opt-125m",
+                      device="auto", lr=2e-5, batch_size=128, eta_min=1e-6, n_train_blocks=0, n_valid_blocks=0,
+                      n_test_blocks=0, base_epochs=0, generate_batch_size=128, eval_batch_size=128),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        s.pop("n_seeds", None)  # how many seeds a chapter runs: not part of a run
+        check_choice("setting", s["setting"], SETTINGS)
+        check_policy(data_policy_name(s), epochs_and_fraction(s)[1])
+        if s["policy"] is None or s["policy"] == data_policy_name({**s, "policy": None}):
+            s.pop("policy")  # the setting's own policy: the same run as the setting alone
+        if s["real_fraction"] is not None and s["real_fraction"] >= 1:
+            raise SettingError(f"real_fraction must be < 1 (some of each dataset must be generated), got "
+                               f"{s['real_fraction']}; lower it.")
+        if s["d_model"] % s["n_heads"]:
+            raise SettingError(f"d_model ({s['d_model']}) must be a multiple of n_heads ({s['n_heads']}); change "
+                               "either.")
+        if s["base_text"] == "rest" and s["n_train_blocks"] == 0 and s["base_epochs"] > 0:
+            raise SettingError("base_text='rest' pretrains the base on the training blocks that are not fine-tuned "
+                               "on; with n_train_blocks=0 (all) none are left: set n_train_blocks.")
+        if s["eta_min"] > s["lr"]:
+            raise SettingError(f"eta_min ({s['eta_min']}) must not exceed lr ({s['lr']}); lower eta_min.")
+        return s
+
+    @classmethod
+    def resolve(cls, settings: dict) -> dict:
+        """The settings as this machine runs them (``device="auto"`` resolved)."""
+        from ..models.torch_utils import resolve_device
+
+        return {**settings, "device": resolve_device(settings["device"])}
+
+    @classmethod
+    def data_identity(cls, settings: dict) -> str:
+        """The identity of the text a run reads on this machine (part of its key)."""
+        return text_identity(corpus_text())
 
 
-def validate(settings: dict) -> dict:
-    s = dict(settings)
-    s.pop("n_seeds", None)  # how many seeds a chapter runs: not part of a run
-    s["setting"] = check_choice("setting", check_int("setting", s["setting"]), SETTINGS)
-    for key in ("epochs", "real_fraction"):  # the command line passes text for these (their default is None)
-        if isinstance(s[key], str):
-            s[key] = None if s[key].lower() == "none" else float(s[key]) if _is_number(s[key]) else s[key]
-    if s["epochs"] is not None:
-        s["epochs"] = check_positive_int("epochs", s["epochs"])
-    if s["real_fraction"] is not None:
-        s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
-        if s["real_fraction"] >= 1:
-            raise SettingError("real_fraction must be < 1: some of each dataset must be generated.")
-    s["n_generations"] = check_generations(s["n_generations"])
-    check_choice("backend", s["backend"], ("tiny", "opt"))
-    check_choice("base_text", s["base_text"], ("all", "rest"))
-    check_choice("checkpoint", s["checkpoint"], ("valid", "last"))
-    check_choice("decoding", s["decoding"], ("beam", "sample"))
-    s["temperature"] = check_positive_float("temperature", s["temperature"])
-    s["top_p"] = check_fraction("top_p", s["top_p"])
-    if s["top_p"] == 0:
-        raise SettingError("top_p must be > 0 (1 = pure sampling).")
-    if not isinstance(s["opt_model"], str) or not s["opt_model"]:
-        raise SettingError(f"opt_model must be a Hugging Face model name or 'random', got {s['opt_model']!r}.")
-    check_choice("device", s["device"], ("cpu", "cuda", "auto"))
-    s["threads"] = check_positive_int("threads", s["threads"])
-    s["vocab_size"] = check_int("vocab_size", s["vocab_size"], minimum=258)
-    for key in ("d_model", "n_layers", "n_heads", "d_ff", "n_beams", "batch_size", "base_batch_size",
-                "generate_batch_size", "eval_batch_size", "n_new_tokens"):
-        s[key] = check_positive_int(key, s[key])
-    if s["d_model"] % s["n_heads"]:
-        raise SettingError(f"d_model ({s['d_model']}) must be a multiple of n_heads ({s['n_heads']}).")
-    s["dropout"] = check_fraction("dropout", s["dropout"])
-    s["block_size"] = check_int("block_size", s["block_size"], minimum=2)
-    s["repetition_penalty"] = check_positive_float("repetition_penalty", s["repetition_penalty"])
-    for key in ("n_train_blocks", "n_valid_blocks", "n_test_blocks", "base_epochs", "base_max_blocks"):
-        s[key] = check_int(key, s[key], minimum=0)
-    for key in ("lr", "base_lr"):
-        s[key] = check_positive_float(key, s[key])
-    for key in ("weight_decay", "eta_min"):
-        s[key] = check_nonnegative_float(key, s[key])
-    if s["base_text"] == "rest" and s["n_train_blocks"] == 0 and s["base_epochs"] > 0:
-        raise SettingError("base_text='rest' pretrains the base on the training blocks that are not fine-tuned "
-                           "on; with n_train_blocks=0 (all) none are left: set n_train_blocks.")
-    if s["eta_min"] > s["lr"]:
-        raise SettingError(f"eta_min ({s['eta_min']}) must not exceed lr ({s['lr']}).")
-    return s
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def data_policy_name(s: dict) -> str:
+    """The data policy of a run: its ``policy``, else the setting's (``mix`` when it draws fresh real blocks)."""
+    if s.get("policy") is not None:
+        return s["policy"]
+    return "mix" if epochs_and_fraction(s)[1] > 0 else "replace"
 
 
 def epochs_and_fraction(s: dict) -> tuple[int, float]:
@@ -190,19 +217,6 @@ def epochs_and_fraction(s: dict) -> tuple[int, float]:
     return epochs, fraction
 
 
-#: Settings left out of a run's key: where and with how many threads it computes.
-MACHINE_SETTINGS = ("device", "threads")
-
-
-def resolve(settings: dict) -> dict:
-    """The settings as this machine runs them (``device="auto"`` resolved)."""
-    from ..models.torch_utils import resolve_device
-
-    return {**settings, "device": resolve_device(settings["device"])}
-
-
-_TEXTS: dict = {}
-_FALLBACK: dict = {}
 
 
 def _text_files() -> tuple:
@@ -219,27 +233,23 @@ def _text_files() -> tuple:
     return tuple(stats)
 
 
+@memoise_per_data_environment(key=lambda: _text_files())
 def corpus_text():
     """The text of the experiment (:func:`~collapse_lib.datasets.wikitext.load_wikitext2`), read once per
     process for the same environment and files."""
     from ..datasets.wikitext import load_wikitext2
 
-    key = (data_environment(), _text_files())
-    if key not in _TEXTS:
-        _TEXTS.clear()
-        _TEXTS[key] = load_wikitext2()
-    return _TEXTS[key]
+    return load_wikitext2()
 
 
+@memoise_per_data_environment(key=lambda: ())
 def _fallback_fingerprint() -> str | None:
     from ..datasets.wikitext import fallback_text
 
-    if not _FALLBACK:
-        try:
-            _FALLBACK["fingerprint"] = fallback_text().fingerprint
-        except Exception:  # no offline text on this machine: nothing can be it
-            _FALLBACK["fingerprint"] = None
-    return _FALLBACK["fingerprint"]
+    try:
+        return fallback_text().fingerprint
+    except Exception:  # no offline text on this machine: nothing can be it
+        return None
 
 
 def text_identity(text) -> str:
@@ -247,11 +257,6 @@ def text_identity(text) -> str:
     (:attr:`~collapse_lib.datasets.wikitext.TextSplits.fingerprint` hashes the three splits)."""
     name = "offline-fallback" if text.fingerprint == _fallback_fingerprint() else "wikitext-2"
     return f"{name}:{text.fingerprint}"
-
-
-def data_identity(settings: dict) -> str:
-    """The identity of the text a run reads on this machine (part of its key)."""
-    return text_identity(corpus_text())
 
 
 # --- the corpus and the base model ---------------------------------------------------------------
@@ -308,9 +313,9 @@ def _build_base(s: dict, text, device: str) -> dict:
     ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
     config = _transformer_config(s, codec.vocab_size)
     if s["backend"] == "tiny":
-        module, logits = lm.TinyTransformer(config, seed=BASE_SEED).to(device), lm.tiny_logits
+        module, logits = lm.TinyTransformer(config, seed=fixed_seed("language_model_base")).to(device), lm.tiny_logits
     else:
-        module, logits = opt_path.random_opt(config, codec.eos_id, seed=BASE_SEED).to(device), opt_path.hf_logits
+        module, logits = opt_path.random_opt(config, codec.eos_id, seed=fixed_seed("language_model_base")).to(device), opt_path.hf_logits
     valid_losses = np.zeros(0)
     if s["base_epochs"] > 0:
         train = lm.to_blocks(ids["train"], s["block_size"])
@@ -321,7 +326,7 @@ def _build_base(s: dict, text, device: str) -> dict:
         valid = valid[lm.spaced_indices(len(valid), s["n_valid_blocks"])]
         log = lm.train_epochs(module, train, valid, epochs=s["base_epochs"], lr=s["base_lr"],
                               batch_size=s["base_batch_size"], weight_decay=0.01, eta_min=s["base_lr"] / 10,
-                              seed=BASE_SEED, logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
+                              seed=fixed_seed("language_model_base"), logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
         valid_losses = np.asarray(log.valid_losses)
     arrays = {"tokenizer": codec.to_array(), "valid_losses": valid_losses,
               **{f"ids.{k}": v for k, v in ids.items()}, **state_to_arrays(module, "state.")}
@@ -334,7 +339,7 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     from ..models import opt_path
     from ..models.torch_utils import arrays_to_state, resolve_device, torch_threads
 
-    s = validate(settings) if "n_seeds" in settings else settings
+    s = LanguageModelSpec.validate(settings) if "n_seeds" in settings else settings
     device = resolve_device(s["device"])
     text = corpus_text()
     if s["backend"] == "opt" and s["opt_model"] != opt_path.RANDOM:
@@ -342,14 +347,13 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
         ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
         valid_losses = np.zeros(0)
     else:
-        path = (store or RunStore()).root / "language_model_base" / _base_key(s, text.fingerprint) / "base.npz"
-        def build():
+        def build() -> dict:
             with torch_threads(s["threads"]):
-                save_npz(path, _build_base(s, text, device))
+                return _build_base(s, text, device)
 
-        build_once(path, build, f"the base model {path}")  # one process builds it; a damaged file is rebuilt
-        with np.load(path, allow_pickle=False) as saved:
-            arrays = {k: saved[k] for k in saved.files}
+        # one process builds it; a damaged file is rebuilt
+        arrays = (store or RunStore()).artifact("language_model_base", _base_key(s, text.fingerprint), build,
+                                                filename="base.npz", what="the base model")
         codec = lm.BPECodec.from_array(arrays["tokenizer"])
         ids = {split: arrays[f"ids.{split}"] for split in ("train", "valid", "test")}
         state = arrays_to_state(arrays, "state.")
@@ -423,37 +427,32 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
                            eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"],
                            decoding=s["decoding"], temperature=s["temperature"], top_p=s["top_p"])
-    reference = lm.Reference()
-    policy = DataPolicy("mix", fraction) if fraction > 0 else DataPolicy("replace")
+    policy = make_policy(data_policy_name(s), fraction)
     real = corpus.train_blocks
     size = len(real)
-    n_real = policy.n_real(size)
 
     def factory():
-        return lm.LanguageModel(corpus.backbone, real, corpus.valid_blocks, tuning, reference)
+        return lm.LanguageModel(corpus.backbone, real, corpus.valid_blocks, tuning)
 
     def real_sampler(n, rng):
         return real[np.sort(rng.choice(size, size=n, replace=False))]
 
     width = max(s["block_size"], s["n_new_tokens"])
 
-    def record(model, generation):
-        if generation == 0:
-            reference.set(model.module.state_dict())
+    def record(model, generation: Generation):
         test = model.block_losses(corpus.test_blocks)
-        data = model.train_data_
-        is_real = np.ones(size, bool) if generation == 0 else np.arange(size) >= size - n_real
-        example = model.continue_blocks(corpus.example_prompt[None], seed=generation)[0]
+        data, is_real = np.asarray(generation.data, dtype=np.int32), generation.real_rows  # real rows: the loop's
+        example = model.continue_blocks(corpus.example_prompt[None], seed=generation.index)[0]
         return {
             "test_perplexity": perplexity(test),
             "test_block_perplexity": np.exp(test).astype(np.float32),
             "valid_perplexity": float(np.exp(model.log_.best_valid_loss)),
             "best_epoch": model.log_.best_epoch,
             "train_perplexity": float(np.exp(model.log_.train_losses[model.log_.best_epoch])),
-            "data_perplexity": np.exp(model.reference_losses(data)).astype(np.float32),
+            "data_perplexity": np.exp(generation.reference.block_losses(data)).astype(np.float32),
             "data_is_real": is_real,
             "data_tokens": _padded(data, width),
-            "data_distinct_4grams": distinct_ngram_fraction(data[~is_real] if generation else data, 4),
+            "data_distinct_4grams": distinct_ngram_fraction(data[~is_real] if generation.index else data, 4),
             "example_tokens": example,
             "example_text": np.asarray(corpus.codec.decode(example)),
         }
@@ -504,15 +503,13 @@ def judge_generations(result: dict, codec, n_blocks: int = JUDGE_BLOCKS, store: 
         texts.append([codec.decode(blocks[i]) for i in lm_spaced(len(blocks), n_blocks)])
     sha = smollm2.gguf_sha256()
     key = hashlib.sha256(json.dumps({"gguf": sha, "texts": texts}).encode()).hexdigest()[:20]
-    path = (store or RunStore()).root / "language_model_judge" / f"{key}.npz"
-    def build():
+    def build() -> dict:
         with torch_threads(threads):
             flat = smollm2.text_perplexities([t for row in texts for t in row])
-        save_npz(path, {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)})
+        return {"perplexity": flat.reshape(len(texts), -1), "gguf_sha256": np.asarray(sha)}
 
-    build_once(path, build, f"the SmolLM2 judge {path}")
-    with np.load(path, allow_pickle=False) as saved:
-        return {"perplexity": saved["perplexity"], "gguf_sha256": str(saved["gguf_sha256"])}
+    saved = (store or RunStore()).artifact("language_model_judge", key, build, what="the SmolLM2 judge's scores")
+    return {"perplexity": saved["perplexity"], "gguf_sha256": str(saved["gguf_sha256"])}
 
 
 def lm_spaced(total: int, n: int) -> np.ndarray:
@@ -571,7 +568,6 @@ def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = 
     """
     from . import resolve_settings, run_sweep
     from ..environment import usable_cores
-    from ..profiles import Sweep
 
     jobs = jobs or usable_cores()
     single = resolve_settings("language_model", profile, setting=1)
@@ -586,7 +582,5 @@ def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = 
     return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation}}
 
 
-register(Experiment("language_model", run_language_model, DEFAULTS, validate,
-                    "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)",
-                    version=1, paper=PAPER, machine_settings=MACHINE_SETTINGS, resolve=resolve,
-                    data_identity=data_identity))
+register_spec("language_model", run_language_model, LanguageModelSpec,
+              "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)", version=1)

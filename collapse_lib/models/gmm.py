@@ -58,15 +58,19 @@ is recorded the same way.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import math
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 
+from ..spec import POSITIVE, POSITIVE_INT, OrNone
+from .base import ModelParams
 from ..environment import usable_cores
-from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_fitted, check_int,
-                          check_positive_float, check_positive_int, check_probabilities)
+from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_fitted, check_positive_int,
+                          check_probabilities)
 
 LOG_2PI = float(np.log(2 * np.pi))
 #: scikit-learn adds this to every component's total responsibility (avoids division by zero).
@@ -672,7 +676,7 @@ def check_mixture_data(data, n_components: int) -> np.ndarray:
     return x
 
 
-class GaussianMixtureModel:
+class GaussianMixtureModel(ModelParams):
     """``n_chains`` independent Gaussian mixtures with full covariances, fitted by EM.
 
     Parameters
@@ -707,13 +711,19 @@ class GaussianMixtureModel:
 
     sample_axis = 1
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": POSITIVE_INT,
+        "tol": POSITIVE,          # EM stops when the mean log-likelihood (nats per point) changes by less
+        "max_iter": POSITIVE_INT,
+        "reg_covar": POSITIVE,    # added to every covariance's diagonal (squared data units)
+        "n_threads": OrNone(POSITIVE_INT, "all cores"),
+    }
+
     def __init__(self, n_components: int = 2, tol: float = 1e-5, max_iter: int = 2000, reg_covar: float = 1e-6,
                  n_threads: int | None = None):
-        self.n_components = check_int("n_components", n_components, minimum=1)
-        self.tol = check_positive_float("tol", tol)
-        self.max_iter = check_positive_int("max_iter", max_iter)
-        self.reg_covar = check_positive_float("reg_covar", reg_covar)
-        self.n_threads = None if n_threads is None else check_positive_int("n_threads", n_threads)
+        self.n_components, self.tol, self.max_iter, self.reg_covar = n_components, tol, max_iter, reg_covar
+        self.n_threads = n_threads
+        self._validate_params()
 
     @classmethod
     def from_params(cls, weights, means, covariances, n_chains: int | None = None, **options) -> "GaussianMixtureModel":
@@ -732,7 +742,7 @@ class GaussianMixtureModel:
             n_chains = check_positive_int("n_chains", n_chains)
             w, m, c = (np.broadcast_to(a, (n_chains,) + a.shape).copy() for a in (w, m, c))
         model = cls(n_components=w.shape[-1], **options)
-        return model.set_params({"weights": w, "means": m, "covariances": c})
+        return model.set_state({"weights": w, "means": m, "covariances": c})
 
     # --- fitting --------------------------------------------------------------------------------
 
@@ -764,7 +774,7 @@ class GaussianMixtureModel:
         """
         x = check_mixture_data(data, self.n_components)
         result = self._run_blocks(x, self._uniforms(x.shape[0], rng))
-        self.set_params(result)
+        self.set_state(result)
         self.n_iter_, self.converged_ = result["n_iter"], result["converged"]
         self.lower_bound_, self.regularised_ = result["lower_bound"], result["regularised"]
         return self
@@ -833,11 +843,11 @@ class GaussianMixtureModel:
         check_fitted(self, "weights_", "n_chains")
         return int(self.weights_.shape[0])
 
-    def get_params(self) -> dict:
-        check_fitted(self, "weights_", "get_params")
+    def get_state(self) -> dict:
+        check_fitted(self, "weights_", "get_state")
         return {"weights": self.weights_, "means": self.means_, "covariances": self.covariances_}
 
-    def set_params(self, params: dict) -> "GaussianMixtureModel":
+    def set_state(self, params: dict) -> "GaussianMixtureModel":
         """Set ``weights`` (B, K), ``means`` (B, K, d), ``covariances`` (B, K, d, d): shapes that agree,
         finite values and weights summing to 1 are checked here (O(B K d^2)); covariances must be
         positive definite to sample (checked there, by the Cholesky factorisation sampling needs)."""

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import ModelParams
 from ..validation import (InputArrayError, SettingError, check_fitted, check_positive_int)
 from .torch_utils import arrays_to_state, state_to_arrays
 
@@ -483,39 +484,24 @@ class FineTuning:
     top_p: float = 1.0               # decoding "sample": nucleus mass (1 = pure sampling)
 
 
-class Reference:
-    """The generation-0 model, shared by every generation's model of one run (for the histograms)."""
-
-    def __init__(self):
-        self.state, self._module = None, None
-
-    def set(self, state: dict):
-        self.state, self._module = {k: v.detach().clone() for k, v in state.items()}, None
-
-    def module(self, backbone):
-        if self._module is None:
-            self._module = backbone.new_module(self.state)
-        return self._module
-
-
-class LanguageModel:
+class LanguageModel(ModelParams):
     """One generation's language model, as the loop of :func:`collapse_lib.run_generations` needs it.
 
     ``fit(blocks)`` fine-tunes a FRESH copy of the base on ``blocks`` (an int array ``(n, T)``),
     keeping the epoch best on the real ``valid_blocks``. ``sample(n, rng)`` picks ``n`` of the
     real ``prompts`` (all of them, in order, when ``n`` equals their number; else ``n`` drawn
     without replacement) and returns their beam-search continuations, ``(n, n_new_tokens)``: only
-    the new tokens, never the prompt. ``get_params``/``set_params`` carry the fine-tuned weights
-    (and the run's generation-0 weights, see :class:`Reference`) as NumPy arrays, for resuming.
+    the new tokens, never the prompt. ``get_state``/``set_state`` carry the fine-tuned weights as NumPy
+    arrays, for resuming (the run's generation-0 model is the loop's reference,
+    :class:`collapse_lib.loop.Generation`).
     """
 
     sample_axis = 0
 
-    def __init__(self, backbone, prompts, valid_blocks, tuning: FineTuning, reference: Reference | None = None):
+    def __init__(self, backbone, prompts, valid_blocks, tuning: FineTuning):
         self.backbone, self.tuning = backbone, tuning
         self.prompts = np.asarray(prompts, dtype=np.int32)
         self.valid_blocks = np.asarray(valid_blocks, dtype=np.int32)
-        self.reference = reference if reference is not None else Reference()
         self.module = None
 
     def _check_blocks(self, name: str, blocks) -> np.ndarray:
@@ -545,7 +531,6 @@ class LanguageModel:
                                  seed=seed, logits_fn=self.backbone.logits, device=self.backbone.device,
                                  eval_batch_size=t.eval_batch_size,
                                  keep="best" if t.checkpoint == "valid" else "last")
-        self.train_data_ = np.asarray(data, dtype=np.int32)
         return self
 
     def continue_blocks(self, prompts, seed: int = 0) -> np.ndarray:
@@ -582,21 +567,11 @@ class LanguageModel:
         return block_losses(module if module is not None else self.module, blocks, self.backbone.logits,
                             self.tuning.eval_batch_size, self.backbone.device)
 
-    def reference_losses(self, blocks) -> np.ndarray:
-        """Block losses under the run's generation-0 model."""
-        return self.block_losses(blocks, self.reference.module(self.backbone))
+    def get_state(self) -> dict:
+        check_fitted(self, "module", "get_state")
+        return state_to_arrays(self.module, "model.")
 
-    def get_params(self) -> dict:
-        check_fitted(self, "module", "get_params")
-        params = state_to_arrays(self.module, "model.")
-        if self.reference.state is not None:
-            params.update({"reference." + k: v.cpu().numpy() for k, v in self.reference.state.items()})
-        return params
-
-    def set_params(self, params: dict) -> "LanguageModel":
+    def set_state(self, params: dict) -> "LanguageModel":
         self.module = self.backbone.new_module(arrays_to_state(params, "model."))
-        reference = arrays_to_state(params, "reference.")
-        if reference:
-            self.reference.set(reference)
         return self
 

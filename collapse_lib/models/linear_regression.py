@@ -27,6 +27,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .base import ModelParams
 from ..sufficient_stats import DesignLabels, RegressionStats
 from ..validation import (InputArrayError, SettingError, as_array, check_choice, check_fitted, check_positive_float,
                           check_positive_int)
@@ -81,7 +82,7 @@ class FixedDesign:
         return int(self.gram.shape[-1])
 
 
-class LinearRegressionModel:
+class LinearRegressionModel(ModelParams):
     r"""``n_chains`` least-squares fits, each on its own fixed design, with ``fit`` and ``sample``.
 
     Parameters
@@ -154,7 +155,7 @@ class LinearRegressionModel:
         except ValueError:
             raise InputArrayError(f"weights must have shape (d,) or (n_chains, d) = ({design.dim},) or "
                                   f"({design.n_chains}, {design.dim}) for this design, got {weights.shape}.") from None
-        return cls(design, noise_sd, method).set_params({"weights": weights})
+        return cls(design, noise_sd, method).set_state({"weights": weights})
 
     def sample(self, n: int, rng: np.random.Generator):
         r"""Relabel the design ``n / T`` times with :math:`X\hat w + \sigma\varepsilon` (``n`` a multiple of ``T``)."""
@@ -174,11 +175,11 @@ class LinearRegressionModel:
         moment = copies * np.einsum("cij,cj->ci", design.gram, self.weights_) + self.noise_sd * np.sqrt(copies) * noise
         return RegressionStats(n, copies * design.gram, moment)
 
-    def get_params(self) -> dict:
-        check_fitted(self, "weights_", "get_params")
+    def get_state(self) -> dict:
+        check_fitted(self, "weights_", "get_state")
         return {"weights": self.weights_}
 
-    def set_params(self, params: dict) -> "LinearRegressionModel":
+    def set_state(self, params: dict) -> "LinearRegressionModel":
         """Set ``{"weights": (n_chains, d)}`` (finite, the design's chains and dimension)."""
         weights = as_array("weights", params["weights"], ndim=2, shape_hint="(n_chains, d)")
         if weights.shape != (self.design.n_chains, self.design.dim):

@@ -18,11 +18,15 @@ Two ways to sample, with the same distribution:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
+from ..spec import Options
+from .base import ModelParams
 from ..sufficient_stats import MultivariateGaussianStats, PointSamples
-from ..validation import (InputArrayError, SettingError, as_array, check_choice, check_covariance, check_eigenvalues,
-                          check_finite, check_fitted, check_int, check_positive_int, check_square, check_symmetric)
+from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_eigenvalues, check_finite,
+                          check_fitted, check_int, check_positive_int, check_square, check_symmetric)
 
 METHODS = ("sufficient", "samples")
 
@@ -67,7 +71,7 @@ def standard_wishart(dof: int, dim: int, n_chains: int, rng: np.random.Generator
     return lower @ np.swapaxes(lower, 1, 2)
 
 
-class MultivariateGaussianModel:
+class MultivariateGaussianModel(ModelParams):
     """``n_chains`` independent d-dimensional Gaussians with ``fit(data)`` and ``sample(n, rng)``.
 
     Parameters
@@ -89,9 +93,11 @@ class MultivariateGaussianModel:
 
     sample_axis = 1
 
+    _parameter_constraints: ClassVar[dict] = {"ddof": Options((0, 1)), "method": Options(METHODS)}
+
     def __init__(self, ddof: int = 1, method: str = "sufficient"):
-        self.ddof = check_int("ddof", ddof, minimum=0, maximum=1)
-        self.method = check_choice("method", method, METHODS)
+        self.ddof, self.method = ddof, method
+        self._validate_params()
 
     @classmethod
     def from_params(cls, mean, cov, n_chains: int = 1, ddof: int = 1,
@@ -101,7 +107,7 @@ class MultivariateGaussianModel:
         mean = as_array("mean", mean, ndim=1, shape_hint="(d,)")
         cov = as_array("cov", cov, ndim=2, shape_hint="(d, d)")
         check_covariance("cov", cov, mean.size)
-        return cls(ddof, method).set_params({"mean": np.tile(mean, (n_chains, 1)),
+        return cls(ddof, method).set_state({"mean": np.tile(mean, (n_chains, 1)),
                                              "cov": np.tile(cov, (n_chains, 1, 1))})
 
     def fit(self, data, rng=None) -> "MultivariateGaussianModel":
@@ -151,11 +157,11 @@ class MultivariateGaussianModel:
         check_fitted(self, "mean_", "n_chains")
         return int(self.mean_.shape[0])
 
-    def get_params(self) -> dict:
-        check_fitted(self, "mean_", "get_params")
+    def get_state(self) -> dict:
+        check_fitted(self, "mean_", "get_state")
         return {"mean": self.mean_, "cov": self.cov_}
 
-    def set_params(self, params: dict) -> "MultivariateGaussianModel":
+    def set_state(self, params: dict) -> "MultivariateGaussianModel":
         """Set ``{"mean": (n_chains, d), "cov": (n_chains, d, d)}``: finite and symmetric (positive
         semi-definiteness is checked when sampling)."""
         mean = as_array("mean", params["mean"], ndim=2, shape_hint="(n_chains, d)")

@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import ModelParams
 from ..validation import (InputArrayError, SettingError, check_choice, check_fitted, check_nonnegative_float,
                           check_positive_float, check_positive_int)
 from .torch_utils import (arrays_to_state, deterministic, resolve_device, state_to_arrays, torch_seed,
@@ -299,8 +300,8 @@ def _epoch_batches(data, batch_size: int, generator: torch.Generator, stream, re
 
 # --- the model --------------------------------------------------------------------------------
 
-class VAE:
-    """A VAE with ``fit(data, rng)``, ``sample(n, rng)``, ``get_params()`` and ``set_params()``.
+class VAE(ModelParams):
+    """A VAE with ``fit(data, rng)``, ``sample(n, rng)``, ``get_state()`` and ``set_state()``.
 
     Parameters
     ----------
@@ -508,15 +509,15 @@ class VAE:
 
     # -- parameters ------------------------------------------------------------------------------
 
-    def get_params(self) -> dict:
+    def get_state(self) -> dict:
         """Encoder and decoder weights as NumPy arrays (keys ``encoder.*``, ``decoder.*``) and the loss history."""
-        self._check_fitted("get_params")
+        self._check_fitted("get_state")
         params = {**state_to_arrays(self.encoder, "encoder."), **state_to_arrays(self.decoder, "decoder.")}
         params["loss_history"] = np.asarray(getattr(self, "loss_history_", np.zeros(0)))
         return params
 
-    def set_params(self, params: dict) -> "VAE":
-        """Load weights saved by :meth:`get_params` into a model of this configuration."""
+    def set_state(self, params: dict) -> "VAE":
+        """Load weights saved by :meth:`get_state` into a model of this configuration."""
         self._build()
         try:
             self.encoder.load_state_dict(arrays_to_state(params, "encoder."))
