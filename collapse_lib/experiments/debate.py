@@ -173,7 +173,7 @@ class TailsSpec(ExperimentSpec):
         return s
 
 
-def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
+def run_tail_cut(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """Draw ``T`` training samples from the tail-cut mixture; the test error is the Zipf mass of unseen facts."""
     s = settings
     p = zipf_probabilities(s["n_facts"], s["exponent"])
@@ -188,7 +188,7 @@ def run_tails(settings: dict, seed: int, run=None, progress: bool = False) -> di
             "sd_test_error": np.asarray(sds), "lost_mass": np.asarray(p[s["cutoff"]:].sum() if s["cutoff"] else 0.0)}
 
 
-register_spec("debate_tails", run_tails, TailsSpec,
+register_spec("debate_tails", run_tail_cut, TailsSpec,
               "a tale of tails: memorised Zipf facts, a generator that lost the tail, clean data mixed back",
               version=1)
 
