@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .models.gmm import GaussianMixtureModel
-from .seeding import generation_rng
+from .seeding import fixed_rng, generation_rng
 
 def gmm_truth(settings: dict) -> dict:
     r"""The distribution of the ``gmm`` experiments' real data, as mixture parameters.
@@ -69,11 +69,11 @@ def true_covariance(dim: int, spectrum: float) -> np.ndarray:
 
     Eigenvalues :math:`\lambda` geometrically spaced from 1 down to ``1/spectrum`` (squared data
     units) and a fixed rotation :math:`R` (the Q factor of a standard normal matrix drawn with
-    ``numpy.random.default_rng(2024)``), so the axes are not the coordinate axes. The true mean is 0.
+    the fixed seed ``FIXED_SEEDS["prevention_rotation"]`` of :mod:`collapse_lib.seeding`), so the axes are not the coordinate axes. The true mean is 0.
     Returns ``(dim, dim)``.
     """
     values = np.geomspace(1.0, 1.0 / spectrum, dim)
-    rotation, _ = np.linalg.qr(np.random.default_rng(2024).standard_normal((dim, dim)))
+    rotation, _ = np.linalg.qr(fixed_rng("prevention_rotation").standard_normal((dim, dim)))
     return (rotation * values) @ rotation.T
 
 
