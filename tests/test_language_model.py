@@ -371,3 +371,14 @@ def test_the_language_model_has_a_data_policy_setting():
     assert key(setting=2) == key(setting=2, policy="mix")
     with pytest.raises(cl.SettingError, match="only applies to policy 'mix'"):
         key(setting=2, policy="accumulate")
+
+
+def test_the_judge_reads_text_without_the_article_separator():
+    """WikiText's article separator </s> is a special token of the book's tokenizer; decoded for SmolLM2 (the
+    judge) it would be scored as literal text, so the judge's decode drops it."""
+    from collapse_lib.models.language_model import train_tokenizer
+
+    codec = train_tokenizer("the city lies on the river </s> a new article starts here " * 40, 300)
+    ids = codec.encode("the river </s> a new article")
+    assert "</s>" in codec.decode(ids) and "</s>" not in codec.decode(ids, skip_special_tokens=True)
+    assert codec.decode(ids, skip_special_tokens=True).split() == "the river a new article".split()

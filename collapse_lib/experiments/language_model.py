@@ -487,7 +487,8 @@ def judge_generations(result: dict, codec, n_blocks: int = JUDGE_BLOCKS, store: 
     (:mod:`collapse_lib.models.smollm2`), a strong model that never trained on any of it.
 
     ``n_blocks`` blocks spread evenly over dataset ``D_g`` (generated continuations only after
-    generation 0) are decoded to text and scored with SmolLM2's own tokenizer. Returns
+    generation 0) are decoded to text, without the article separator ``</s>`` (a special token of the
+    book's tokenizer, literal text to SmolLM2's), and scored with SmolLM2's own tokenizer. Returns
     ``{"perplexity": (generations, n_blocks), "gguf_sha256": str}``, or ``None`` when SmolLM2 is not
     installed. Cached in the run store under ``language_model_judge/<key>.npz``; the key hashes the
     scored text itself and the GGUF file's sha256, so any change of either is a new entry.
@@ -500,7 +501,8 @@ def judge_generations(result: dict, codec, n_blocks: int = JUDGE_BLOCKS, store: 
     texts = []
     for g in range(len(result["data_perplexity"])):
         blocks = generated_blocks(result, g)
-        texts.append([codec.decode(blocks[i]) for i in lm_spaced(len(blocks), n_blocks)])
+        # the separator </s> between WikiText articles is a token, not text: the judge reads the text only
+        texts.append([codec.decode(blocks[i], skip_special_tokens=True) for i in lm_spaced(len(blocks), n_blocks)])
     sha = smollm2.gguf_sha256()
     key = hashlib.sha256(json.dumps({"gguf": sha, "texts": texts}).encode()).hexdigest()[:20]
     def build() -> dict:

@@ -61,8 +61,9 @@ class BPECodec:
         """Token ids of a piece of a line (nothing added)."""
         return np.asarray(self.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int32)
 
-    def decode(self, ids) -> str:
-        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        """The text of token ids; ``skip_special_tokens`` drops the document separator ``</s>``."""
+        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
     def to_array(self) -> np.ndarray:
         """The tokenizer as bytes (uint8), to store next to the weights."""

@@ -162,8 +162,9 @@ class HFCodec:
         """A piece of a line, without the ``</s>`` that starts every line."""
         return np.asarray(self.tokenizer(text, add_special_tokens=False)["input_ids"], dtype=np.int32)
 
-    def decode(self, ids) -> str:
-        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        """The text of token ids; ``skip_special_tokens`` drops the document separator ``</s>``."""
+        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
 
 def load_pretrained(name: str, device="cpu"):
