@@ -21,7 +21,7 @@ decoding ablation (:data:`DECODINGS`, :func:`decoding_runs`, :func:`decoding_com
 """
 
 from . import distributions, metrics, theory
-from .experiments import EXPERIMENTS, resolve_settings, run_experiment, run_sweep, settings_table
+from .experiments import EXPERIMENTS, resolve_settings, run_experiment, run_sweep, settings_table, stored_results
 from .experiments.debate import collapse_profile
 from .experiments.language_model import (DECODINGS, decoding_command, decoding_runs, generated_blocks,
                                          judge_generations, language_model_chapter_runs)
@@ -42,5 +42,5 @@ __all__ = [
     "GaussianModel", "GaussianStats", "RunStore", "SettingError", "Sweep", "collapse_profile", "decoding_command",
     "decoding_runs", "distributions", "generated_blocks", "generation_rng", "judge_generations",
     "language_model_chapter_runs", "make_policy", "metrics", "profile_from_env", "resolve_settings", "run_experiment",
-    "run_generations", "run_sweep", "sample_size_schedule", "settings_table", "theory",
+    "run_generations", "run_sweep", "sample_size_schedule", "settings_table", "stored_results", "theory",
 ]

