@@ -125,7 +125,7 @@ def settings_help(experiment: str) -> str:
         lines.append(f"  {name} = {default}" + (f"  ({allowed})" if allowed else ""))
         if meaning:
             lines.append(f"      {meaning}")
-        at = [f"{p}: {_shown(v[name])}" for p, v in profiles.items() if name in v]
+        at = [f"{p}: {_as_typed(v[name])}" for p, v in profiles.items() if name in v]
         if at:
             lines.append("      profiles: " + "; ".join(at))
     lines.append("")
@@ -133,7 +133,8 @@ def settings_help(experiment: str) -> str:
     return "\n".join(lines)
 
 
-def _shown(value) -> str:
+def _as_typed(value) -> str:
+    """A value as it is typed after --set (a list as a,b,c)."""
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
@@ -154,7 +155,7 @@ def command_lines(experiment: str, profile: str, seeds: SeedRanges, overrides: d
         pins = []
         for key in sorted(pinned):  # a single value as the user typed it; a swept one as this run's value
             typed = key in given and not isinstance(overrides[key], Sweep)
-            pins += ["--set", f"{key}={given[key] if typed else _shown(pinned[key])}"]
+            pins += ["--set", f"{key}={given[key] if typed else _as_typed(pinned[key])}"]
         for seed in seeds:
             yield shlex.join(prefix + ["--seed", str(seed)] + pins + suffix)
 

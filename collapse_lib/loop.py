@@ -34,8 +34,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from .policies import (DataPolicy, Pool, TrainingSet, dataset_from_arrays, dataset_size, dataset_to_arrays, make_policy,
-                       merge_datasets)
+from .policies import (DataPolicy, Pool, TrainingSet, dataset_from_arrays, dataset_size, dataset_to_arrays, make_policy)
 from .sample_sizes import as_sample_sizes
 from .seeding import generation_rng
 from .validation import SettingError, check_generations, check_seed
@@ -173,7 +172,7 @@ def run_generations(
     elif real_fraction:
         raise SettingError(f"real_fraction={real_fraction} is given twice: the policy {policy!r} carries its own; "
                            "drop real_fraction.")
-    if policy.n_real(10**9) > 0 and real_sampler is None:
+    if policy.needs_real and policy.n_real(int(max(sizes))) > 0 and real_sampler is None:
         raise SettingError(f"policy {policy.name!r} draws fresh real data: pass real_sampler, a function "
                            "(n, rng) -> fresh real data.")
     required = ("fit", "sample") + (("get_state",) if record is None or run is not None else ())
@@ -192,8 +191,7 @@ def run_generations(
         reference = model if start == 1 else model_factory().set_state(saved[0]["params"])
         pool.n_real = dataset_size(real_data, axis(model))
         if policy.keeps_pool:
-            for g in saved[1:]:
-                pool.data = merge_datasets(pool.data, dataset_from_arrays(g["added"]), axis(model))
+            policy.restore(pool, [dataset_from_arrays(g["added"]) for g in saved[1:]], axis(model))
 
     for generation in tqdm(range(start, n_generations + 1), initial=start, total=n_generations + 1,
                            desc=description, disable=not progress, mininterval=1.0):

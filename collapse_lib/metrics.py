@@ -130,6 +130,13 @@ def heterozygosity(probabilities):
     return 1.0 - np.sum(p**2, axis=-1)
 
 
+def entropy(probabilities) -> np.ndarray:
+    r"""Shannon entropy :math:`-\sum_k p_k\log p_k` (nats) of probabilities along the last axis: ``(..., K)`` -> ``(...)``."""
+    p = as_array("probabilities", probabilities, min_ndim=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
+
+
 def class_entropy(counts) -> np.ndarray:
     """Shannon entropy (nats) of class counts along the last axis; log(10) = 2.303 for 10 equal classes.
 

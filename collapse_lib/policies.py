@@ -27,6 +27,7 @@ sufficient-statistics classes in :mod:`collapse_lib.sufficient_stats`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,19 +37,6 @@ from . import sufficient_stats
 from .spec import Options
 from .validation import SettingError, check_choice, check_fraction
 
-POLICIES = ("replace", "accumulate", "accumulate-subsample", "mix", "fixed-real")  # see POLICY_CLASSES
-
-#: The constraint of an experiment spec's ``policy`` setting (:mod:`collapse_lib.spec`).
-POLICY = Options(POLICIES)
-
-
-def check_policy(policy: str, real_fraction: float) -> None:
-    """A spec's ``policy`` and ``real_fraction`` together: a real fraction above 0 needs policy ``mix``."""
-    check_choice("policy", policy, POLICIES)
-    fraction = check_fraction("real_fraction", real_fraction)
-    if policy != "mix" and fraction != 0.0:
-        raise SettingError(f"real_fraction={fraction} only applies to policy 'mix'; "
-                           f"set policy='mix' or real_fraction=0 (policy is {policy!r}).")
 
 
 @dataclass(frozen=True)
@@ -79,10 +67,17 @@ class DataPolicy:
     name: ClassVar[str]
     #: Whether the policy needs every earlier dataset (the growing pool, saved generation by generation).
     keeps_pool: ClassVar[bool] = False
+    #: Whether the policy draws fresh real data (the loop then needs a ``real_sampler``).
+    needs_real: ClassVar[bool] = False
 
     def n_real(self, sample_size: int) -> int:
         """Fresh real samples in a dataset of ``sample_size`` samples."""
         return 0
+
+    def restore(self, pool: "Pool", added: list, sample_axis: int = 0) -> None:
+        """Rebuild the pool of a resumed run from the samples each finished generation added (in order)."""
+        for samples in added:
+            pool.data = merge_datasets(pool.data, samples, sample_axis)
 
     def build(self, generated, fresh_real, pool: "Pool", sample_size: int, rng: np.random.Generator,
               sample_axis: int = 0) -> TrainingSet:
@@ -131,6 +126,7 @@ class Mix(DataPolicy):
 
     real_fraction: float = 0.0
     name: ClassVar[str] = "mix"
+    needs_real: ClassVar[bool] = True
 
     def __post_init__(self):
         check_fraction("real_fraction", self.real_fraction)
@@ -189,14 +185,36 @@ class AccumulateSubsample(DataPolicy):
         return TrainingSet(data, real, added=generated)
 
 
-#: Each policy's class, by the name a spec's ``policy`` setting uses.
+#: Each policy's class, by the name a spec's ``policy`` setting uses; a new policy is one class added here.
 POLICY_CLASSES: dict[str, type] = {cls.name: cls for cls in (Replace, Accumulate, AccumulateSubsample, Mix, FixedReal)}
+
+#: The policies' names.
+POLICIES = tuple(POLICY_CLASSES)
+
+#: The constraint of an experiment spec's ``policy`` setting (:mod:`collapse_lib.spec`).
+POLICY = Options(POLICIES)
+
+
+def _takes_fraction(name: str) -> bool:
+    return any(f.name == "real_fraction" for f in dataclasses.fields(POLICY_CLASSES[name]))
+
+
+def check_policy(policy: str, real_fraction: float) -> None:
+    """A spec's ``policy`` and ``real_fraction`` together: a real fraction above 0 needs a policy that draws
+    fresh real data (``mix``)."""
+    check_choice("policy", policy, POLICIES)
+    fraction = check_fraction("real_fraction", real_fraction)
+    if not _takes_fraction(policy) and fraction != 0.0:
+        takes = ", ".join(repr(n) for n in POLICIES if _takes_fraction(n))
+        raise SettingError(f"real_fraction={fraction} only applies to policy {takes}; "
+                           f"set policy={takes} or real_fraction=0 (policy is {policy!r}).")
 
 
 def make_policy(name: str = "replace", real_fraction: float = 0.0) -> DataPolicy:
     """The policy a spec's ``policy`` and ``real_fraction`` settings name (see :func:`check_policy`)."""
     check_policy(name, real_fraction)
-    return Mix(float(real_fraction)) if name == "mix" else POLICY_CLASSES[name]()
+    cls = POLICY_CLASSES[name]
+    return cls(float(real_fraction)) if _takes_fraction(name) else cls()
 
 
 def dataset_size(data, sample_axis: int = 0) -> int:

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from . import theory
+from . import metrics, theory
 from .distributions import gmm_truth, zipf_probabilities
 from .experiments import resolve_settings, run_experiment
 from .experiments.prevention import gaussian_sample_sizes
@@ -99,7 +99,7 @@ def _gaussian(profile, seed, **settings):
     return run_experiment("gaussian", profile, seed, **settings)
 
 
-def _sizes(profile):
+def _gaussian_sample_sizes(profile):
     return list(resolve_settings("gaussian", profile)["sample_size"])
 
 
@@ -112,7 +112,7 @@ def _median_sigma_against_g6(result, ddof, n_chains):
 
 
 def check_variance_collapses(profile: str, seed: int) -> Verdict:
-    m = min(_sizes(profile))
+    m = min(_gaussian_sample_sizes(profile))
     chains = resolve_settings("gaussian", profile)["n_chains"]
     book, paper, agree, collapsed, material, n = [], [], True, True, True, None
     for ddof in (0, 1):
@@ -138,7 +138,7 @@ def check_variance_collapses(profile: str, seed: int) -> Verdict:
 
 
 def check_w2_grows(profile: str, seed: int) -> Verdict:
-    m = max(_sizes(profile))  # n <= M keeps the Monte Carlo mean trustworthy (heavy tails otherwise)
+    m = max(_gaussian_sample_sizes(profile))  # n <= M keeps the Monte Carlo mean trustworthy (heavy tails otherwise)
     chains = resolve_settings("gaussian", profile)["n_chains"]
     result = _gaussian(profile, seed, sample_size=m, ddof=1, policy="replace")
     n = int(result["generation"][-1])
@@ -157,7 +157,7 @@ def check_w2_grows(profile: str, seed: int) -> Verdict:
 
 
 def check_larger_m_slows(profile: str, seed: int) -> Verdict:
-    sizes = sorted(_sizes(profile))
+    sizes = sorted(_gaussian_sample_sizes(profile))
     chains = resolve_settings("gaussian", profile)["n_chains"]
     rows = [_median_sigma_against_g6(_gaussian(profile, seed, sample_size=m, ddof=0, policy="replace"), 0, chains)
             for m in sizes]
@@ -175,7 +175,7 @@ def check_larger_m_slows(profile: str, seed: int) -> Verdict:
 
 
 def check_accumulate_keeps_variance(profile: str, seed: int) -> Verdict:
-    m = min(_sizes(profile))
+    m = min(_gaussian_sample_sizes(profile))
     chains = resolve_settings("gaussian", profile)["n_chains"]
     result = _gaussian(profile, seed, sample_size=m, ddof=0, policy="accumulate")
     n = int(result["generation"][-1])
@@ -1139,12 +1139,12 @@ def check_temperature(profile: str, seed: int) -> Verdict:
     settings = resolve_settings("debate_temperature", profile)
     rows, agree, directions = [], True, True
     p = zipf_probabilities(settings["n_states"], settings["exponent"])
-    h0 = float(theory.entropy(p))
+    h0 = float(metrics.entropy(p))
     n = settings["n_generations"]
     early = min(3, n)
     for tau in (0.8, 1.25):
         _, r = _debate("debate_temperature", profile, seed, temperature=tau)
-        limit = float(theory.entropy(theory.tempered(p, tau, early)))
+        limit = float(metrics.entropy(theory.tempered(p, tau, early)))
         agree &= abs(float(r["mean_entropy"][early]) - limit) < 0.1
         last = float(r["mean_entropy"][-1])
         directions &= last < 0.05 * h0 if tau < 1 else last > h0 + 0.3

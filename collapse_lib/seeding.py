@@ -24,11 +24,13 @@ STREAMS = {
     "fit": (1,),               # the model's fit
     "real": (2,),              # fresh real data (policy "mix")
     "subsample": (3,),         # a draw from the pool (policy "accumulate-subsample")
-    "data": (4,),              # generation 0's real data
+    "data": (4,),              # generation 0's real data (experiments without generations: dataset i's draw)
     "train_subset": (4, 0),    # VAE: the seeded subset of the MNIST training images (generation 0)
     "measure_samples": (4, 1),  # VAE: the images a generation is measured on
     "measure_elbo": (4, 2),    # VAE: the test ELBO's latent draws
     "measure_grid": (4, 3),    # VAE: the sample grid shown in the chapter
+    "example": (4, 4),         # language model: the continuation of the Example-1 prompt (decoding "sample")
+    "figure_samples": (4, 5),  # points a chapter draws from a stored model, for a figure only
 }
 
 #: Seeds of what is built once and shared by every run and seed (part of each artifact's cache key).

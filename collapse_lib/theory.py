@@ -732,13 +732,6 @@ def tempered(probabilities, temperature: float, steps: int = 1):
     return out / out.sum(axis=-1, keepdims=True)
 
 
-def entropy(probabilities):
-    r"""Shannon entropy :math:`-\sum_k p_k\log p_k` (nats) along the last axis."""
-    p = as_array("probabilities", probabilities, min_ndim=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
-
-
 def truncated_variance_factor(truncation):
     r"""Variance of :math:`\mathcal N(0,1)` restricted to :math:`[-a, a]`: :math:`v(a) = 1 - 2a\varphi(a)/(2\Phi(a)-1)`.
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import collapse_lib as cl
-from collapse_lib import theory
+from collapse_lib import metrics, theory
 from collapse_lib.experiments import prevention
 from collapse_lib.validation import SettingError
 
@@ -90,13 +90,13 @@ def test_tail_cut_learning_curve_matches_its_closed_form(cutoff, clean):
 
 def test_tempered_sampling_collapses_or_spreads():
     p = cl.distributions.zipf_probabilities(50, 1.0)
-    h0 = theory.entropy(p)
-    assert theory.entropy(theory.tempered(p, 0.8, 30)) < 1e-6
-    assert theory.entropy(theory.tempered(p, 1.25, 30)) == pytest.approx(np.log(50), abs=1e-3)
-    assert theory.entropy(theory.tempered(p, 1.0, 30)) == pytest.approx(h0)
+    h0 = metrics.entropy(p)
+    assert metrics.entropy(theory.tempered(p, 0.8, 30)) < 1e-6
+    assert metrics.entropy(theory.tempered(p, 1.25, 30)) == pytest.approx(np.log(50), abs=1e-3)
+    assert metrics.entropy(theory.tempered(p, 1.0, 30)) == pytest.approx(h0)
     s, r = _run("debate_temperature", temperature=0.8, sample_size=20000, n_chains=50, n_generations=8)
     for g in (1, 4, 8):  # large M: the finite-sample run follows the infinite-sample map within 0.05 nats
-        assert r["mean_entropy"][g] == pytest.approx(theory.entropy(theory.tempered(p, 0.8, g)), abs=0.05)
+        assert r["mean_entropy"][g] == pytest.approx(metrics.entropy(theory.tempered(p, 0.8, g)), abs=0.05)
     s, r = _run("debate_temperature", temperature=1.25, n_generations=15)
     assert r["mean_entropy"][-1] > r["mean_entropy"][0] + 0.5
 

@@ -199,14 +199,14 @@ mystnb:
   figure:
     name: fig-x
 ---
-cl.theory.entropy(p).sum()
+cl.metrics.entropy(p).sum()
 ```
 
 ## Library names used in this chapter
 
 - `collapse_lib.metrics.tail_mass`: the mass of each tail
 - `collapse_lib.plotting.figure`: a figure
-- `collapse_lib.theory.entropy`: entropy in nats
+- `collapse_lib.metrics.entropy`: entropy in nats
 
 ## Exercises
 '''
@@ -214,12 +214,12 @@ cl.theory.entropy(p).sum()
 
 def test_the_check_passes_a_good_list_and_fails_a_bad_one():
     assert problems(CHAPTER) == []
-    unlisted = CHAPTER.replace("- `collapse_lib.theory.entropy`: entropy in nats\n", "")
-    assert problems(unlisted) == ["(c) the code calls collapse_lib.theory.entropy, which the list does not show"]
-    stale = CHAPTER.replace("cl.theory.entropy(p).sum()", "p.sum()")
-    assert problems(stale) == ["(c) the list shows collapse_lib.theory.entropy, which the code does not call"]
-    missing = CHAPTER.replace("theory.entropy`", "theory.no_such_name`")
-    assert "(b) the list shows collapse_lib.theory.no_such_name, which the library does not have" in problems(missing)
+    unlisted = CHAPTER.replace("- `collapse_lib.metrics.entropy`: entropy in nats\n", "")
+    assert problems(unlisted) == ["(c) the code calls collapse_lib.metrics.entropy, which the list does not show"]
+    stale = CHAPTER.replace("cl.metrics.entropy(p).sum()", "p.sum()")
+    assert problems(stale) == ["(c) the list shows collapse_lib.metrics.entropy, which the code does not call"]
+    missing = CHAPTER.replace("metrics.entropy`", "metrics.no_such_name`")
+    assert "(b) the list shows collapse_lib.metrics.no_such_name, which the library does not have" in problems(missing)
     internal = CHAPTER.replace("from collapse_lib import plotting",
                                "from collapse_lib import plotting\nfrom collapse_lib.experiments import gmm")
     assert problems(internal) == ["(a) imports the internals of collapse_lib.experiments: "

@@ -216,3 +216,26 @@ def test_models_keep_scikit_learn_s_meaning_of_get_params():
         model.set_params(sigma=2.0)
     with pytest.raises(cl.SettingError, match="ddof"):
         model.set_params(ddof=5)
+
+
+def test_a_new_policy_is_one_small_class_the_loop_does_not_know():
+    """A policy carries its own behaviour: a class the loop has never seen (here: half of D_0, drawn afresh each
+    generation, plus generated points) runs through run_generations, which reports its real rows."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from collapse_lib.policies import DataPolicy, TrainingSet, merge_datasets
+
+    @dataclass(frozen=True)
+    class HalfOfTheRealSet(DataPolicy):
+        name: ClassVar[str] = "half-of-the-real-set"
+
+        def build(self, generated, fresh_real, pool, sample_size, rng, sample_axis=0):
+            kept = pool.data[rng.choice(pool.n_real, pool.n_real // 2, replace=False)]
+            data = merge_datasets(kept, generated)
+            return TrainingSet(data, np.arange(len(data)) < len(kept))
+
+    seen = []
+    cl.run_generations(MarkerModel, np.zeros(10), 3, 10, HalfOfTheRealSet(), seed=0,
+                       record=lambda m, g: seen.append((int(np.sum(g.real_rows)), m.n_real_)) or {"x": np.zeros(1)})
+    assert seen == [(10, 10), (5, 5), (5, 5), (5, 5)]

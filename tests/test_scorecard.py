@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import collapse_lib.scorecard as scorecard
-from collapse_lib import theory
+from collapse_lib import metrics, theory
 from collapse_lib.distributions import gmm_truth, true_covariance, zipf_probabilities
 from collapse_lib.experiments import prevention
 from collapse_lib.metrics import mixture_total_variance, tail_mass, tail_sets
@@ -486,7 +486,7 @@ def _fake_debate(broken=False):
         if name == "debate_temperature":
             p = zipf_probabilities(s["n_states"], s["exponent"])
             g = np.arange(s["n_generations"] + 1)
-            h = np.array([theory.entropy(theory.tempered(p, 1.0 if broken else s["temperature"], k)) for k in g])
+            h = np.array([metrics.entropy(theory.tempered(p, 1.0 if broken else s["temperature"], k)) for k in g])
             return s, {"mean_entropy": h}
         if name == "debate_bias":
             m, t = theory.biased_sampling_moments(1.0, s["sample_size"], s["n_generations"],

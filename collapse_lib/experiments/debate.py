@@ -41,7 +41,8 @@ from ..seeding import generation_rng
 from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
                     Interval, ListOf, Options, setting)
 from ..sufficient_stats import CategoryCounts
-from ..theory import entropy, filter_reward, tail_cut_distribution
+from ..metrics import entropy
+from ..theory import filter_reward, tail_cut_distribution
 from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
 from . import register_spec
 from . import prevention

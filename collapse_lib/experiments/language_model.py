@@ -59,7 +59,7 @@ from ..loop import Generation, run_generations
 from ..metrics import distinct_ngram_fraction, perplexity
 from ..policies import POLICY, check_policy, make_policy
 from ..profiles import Sweep
-from ..seeding import fixed_seed
+from ..seeding import fixed_seed, generation_rng
 from ..spec import (FRACTION, preset, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
                     Interval, Options, OrNone, Text)
 from ..store import RunStore
@@ -454,7 +454,8 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     def record(model, generation: Generation):
         test = model.block_losses(corpus.test_blocks)
         data, is_real = np.asarray(generation.data, dtype=np.int32), generation.real_rows  # real rows: the loop's
-        example = model.continue_blocks(corpus.example_prompt[None], seed=generation.index)[0]
+        example_seed = int(generation_rng(seed, generation.index, "example").integers(2**62))
+        example = model.continue_blocks(corpus.example_prompt[None], seed=example_seed)[0]
         return {
             "test_perplexity": perplexity(test),
             "test_block_perplexity": np.exp(test).astype(np.float32),
@@ -618,6 +619,6 @@ LanguageModelPretrainedSpec = preset(
 
 
 register_spec("language_model", run_language_model, LanguageModelSpec,
-              "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)", version=1)
+              "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)", version=2)
 register_spec("language_model_pretrained", run_language_model, LanguageModelPretrainedSpec,
               "the language-model experiment with SmolLM2-135M-Instruct as the pretrained base (CPU, headless)")
