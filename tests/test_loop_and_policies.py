@@ -239,3 +239,30 @@ def test_a_new_policy_is_one_small_class_the_loop_does_not_know():
     cl.run_generations(MarkerModel, np.zeros(10), 3, 10, HalfOfTheRealSet(), seed=0,
                        record=lambda m, g: seen.append((int(np.sum(g.real_rows)), m.n_real_)) or {"x": np.zeros(1)})
     assert seen == [(10, 10), (5, 5), (5, 5), (5, 5)]
+
+
+def _variants():
+    from collapse_lib.models.altered_gaussian import SelfCorrectingGaussian, TruncatedSamplingGaussian
+    from collapse_lib.models.categorical import FilteredCategorical, TemperedCategorical
+    from collapse_lib.models.gmm import PointMixture
+    counts = np.array([[5, 3, 2], [1, 1, 8]])
+    line = np.random.default_rng(1).normal(size=(2, 20))
+    points = np.random.default_rng(2).normal(size=(2, 30, 2))
+    return [(TemperedCategorical(temperature=0.5), counts),
+            (FilteredCategorical([0.2, 0.5, 1.0], mode="verify"), counts),
+            (TruncatedSamplingGaussian(truncation=1.5, ddof=0), line),
+            (SelfCorrectingGaussian(correction=0.2, corrector_bias=0.5), line), (PointMixture(tol=1e-3), points)]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_the_experiments_model_variants_keep_the_conventions(index):
+    """The variants the debate and prevention experiments refit (collapse_lib.models): get_params builds an
+    unfitted copy, and get_state/set_state carry the fitted state to it (the same samples from the same seed)."""
+    model, data = _variants()[index]
+    clone = type(model)(**model.get_params())
+    np.testing.assert_equal(clone.get_params(), model.get_params())
+    model.fit(data, rng=np.random.default_rng(0))
+    clone.set_state(model.get_state())
+    drawn, again = (m.sample(7, np.random.default_rng(3)) for m in (model, clone))
+    arrays = lambda x: x.to_arrays() if hasattr(x, "to_arrays") else {"samples": x}  # noqa: E731
+    np.testing.assert_equal(arrays(drawn), arrays(again))

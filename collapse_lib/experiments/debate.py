@@ -29,21 +29,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy import special
 
 from ..distributions import zipf_probabilities
 from ..loop import run_generations
 from ..metrics import Quantile, chain_quantiles, unseen_mass
-from ..models.categorical import CategoricalModel
+from ..models.altered_gaussian import SelfCorrectingGaussian, TruncatedSamplingGaussian
+from ..models.categorical import CategoricalModel, FilteredCategorical, TemperedCategorical
 from ..policies import POLICY, check_policy, make_policy
 from ..profiles import Sweep
 from ..seeding import generation_rng
 from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
                     Interval, ListOf, Options, setting)
-from ..sufficient_stats import CategoryCounts
 from ..metrics import entropy
 from ..theory import filter_reward, tail_cut_distribution
-from ..validation import SettingError, check_choice, check_positive_float, check_positive_int
+from ..validation import SettingError
 from . import register_spec
 from . import prevention
 
@@ -198,18 +197,6 @@ register_spec("debate_tails", run_tail_cut, TailsSpec,
 # Temperature: a categorical distribution refitted to its tempered samples
 # ---------------------------------------------------------------------------------------------
 
-class TemperedCategorical(CategoricalModel):
-    """A :class:`~collapse_lib.models.categorical.CategoricalModel` that samples from :math:`p^{1/\\tau}/Z`."""
-
-    def __init__(self, temperature: float = 1.0):
-        self.temperature = check_positive_float("temperature", temperature)
-
-    def sample(self, n: int, rng: np.random.Generator) -> CategoryCounts:
-        from ..theory import tempered
-        n = check_positive_int("sample size", n)
-        return CategoryCounts(rng.multinomial(n, tempered(self.probabilities_, self.temperature)).astype(np.int64))
-
-
 @dataclass(frozen=True)
 class TemperatureSpec(ExperimentSpec):
     """A categorical distribution refitted, generation after generation, to its own samples drawn at a
@@ -259,35 +246,6 @@ register_spec("debate_temperature", run_temperature, TemperatureSpec,
 # ---------------------------------------------------------------------------------------------
 # Quality over diversity: a Gaussian that samples only near its mean
 # ---------------------------------------------------------------------------------------------
-
-class TruncatedSamplingGaussian:
-    """``n_chains`` 1-D Gaussians fitted by mean and variance (``ddof``) that sample only within
-    ``truncation`` fitted standard deviations of the mean (0: no truncation). Datasets are arrays
-    ``(n_chains, M)``; samples lie along axis 1."""
-
-    sample_axis = 1
-
-    def __init__(self, truncation: float = 0.0, ddof: int = 1):
-        self.truncation, self.ddof = truncation, ddof
-
-    def fit(self, data, rng=None):
-        data = np.asarray(data, dtype=float)
-        self.mean_, self.var_ = data.mean(axis=1), data.var(axis=1, ddof=self.ddof)
-        return self
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        a = self.truncation
-        low = special.ndtr(-a) if a > 0 else 0.0
-        u = rng.uniform(low, 1 - low, size=(self.mean_.size, n))
-        return self.mean_[:, None] + np.sqrt(self.var_)[:, None] * special.ndtri(u)
-
-    def get_state(self):
-        return {"mean": self.mean_, "var": self.var_}
-
-    def set_state(self, params):
-        self.mean_, self.var_ = np.asarray(params["mean"]), np.asarray(params["var"])
-        return self
-
 
 @dataclass(frozen=True)
 class BiasSpec(ExperimentSpec):
@@ -345,40 +303,6 @@ register_spec("debate_bias", run_bias, BiasSpec,
 # ---------------------------------------------------------------------------------------------
 # Self-correction (Gillman et al.): generated samples moved towards the truth before reuse
 # ---------------------------------------------------------------------------------------------
-
-class SelfCorrectingGaussian:
-    r"""``n_chains`` 1-D Gaussians fitted by mean and variance (``ddof``) whose samples are corrected before reuse.
-
-    A sample :math:`x` of the fitted :math:`\mathcal N(\hat\mu, \hat\sigma^2)` is moved a share λ
-    (``correction``) of the way along the optimal-transport map to the corrector's target
-    :math:`\mathcal N(\delta, 1)` (the truth is :math:`\mathcal N(0, 1)`; ``corrector_bias`` δ ≠ 0 is a
-    corrector with the wrong physics): :math:`x' = x + \lambda\,[\delta + (x-\hat\mu)/\hat\sigma - x]`.
-    Datasets are arrays ``(n_chains, M)``; samples lie along axis 1.
-    """
-
-    sample_axis = 1
-
-    def __init__(self, correction: float = 0.0, corrector_bias: float = 0.0, ddof: int = 1):
-        self.correction, self.corrector_bias, self.ddof = correction, corrector_bias, ddof
-
-    def fit(self, data, rng=None):
-        data = np.asarray(data, dtype=float)
-        self.mean_, self.var_ = data.mean(axis=1), data.var(axis=1, ddof=self.ddof)
-        return self
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        sd = np.sqrt(self.var_)[:, None]
-        x = self.mean_[:, None] + sd * rng.standard_normal((self.mean_.size, n))
-        target = self.corrector_bias + (x - self.mean_[:, None]) / np.where(sd > 0, sd, 1.0)
-        return x + self.correction * (target - x)
-
-    def get_state(self):
-        return {"mean": self.mean_, "var": self.var_}
-
-    def set_state(self, params):
-        self.mean_, self.var_ = np.asarray(params["mean"]), np.asarray(params["var"])
-        return self
-
 
 @dataclass(frozen=True)
 class CorrectionSpec(ExperimentSpec):
@@ -461,9 +385,8 @@ register_spec("debate_fixed_real", prevention.run_multivariate_gaussian, FixedRe
               version=2)
 
 
-__all__ = ["BiasSpec", "CorrectionSpec", "CurationSpec", "FilteredCategorical", "FixedRealSpec",
-           "SelfCorrectingGaussian", "StrongSpec", "TailsSpec", "TemperatureSpec", "TemperedCategorical",
-           "TruncatedSamplingGaussian", "WeightingSpec", "gaussian_gram"]
+__all__ = ["BiasSpec", "CorrectionSpec", "CurationSpec", "FixedRealSpec", "StrongSpec", "TailsSpec", "TemperatureSpec",
+           "WeightingSpec", "gaussian_gram"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,20 +498,6 @@ def collapse_profile(profile: str, seed: int = 0, jobs: int = 1, store=None) -> 
 # Verify and curate: a categorical model retrained on filtered samples
 # ---------------------------------------------------------------------------------------------
 
-class FilteredCategorical(CategoricalModel):
-    """A categorical model whose samples pass a filter before reuse: the better of two by a reward
-    (``curate``), or those a verifier accepts (``verify``); see :func:`collapse_lib.theory.curated`."""
-
-    def __init__(self, reward, mode: str = "curate"):
-        self.reward, self.mode = np.asarray(reward, dtype=float), check_choice("mode", mode, ("curate", "verify"))
-
-    def sample(self, n: int, rng: np.random.Generator) -> CategoryCounts:
-        from ..theory import curated
-        n = check_positive_int("sample size", n)
-        kept = np.array([curated(p, self.reward, self.mode, 1)[-1] for p in self.probabilities_])
-        return CategoryCounts(rng.multinomial(n, kept).astype(np.int64))
-
-
 @dataclass(frozen=True)
 class CurationSpec(ExperimentSpec):
     """Verify and curate: a categorical model retrained on filtered samples of itself, with or without its real
@@ -601,8 +510,8 @@ class CurationSpec(ExperimentSpec):
                              "one: its real mass is small)")
     reward_scale: float = setting(1.0, NONNEGATIVE, "how strongly the filter prefers it: the favourite's reward "
                                   "(curate), or -log of every other state's acceptance probability (verify)")
-    mode: str = setting("curate", Options(("curate", "verify")), "'curate': the better of two samples by a reward; "
-                        "'verify': a verifier accepts or rejects each sample",
+    mode: str = setting("curate", FilteredCategorical._parameter_constraints["mode"], "'curate': the better of "
+                        "two samples by a reward; 'verify': a verifier accepts or rejects each sample",
                         paper="curation by users picking the best of K (Ferbach et al.); verifier selection "
                               "(Feng et al.)")
     sample_size: int = setting(2000, POSITIVE_INT, "M, generated (filtered) samples per generation")

@@ -30,7 +30,7 @@ from ..loop import run_generations
 from ..metrics import (chain_quantiles, kl_estimate, log_det_ratio, mixture_total_variance, support_size,
                        survivors_by_count, tail_mass, tail_sets, w2_squared_to_gaussian)
 from ..models.categorical import CategoricalModel
-from ..models.gmm import GaussianMixtureModel
+from ..models.gmm import GaussianMixtureModel, PointMixture
 from ..models.linear_regression import FixedDesign, LinearRegressionModel
 from ..models.multivariate_gaussian import MultivariateGaussianModel
 from ..policies import POLICY, check_policy, make_policy
@@ -39,7 +39,6 @@ from ..sample_sizes import SCHEDULES, sample_size_schedule
 from ..seeding import generation_rng
 from ..spec import (FRACTION, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
                     Interval, ListOf, Options, preset, setting)
-from ..sufficient_stats import PointSamples
 from ..validation import SettingError
 from . import register_spec
 
@@ -349,46 +348,11 @@ register_spec("prevention_tails", run_tails, PreventionTailsSpec,
 # A two-component Gaussian mixture (the batched EM of collapse_lib.models.gmm)
 # ---------------------------------------------------------------------------------------------
 
-class PointMixture:
-    """A :class:`~collapse_lib.models.gmm.GaussianMixtureModel` whose samples are
-    :class:`~collapse_lib.sufficient_stats.PointSamples`, so that the *accumulate-subsample* policy
-    draws whole points (not coordinates independently). Every other call goes to the mixture."""
-
-    sample_axis = 1
-
-    def __init__(self, **options):
-        from ..models.gmm import GaussianMixtureModel
-
-        self.mixture = GaussianMixtureModel(n_components=2, **options)
-
-    def fit(self, data, rng=None) -> "PointMixture":
-        self.mixture.fit(data.points if isinstance(data, PointSamples) else data, rng=rng)
-        return self
-
-    def sample(self, n: int, rng: np.random.Generator) -> PointSamples:
-        return PointSamples(self.mixture.sample(n, rng))
-
-    def get_state(self) -> dict:
-        return self.mixture.get_state()
-
-    def set_state(self, params: dict) -> "PointMixture":
-        self.mixture.set_state(params)
-        return self
-
-    @classmethod
-    def from_params(cls, weights, means, covariances, n_chains: int | None = None, **options) -> "PointMixture":
-        """A mixture with known parameters, as :meth:`GaussianMixtureModel.from_params
-        <collapse_lib.models.gmm.GaussianMixtureModel.from_params>` (e.g. the truth
-        :func:`collapse_lib.distributions.point_mixture_truth`), repeated over ``n_chains``."""
-        model = cls(**options)
-        model.mixture = type(model.mixture).from_params(weights, means, covariances, n_chains, **options)
-        return model
-
-
 @dataclass(frozen=True)
 class PreventionGmmSpec(ExperimentSpec):
-    """A two-component Gaussian mixture in the plane refitted by EM (:class:`PointMixture`) under one data policy.
-    The truth is :func:`~collapse_lib.distributions.point_mixture_truth`: components N((+-separation/2, 0), I)."""
+    """A two-component Gaussian mixture in the plane refitted by EM (:class:`~collapse_lib.models.gmm.PointMixture`)
+    under one data policy. The truth is :func:`~collapse_lib.distributions.point_mixture_truth`: components
+    N((+-separation/2, 0), I)."""
 
     separation: float = setting(4.0, NONNEGATIVE, "distance between the two true component means, "
                                 "(+-separation/2, 0); unit covariances (data units)",
@@ -433,7 +397,8 @@ PreventionGmmMixSpec = preset(PreventionGmmSpec, "PreventionGmmMixSpec", profile
 
 
 def run_point_mixture(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
-    """Refit a two-component mixture (:class:`PointMixture`) to its own samples under one data policy.
+    """Refit a two-component mixture (:class:`~collapse_lib.models.gmm.PointMixture`) to its own samples under one
+    data policy.
 
     The truth is :func:`collapse_lib.distributions.point_mixture_truth`. Records per generation: ``kl_q``
     (quantiles over chains), ``mean_kl`` and ``sd_kl`` of the Kullback-Leibler divergence
@@ -449,20 +414,19 @@ def run_point_mixture(settings: dict, seed: int, run=None, progress: bool = Fals
     rng = generation_rng(seed, 0, "data")
     real = truth.sample(s["sample_size"], rng)
     test = truth.sample(s["n_test"], rng).points
-    truth_score = truth.mixture.score(test)
+    truth_score = truth.score(test)
 
     def mixture_trace(mixture):
         return mixture_total_variance(mixture.weights_, mixture.means_, mixture.covariances_)
 
-    true_trace = mixture_trace(truth.mixture)[0]
+    true_trace = mixture_trace(truth)[0]
 
     def record(model, generation):
-        mixture = model.mixture
-        kl = kl_estimate(truth_score, mixture.score(test))
-        trace_ratio = mixture_trace(mixture) / true_trace
+        kl = kl_estimate(truth_score, model.score(test))
+        trace_ratio = mixture_trace(model) / true_trace
         return {"kl_q": chain_quantiles(kl), "mean_kl": kl.mean(), "sd_kl": kl.std(),
                 "trace_ratio_q": chain_quantiles(trace_ratio), "mean_trace_ratio": trace_ratio.mean(),
-                "mean_n_iter": mixture.n_iter_.mean(), "regularised_fraction": mixture.regularised_.mean()}
+                "mean_n_iter": model.n_iter_.mean(), "regularised_fraction": model.regularised_.mean()}
 
     return run_generations(lambda: PointMixture(**options), real, s["n_generations"], s["sample_size"],
                            make_policy(s["policy"], s["real_fraction"]), real_sampler=truth.sample, seed=seed,

@@ -69,6 +69,7 @@ import numpy as np
 from ..spec import POSITIVE, POSITIVE_INT, OrNone
 from .base import ModelParams
 from ..environment import usable_cores
+from ..sufficient_stats import PointSamples
 from ..validation import (InputArrayError, SettingError, as_array, check_covariance, check_fitted, check_positive_int,
                           check_probabilities)
 
@@ -862,6 +863,23 @@ class GaussianMixtureModel(ModelParams):
         check_probabilities("weights", w)
         self.weights_, self.means_, self.covariances_ = w, m, c
         return self
+
+
+class PointMixture(GaussianMixtureModel):
+    """A :class:`GaussianMixtureModel` whose samples are :class:`~collapse_lib.sufficient_stats.PointSamples`,
+    so that the *accumulate-subsample* policy draws whole points (not coordinates independently).
+
+    Its parameters, fitted state and fit are the mixture's; :meth:`fit` also takes ``PointSamples``.
+    """
+
+    def fit(self, data, rng=None) -> "PointMixture":
+        """Fit every chain to its points: :class:`~collapse_lib.sufficient_stats.PointSamples` or an array of
+        shape ``(n_chains, M, d)`` (see :meth:`GaussianMixtureModel.fit`)."""
+        return super().fit(data.points if isinstance(data, PointSamples) else data, rng=rng)
+
+    def sample(self, n: int, rng: np.random.Generator) -> PointSamples:
+        """``n`` points from every chain's mixture, as ``PointSamples`` of shape ``(n_chains, n, d)``."""
+        return PointSamples(super().sample(n, rng))
 
 
 def mixture_moments(weights, means, covariances):
