@@ -92,14 +92,7 @@ class SelfCorrectingGaussian(_MomentGaussian):
     corrector_bias : float
         δ, the mean of the corrector's target (in units of the true standard deviation; 0: an exact corrector).
     ddof : {0, 1}
-        Delta degrees of freedom of the variance estimate: 1 is unbiased, 0 maximum likelihood.
-
-    Attributes
-    ----------
-    mean_ : ndarray, shape (n_chains,)
-        Fitted mean (data units), set by :meth:`fit`.
-    var_ : ndarray, shape (n_chains,)
-        Fitted variance (squared data units), set by :meth:`fit`.
+        As for :class:`TruncatedSamplingGaussian`; the fitted ``mean_`` and ``var_`` are the same too.
     """
 
     def __init__(self, correction: float = 0.0, corrector_bias: float = 0.0, ddof: int = 1):
