@@ -555,14 +555,12 @@ def decoding_runs(profile: str, seed: int = 0, store: RunStore | None = None) ->
     Nothing is computed: these runs cost as much as the main ones each, so they are run headless
     (:func:`decoding_command`) and the chapter draws those it finds.
     """
-    from . import stored_run, validated_runs
+    from . import stored_results
 
     found = {}
     for name, overrides in DECODINGS.items():
-        (settings, run_seed), = validated_runs("language_model", profile, seed, {"setting": 1, **overrides})
-        run = stored_run("language_model", settings, run_seed, store)
-        if run.is_finished():
-            found[name] = run.load_result()
+        for _, _, result in stored_results("language_model", profile, seed, store, setting=1, **overrides):
+            found[name] = result
     return found
 
 
