@@ -14,8 +14,8 @@
   the same command (``torch.matmul`` of two 2048 x 2048 matrices), both on one thread, as the book's
   runs use one thread per process. Target >= 40% of the peak.
 * ``language_model/book-chapter-runs``: everything the chapter computes at the ``book`` profile
-  (:func:`collapse_lib.language_model_chapter_runs`: base model, 2 settings x seeds x
-  10 generations, the repetition ablation at penalty 2) from an empty run store, two processes; the
+  (:func:`collapse_lib.language_model_chapter_runs`: a base model per seed, 2 settings x seeds x
+  10 generations, the repetition ablation at penalty 2, pure sampling) from an empty run store, two processes; the
   SmolLM2 judge is not included. Target < 480 s on 2 cores.
 
 The model is the book profile's shape (vocabulary 1024, 2 layers, width 128, 4 heads, feed-forward
@@ -153,7 +153,7 @@ def book_chapter(ctx):
         start = time.perf_counter()
         runs = cl.language_model_chapter_runs(profile, 0, jobs=2, store=cl.RunStore(root))
         seconds = time.perf_counter() - start
-    n_runs = len(runs["main"]) + len(runs["ablation"]) - 1
+    n_runs = len(runs["main"]) + len(runs["ablation"])  # the ablation's penalty 1 is a main run; + pure sampling
     return Result.time("language_model/book-chapter-runs", seconds, below=480.0,
-                       detail=f"profile {profile}: base model + {n_runs} runs, 2 processes, empty run store"
+                       detail=f"profile {profile}: {len(runs['main']) // 2} base models + {n_runs} runs, 2 processes, empty run store"
                               + (" (QUICK: smoke profile)" if ctx.quick else ""))

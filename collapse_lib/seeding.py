@@ -7,7 +7,7 @@ went straight through or was resumed after an interruption at any earlier genera
 Every random stream of the library is named here: the loop's (:data:`STREAMS`: sampling the previous
 model, fitting, fresh real data, subsampling a pool, drawing the real data), the measurement streams of
 an experiment (children of ``"data"``, so they never overlap the loop's) and the fixed seeds of
-artifacts shared by every run (:data:`FIXED_SEEDS`: a base model, a classifier, a fixed rotation).
+artifacts shared by every run (:data:`FIXED_SEEDS`: a classifier, a fixed rotation).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ STREAMS = {
     "measure_grid": (4, 3),    # VAE: the sample grid shown in the chapter
     "example": (4, 4),         # language model: the continuation of the Example-1 prompt (decoding "sample")
     "figure_samples": (4, 5),  # points a chapter draws from a stored model, for a figure only
+    "base": (4, 6),            # language model: the small base model's initialisation and pretraining order
 }
 
 #: Seeds of what is built once and shared by every run and seed (part of each artifact's cache key).
 FIXED_SEEDS = {
-    "language_model_base": 0,   # the small language model's base (pre)training
     "digit_classifier": 0,      # the MNIST classifier that labels the VAE's samples
     "prevention_rotation": 2024,  # the rotation of the multivariate Gaussian's covariance axes
 }

@@ -263,6 +263,19 @@ def test_seeded_runs_repeat_exactly_and_seeds_differ(tmp_path):
     assert not np.array_equal(a["test_block_perplexity"], c["test_block_perplexity"])
 
 
+def test_each_seed_has_its_own_base_model_and_a_seed_reuses_its_own(tmp_path):
+    settings = cl.resolve_settings("language_model", "smoke", **TINY)
+    store = cl.RunStore(tmp_path)
+    first, again, other = (lm_exp.prepare(settings, store, seed) for seed in (0, 0, 1))
+    assert len(list((store.root / "language_model_base").glob("*/base.npz"))) == 2  # seed 0 built once
+    state = {name: first.backbone.state[name].numpy() for name in first.backbone.state}
+    for name, value in state.items():
+        np.testing.assert_array_equal(value, again.backbone.state[name].numpy())
+    assert any(not np.array_equal(value, other.backbone.state[name].numpy()) for name, value in state.items())
+    np.testing.assert_array_equal(first.train_blocks, other.train_blocks)  # the same text and tokenizer
+    assert lm_exp.base_seed(0) != lm_exp.base_seed(1)
+
+
 def test_the_base_model_is_built_once_in_the_runs_own_store(tmp_path, isolated_run_store):
     store = cl.RunStore(tmp_path / "own")
     cl.run_experiment("language_model", "smoke", 0, store=store, **TINY)

