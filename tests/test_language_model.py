@@ -422,3 +422,23 @@ def test_smollm2_as_the_pretrained_base_learns_its_blocks_and_never_writes_the_s
     assert continuation.shape == (2, 6) and not np.any(continuation == codec.eos_id)
     identity = LanguageModelPretrainedSpec.data_identity({"backend": "smollm2"})
     assert identity.endswith(smollm2.gguf_sha256()[:16]) and identity.startswith(("wikitext-2:", "offline-fallback:"))
+
+
+def test_transformers_is_imported_without_tqdms_notebook_warning_in_a_kernel(tmp_path):
+    """In a Jupyter kernel without ipywidgets, importing ``transformers`` makes tqdm warn "IProgress not found"
+    on stderr, which the language-model page printed; ``hf_names`` imports it without that line."""
+    import nbformat
+    import papermill
+
+    def stderr_of(source: str) -> str:
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell(source)]
+        out = tmp_path / "out.ipynb"
+        papermill.execute_notebook(notebook, str(out), kernel_name="python3", progress_bar=False,
+                                   cwd=str(Path(__file__).resolve().parents[1]))
+        outputs = [o for c in nbformat.read(out, 4).cells for o in c.get("outputs", [])]
+        return "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+
+    if "IProgress" not in stderr_of("import transformers\ntransformers.AutoTokenizer"):
+        pytest.skip("this tqdm does not warn in a kernel: nothing to silence")
+    assert stderr_of("from collapse_lib.models.opt_path import hf_names\nhf_names('AutoTokenizer')") == ""
