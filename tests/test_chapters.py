@@ -48,3 +48,11 @@ def test_chapter_executes_at_smoke_profile(chapter, tmp_path):
     text = "".join(out.get("text", "") for cell in executed.cells if cell.cell_type == "code"
                    for out in cell.get("outputs", []) if out.get("output_type") == "stream")
     assert "smoke" in text, "the chapter should print the profile it ran at"
+
+
+@pytest.mark.parametrize("chapter", notebook_chapters())
+def test_no_built_page_shows_a_cells_stderr(chapter, built_book):
+    """A reader sees what a cell prints, not the warnings of the libraries it imports (a path on the build
+    machine, an advice to install ipywidgets): no page of the built book holds a stderr output."""
+    page = (built_book / f"{chapter}.html").read_text(encoding="utf-8")
+    assert "output stderr" not in page, page[page.index("output stderr"):][:600]
