@@ -205,3 +205,21 @@ def test_a_damaged_or_missing_reference_model_is_named_and_the_run_starts_again(
     assert "params_000000.npz (the reference model)" in err and "again from generation 0" in err
     assert computed == N
     assert_same(result, straight)
+
+
+def test_stored_results_show_a_run_under_way_only_when_asked(tmp_path, monkeypatch, straight):
+    store = cl.RunStore(tmp_path)
+    assert cl.stored_results("gaussian", "smoke", 0, store, **SETTINGS) == []
+    interrupted(store, monkeypatch)  # generations 0..STOP-1 saved
+    assert cl.stored_results("gaussian", "smoke", 0, store, **SETTINGS) == []  # finished runs only
+    (settings, seed, partial), = cl.stored_results("gaussian", "smoke", 0, store, partial=True, **SETTINGS)
+    assert partial["finished"] is False and seed == 0 and settings["n_generations"] == SETTINGS["n_generations"]
+    np.testing.assert_array_equal(partial["generation"], np.arange(STOP))
+    shared = [key for key in partial if key in straight and key != "generation"]
+    assert shared  # the recorded quantities, stacked over the finished generations
+    for key in shared:
+        np.testing.assert_array_equal(partial[key], straight[key][:STOP], err_msg=key)
+    run(store)
+    (_, _, whole), = cl.stored_results("gaussian", "smoke", 0, store, partial=True, **SETTINGS)
+    assert whole["finished"] is True
+    assert_same({k: v for k, v in whole.items() if k != "finished"}, straight)

@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from ..profiles import Sweep, check_profile
 from ..spec import ExperimentSpec
 from ..store import RunStore, settings_key
@@ -195,16 +197,25 @@ def stored_run(name: str, settings: dict, seed: int, store: RunStore | None = No
                                      data_identity(name, settings))
 
 
-def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | None = None,
+def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | None = None, partial: bool = False,
                    **overrides) -> list[tuple[dict, int, dict]]:
     """``[(settings, seed, result)]`` of the runs of a sweep that are already finished in the run store; nothing
     is computed (for runs of hours that are made headless, e.g. ``language_model_pretrained``, and drawn by a
-    chapter when present)."""
+    chapter when present).
+
+    ``partial=True`` adds the runs still under way that have finished at least generation 0: their
+    ``result`` holds each recorded quantity stacked over the finished generations (``generation`` says which)
+    and ``"finished": False``; a finished run's result has ``"finished": True``.
+    """
     found = []
     for settings, seed in validated_runs(name, profile, seeds, overrides):
         run = stored_run(name, settings, seed, store)
         if run.is_finished():
-            found.append((settings, seed, run.load_result()))
+            found.append((settings, seed, {**run.load_result(), "finished": True} if partial else run.load_result()))
+        elif partial and run.finished_generations():
+            records = [run.load_generation(g)["record"] for g in range(run.finished_generations())]
+            result = {key: np.stack([r[key] for r in records]) for key in records[0]}
+            found.append((settings, seed, {**result, "generation": np.arange(len(records)), "finished": False}))
     return found
 
 
