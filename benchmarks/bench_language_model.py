@@ -153,7 +153,8 @@ def book_chapter(ctx):
         start = time.perf_counter()
         runs = cl.language_model_chapter_runs(profile, 0, jobs=2, store=cl.RunStore(root))
         seconds = time.perf_counter() - start
-    n_runs = len(runs["main"]) + len(runs["ablation"])  # the ablation's penalty 1 is a main run; + pure sampling
+    n_runs = len(runs["main"]) + len(runs["ablation"]) - 1 + 1  # the ablation's penalty 1 is a main run; + sampling
+    n_bases = len({seed for _, seed in runs["main"]})  # one base model per seed
     return Result.time("language_model/book-chapter-runs", seconds, below=480.0,
-                       detail=f"profile {profile}: {len(runs['main']) // 2} base models + {n_runs} runs, 2 processes, empty run store"
+                       detail=f"profile {profile}: {n_bases} base models + {n_runs} runs, 2 processes, empty run store"
                               + (" (QUICK: smoke profile)" if ctx.quick else ""))

@@ -8,7 +8,7 @@ resumed from the store; shared prerequisites built once under a file lock; the s
   resubmits the same run, and requeues the task (``scontrol requeue``; the script carries
   ``#SBATCH --requeue``). The requeued task finds the run's finished generations in the store and
   resumes after the last of them, so the run ends with exactly the numbers of an uninterrupted one.
-* shared prerequisites (the digit classifier, the language model's base and tokenizer, the SmolLM2
+* shared prerequisites (the digit classifier, the language model's base and tokenizer (one per seed), the SmolLM2
   judge's scores) are made exactly once, whichever task gets there first, by
   :func:`collapse_lib.store.build_once`, under a lock file next to each.
 * :func:`sweep_status` says, for each run of a sweep, whether it finished, stopped part way (and

@@ -5,8 +5,9 @@ Each generation draws from its own generators, derived from the run's seed with 
 went straight through or was resumed after an interruption at any earlier generation.
 
 Every random stream of the library is named here: the loop's (:data:`STREAMS`: sampling the previous
-model, fitting, fresh real data, subsampling a pool, drawing the real data), the measurement streams of
-an experiment (children of ``"data"``, so they never overlap the loop's) and the fixed seeds of
+model, fitting, fresh real data, subsampling a pool, drawing the real data), an experiment's own streams
+(children of ``"data"``, so they never overlap the loop's: what it measures, and what it builds from the
+run's seed before generation 0, such as the small language model's base) and the fixed seeds of
 artifacts shared by every run (:data:`FIXED_SEEDS`: a classifier, a fixed rotation).
 """
 
@@ -32,6 +33,7 @@ STREAMS = {
     "example": (4, 4),         # language model: the continuation of the Example-1 prompt (decoding "sample")
     "figure_samples": (4, 5),  # points a chapter draws from a stored model, for a figure only
     "base": (4, 6),            # language model: the small base model's initialisation and pretraining order
+                               # (built before generation 0; a child of "data" like the streams above)
 }
 
 #: Seeds of what is built once and shared by every run and seed (part of each artifact's cache key).

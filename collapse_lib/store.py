@@ -385,6 +385,10 @@ class Run:
             groups["params"] = read_npz(self._params_path(generation))
         return groups
 
+    def load_record(self, generation: int) -> dict:
+        """The record of a saved generation, without its model's state (which a running writer may remove)."""
+        return self._read_generation(generation)["record"]
+
     def _read_generation(self, generation: int) -> dict:
         with np.load(self._generation_path(generation), allow_pickle=False) as flat:
             groups = _unflatten(flat)

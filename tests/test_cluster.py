@@ -366,7 +366,7 @@ def test_racing_processes_build_the_language_models_base_once(tmp_path):
                     base_max_blocks=40)
         settings = cl.resolve_settings("language_model", "smoke", setting=1, **tiny)
     """
-    call = "lm_exp.prepare(settings, cl.RunStore(store))"
+    call = "lm_exp.prepare(settings, cl.RunStore(store), seed=0)"
     assert race(tmp_path, setup, call, n=2) == ["built"]
     base = list((tmp_path / "store" / "language_model_base").glob("*/base.npz"))
     assert len(base) == 1

@@ -209,7 +209,7 @@ def test_a_rest_base_is_never_pretrained_on_the_fine_tuning_blocks(monkeypatch):
 # --- the paper's protocol -------------------------------------------------------------------------
 
 def corpus(**overrides):
-    return lm_exp.prepare(cl.resolve_settings("language_model", "smoke", **{**TINY, **overrides}))
+    return lm_exp.prepare(cl.resolve_settings("language_model", "smoke", **{**TINY, **overrides}), seed=0)
 
 
 def test_prompts_are_real_blocks_and_the_data_only_continuations():
@@ -261,12 +261,13 @@ def test_seeded_runs_repeat_exactly_and_seeds_differ(tmp_path):
     for key in ("test_block_perplexity", "data_perplexity", "example_tokens"):
         np.testing.assert_array_equal(a[key], b[key])
     assert not np.array_equal(a["test_block_perplexity"], c["test_block_perplexity"])
+    assert a["base_test_perplexity"] == b["base_test_perplexity"] != c["base_test_perplexity"]  # a base per seed
 
 
 def test_each_seed_has_its_own_base_model_and_a_seed_reuses_its_own(tmp_path):
     settings = cl.resolve_settings("language_model", "smoke", **TINY)
     store = cl.RunStore(tmp_path)
-    first, again, other = (lm_exp.prepare(settings, store, seed) for seed in (0, 0, 1))
+    first, again, other = (lm_exp.prepare(settings, store, seed=seed) for seed in (0, 0, 1))
     assert len(list((store.root / "language_model_base").glob("*/base.npz"))) == 2  # seed 0 built once
     state = {name: first.backbone.state[name].numpy() for name in first.backbone.state}
     for name, value in state.items():
@@ -426,7 +427,7 @@ def test_smollm2_as_the_pretrained_base_learns_its_blocks_and_never_writes_the_s
 
 def test_transformers_is_imported_without_tqdms_notebook_warning_in_a_kernel(tmp_path):
     """In a Jupyter kernel without ipywidgets, importing ``transformers`` makes tqdm warn "IProgress not found"
-    on stderr, which the language-model page printed; ``hf_names`` imports it without that line."""
+    on stderr, which the language-model page printed; ``transformers_objects`` imports it without that line."""
     import nbformat
     import papermill
 
@@ -441,4 +442,19 @@ def test_transformers_is_imported_without_tqdms_notebook_warning_in_a_kernel(tmp
 
     if "IProgress" not in stderr_of("import transformers\ntransformers.AutoTokenizer"):
         pytest.skip("this tqdm does not warn in a kernel: nothing to silence")
-    assert stderr_of("from collapse_lib.models.opt_path import hf_names\nhf_names('AutoTokenizer')") == ""
+    quiet = stderr_of("from collapse_lib.models.hf import transformers_objects\ntransformers_objects('AutoTokenizer')")
+    assert "IProgress" not in quiet
+
+
+def test_the_chapters_runs_are_the_sweep_the_penalty_run_and_pure_sampling(tmp_path):
+    store = cl.RunStore(tmp_path)
+    runs = cl.language_model_chapter_runs("smoke", 0, jobs=1, store=store)
+    assert set(runs["main"]) == {(1, 0), (2, 0)} and set(runs["ablation"]) == {1.0, 2.0}
+    assert runs["ablation"][1.0] is runs["main"][(1, 0)]
+    for overrides, result in ((dict(repetition_penalty=2.0), runs["ablation"][2.0]),
+                              (dict(decoding="sample"), runs["sampling"])):
+        (settings, _, stored), = cl.stored_results("language_model", "smoke", 0, store, setting=1, **overrides)
+        assert all(settings[k] == v for k, v in overrides.items())
+        np.testing.assert_array_equal(result["test_perplexity"], stored["test_perplexity"])
+    assert not np.array_equal(runs["sampling"]["data_tokens"], runs["main"][(1, 0)]["data_tokens"])
+    assert len(list((tmp_path / "language_model_base").glob("*/base.npz"))) == 1  # one seed, one base

@@ -213,7 +213,7 @@ def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | 
         if run.is_finished():
             found.append((settings, seed, {**run.load_result(), "finished": True} if partial else run.load_result()))
         elif partial and run.finished_generations():
-            records = [run.load_generation(g)["record"] for g in range(run.finished_generations())]
+            records = [run.load_record(g) for g in range(run.finished_generations())]
             result = {key: np.stack([r[key] for r in records]) for key in records[0]}
             found.append((settings, seed, {**result, "generation": np.arange(len(records)), "finished": False}))
     return found

@@ -21,32 +21,20 @@ code; the CPU path's BPE is used the same way
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
 from ..validation import SettingError
+from .hf import transformers_objects
 from .language_model import TinyTransformer, TransformerConfig, encode_lines
 
 #: What the ``opt_model`` setting accepts besides a Hugging Face model name.
 RANDOM = "random"
 
 
-def hf_names(*names: str) -> tuple:
-    """``transformers``' objects ``names``, imported without tqdm's "IProgress not found" warning, which
-    the import raises in a Jupyter kernel without ipywidgets (a chapter page would print it; the library
-    shows no notebook progress bar)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        import transformers
-
-        return tuple(getattr(transformers, name) for name in names)
-
-
 def opt_config(config: TransformerConfig, eos_id: int | None, bos_id: int | None = None):
     """An ``OPTConfig`` with the shape of ``config`` (OPT-125m's layout: layer norm before each block)."""
-    OPTConfig = hf_names("OPTConfig")[0]
+    OPTConfig = transformers_objects("OPTConfig")[0]
 
     return OPTConfig(vocab_size=config.vocab_size, hidden_size=config.d_model, num_hidden_layers=config.n_layers,
                      ffn_dim=config.d_ff, num_attention_heads=config.n_heads,
@@ -60,7 +48,7 @@ def opt_config(config: TransformerConfig, eos_id: int | None, bos_id: int | None
 
 def random_opt(config: TransformerConfig, eos_id: int | None, seed: int = 0):
     """A randomly initialised ``OPTForCausalLM`` of that shape (no download), seeded."""
-    OPTForCausalLM = hf_names("OPTForCausalLM")[0]
+    OPTForCausalLM = transformers_objects("OPTForCausalLM")[0]
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -145,7 +133,7 @@ class OPTBackbone:
         self.eos_id = config.eos_token_id
 
     def new_module(self, state: dict | None = None):
-        OPTForCausalLM = hf_names("OPTForCausalLM")[0]
+        OPTForCausalLM = transformers_objects("OPTForCausalLM")[0]
 
         module = OPTForCausalLM(self.config)
         module.load_state_dict(self.state if state is None else state, strict=False)
@@ -185,7 +173,7 @@ class HFCodec:
 
 def load_pretrained(name: str, device="cpu"):
     """``(OPTBackbone, HFCodec)`` for a Hugging Face model name such as ``facebook/opt-125m`` (a download)."""
-    AutoTokenizer, OPTForCausalLM = hf_names("AutoTokenizer", "OPTForCausalLM")
+    AutoTokenizer, OPTForCausalLM = transformers_objects("AutoTokenizer", "OPTForCausalLM")
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)

