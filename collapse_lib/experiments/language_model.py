@@ -580,11 +580,17 @@ def decoding_runs(profile: str, seed: int = 0, store: RunStore | None = None) ->
 PENALTIES = (1.0, 2.0, 3.0)
 
 
+def _prepare_in_worker(request: tuple) -> None:
+    """Build (or find) the base model of ``(settings, store folder, seed)``; a worker process's task."""
+    settings, root, seed = request
+    prepare(settings, RunStore(root), seed=seed)
+
+
 def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = None,
                                 store: RunStore | None = None) -> dict:
     """Everything the chapter shows, run (or loaded) into the run store.
 
-    Both settings for ``n_seeds`` seeds from ``seed`` (one base model per seed, built by its first run),
+    Both settings for ``n_seeds`` seeds from ``seed`` (one base model per seed, the seeds' bases built first, in parallel),
     the repetition-penalty ablation (setting 1, seed ``seed``, penalty 2.0; 3.0 too at the
     ``paper`` profile) and pure sampling instead of beam search (setting 1, seed ``seed``; the
     :data:`DECODINGS` ablation's cheapest telling variant), each run in its own process (``jobs`` at a time,
@@ -592,16 +598,24 @@ def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = 
     "ablation": {penalty: result}, "sampling": result}``; the ablation's penalty 1.0 is the main run of
     setting 1.
     """
-    from . import resolve_settings, run_sweep, run_validated, validated_runs
+    from . import resolve_settings, run_sweep, run_validated, validated_runs, worker_pool
     from ..environment import usable_cores
 
     jobs = jobs or usable_cores()
+    store = store or RunStore()
     single = resolve_settings("language_model", profile, setting=1)
     seeds = list(range(seed, seed + single["n_seeds"]))
-    # the runs first: each seed's base is built by the first of its runs, the seeds' bases in parallel
+    # each seed's base first, in parallel, so that no run waits on another's base
+    requests = [(single, str(store.root), s) for s in seeds]
+    if jobs > 1 and len(seeds) > 1:
+        with worker_pool(min(jobs, len(seeds))) as pool:
+            list(pool.map(_prepare_in_worker, requests))
+    else:
+        for request in requests:
+            _prepare_in_worker(request)
+    corpus = prepare(single, store, seed=seed)
     main = {(s["setting"], run_seed): result
             for s, run_seed, result in run_sweep("language_model", profile, seeds, store=store, jobs=jobs)}
-    corpus = prepare(single, store, seed=seed)  # built by now
     penalties = PENALTIES[1:] if profile == "paper" else PENALTIES[1:2]  # the code's 3.0: paper profile only
     # the penalty runs and the pure-sampling run of the decoding ablation side by side
     penalty_runs = validated_runs("language_model", profile, seed, dict(setting=1, repetition_penalty=Sweep(penalties)))
