@@ -240,18 +240,19 @@ def test_the_specs_choices_are_the_models():
 
 def test_the_book_profile_runs_the_papers_network_with_the_papers_optimiser_and_20_generations():
     """Issue 15: ``book`` trains the paper's conv VAE (647,081 parameters), and differs from the paper only in
-    the training per generation (images x epochs, in batches of 128 so that they make more steps), precision and
+    the training per generation (images x epochs, in batches of 96 so that they make more steps), precision and
     the measurement sizes."""
     book, paper = cl.resolve_settings("vae", "book"), cl.resolve_settings("vae", "paper")
     assert count_parameters(book["architecture"], book["latent_dim"], book["capacity"], book["hidden"]) == 647_081
     same = ("architecture", "capacity", "latent_dim", "lr", "weight_decay", "beta", "n_generations",
             "resample_per_batch", "binarise", "real_fraction")
-    assert (book["batch_size"], paper["batch_size"]) == (128, 256)
+    assert (book["batch_size"], paper["batch_size"]) == (96, 256)
     assert {k: book[k] for k in same} == {k: paper[k] for k in same}
     assert book["precision"] == "bf16" and list(book["policy"]) == ["replace", "mix"]
-    # trained enough per generation that the collapse is gradual (trial runs: 64 steps collapsed in 3 generations)
+    # trained enough per generation that the collapse is gradual (trial runs: 64 steps collapsed in 3 generations,
+    # 125 steps of 256 kept 54% of the digit entropy at generation 5, 250 steps of 96 or 128 kept 74-78%)
     steps = -(-book["n_train"] // book["batch_size"]) * book["epochs"]
-    assert steps >= 120 and book["n_train"] * book["epochs"] >= 30_000
+    assert steps >= 240 and book["n_train"] * book["epochs"] >= 24_000
 
 
 def test_the_conv_vae_in_bfloat16_trains_on_decoded_images_and_repeats_itself(images):
