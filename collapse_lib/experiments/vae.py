@@ -134,9 +134,9 @@ class VAESpec(ExperimentSpec):
         # images seen per generation; the paper: 7,050 steps of 256, 1.8 M images). Both the optimiser steps and
         # the images seen set the pace. Digit entropy / latent spread kept at generation 5 (seed 0): batch 256 x 4
         # epochs (128 steps, 32,000 images) 54% / 49%; 128 x 4 (252, 32,000) 78% / 73%; 128 x 3 (189, 24,000)
-        # 73% / 65%; 64 x 2 (250, 16,000) 75% / 64%; 96 x 3 (252, 24,000) 74% / 74% at three quarters of the
-        # cost of 128 x 4 (the paper's figure: still varied). Both policies x 21 generations fit the chapter's
-        # 6 minutes on 2 cores (issue 15; benchmarks/README.md, book/vae).
+        # 73% / 65%; 64 x 2 (250, 16,000) 75% / 64%; 96 x 3 (252, 24,000) 74% / 74% at about five sixths of the
+        # time of 128 x 4 (the paper's figure: still varied). Both policies x 21 generations: 351 s on 2 cores
+        # from an empty store, against the chapter's 6 minutes (issue 15; benchmarks/README.md, book/vae).
         "book": dict(architecture="conv", precision="bf16", n_train=8000, epochs=3, batch_size=96, n_generations=20,
                      n_test=2000, n_eval=1000, policy=Sweep(["replace", "mix"])),
         "paper": dict(policy=Sweep(["replace", "mix"])),
