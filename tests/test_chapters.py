@@ -56,3 +56,25 @@ def test_no_built_page_shows_a_cells_stderr(chapter, built_book):
     machine, an advice to install ipywidgets): no page of the built book holds a stderr output."""
     page = (built_book / f"{chapter}.html").read_text(encoding="utf-8")
     assert "output stderr" not in page, page[page.index("output stderr"):][:600]
+
+
+def test_the_vae_chapter_draws_its_bands_over_further_seeds_found_in_the_run_store(tmp_path):
+    """Issue 15: at ``book`` the chapter computes one seed within its budget; seeds computed headless into the run
+    store (``python -m collapse_lib run vae --seed 1-4``) join its bands and means. At ``smoke`` it computes
+    seeds 0 and 1; seed 2 of both policies is put in the store beforehand, seed 3 of one policy only."""
+    import os
+
+    import collapse_lib as cl
+
+    store = cl.RunStore(os.environ["COLLAPSE_RUNS"])  # the test's own store (conftest), which the kernel reads
+    cl.run_sweep("vae", "smoke", [2], store=store)
+    cl.run_experiment("vae", "smoke", 3, store=store, policy="replace")
+    notebook = jupytext.read(ROOT / "chapters" / "vae.md")
+    output = tmp_path / "executed.ipynb"
+    papermill.execute_notebook(notebook, str(output), parameters={"profile": "smoke", "seed": 0},
+                               kernel_name="python3", cwd=str(ROOT / "chapters"), progress_bar=False)
+    executed = jupytext.read(output)
+    text = "".join(out.get("text", "") + "".join(out.get("data", {}).get("text/markdown", ""))
+                   for cell in executed.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
+    assert "seeds [0, 1, 2], of which [2] were found in the run store" in text  # seed 3 lacks a policy: left out
+    assert "mean ratios over\n3 seeds" in text or "mean ratios over 3 seeds" in text
