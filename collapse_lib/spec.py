@@ -351,6 +351,12 @@ class ExperimentSpec:
         return None
 
     @classmethod
+    def prepare_shared(cls, runs: list, store) -> None:
+        """Build what the pending ``runs`` (``[(settings, seed)]``) share in the run ``store`` (a model every run
+        measures with, ...) before they start side by side in several processes, so that no run waits on another's
+        lock (and prints that wait on a chapter's page). Nothing by default (override)."""
+
+    @classmethod
     def parse(cls, name: str, text: str):
         """A ``--set name=text`` value, converted by the setting's constraint."""
         return cls.constraint(name).parse(name, text)

@@ -174,6 +174,13 @@ class VAESpec(ExperimentSpec):
         """The identity of the images a run with ``settings`` reads on this machine."""
         return source_identity(data_source(settings["data"]))
 
+    @classmethod
+    def prepare_shared(cls, runs: list, store: RunStore) -> None:
+        """The digit classifier that every run measures its samples with (one per data source and
+        ``classifier_epochs``), built in the store before the runs start side by side."""
+        for source, epochs in sorted({(data_source(s["data"]), s["classifier_epochs"]) for s, _ in runs}):
+            trained_classifier(mnist_data.load_source(source), epochs=epochs, store=store)
+
 
 def _check_sizes(s: dict) -> None:
     if s["n_train"] < s["batch_size"]:
