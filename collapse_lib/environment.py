@@ -77,8 +77,14 @@ def cache_dir() -> Path:
 
 
 def runs_root() -> Path:
-    """The default run store: ``$COLLAPSE_RUNS`` or ``<user cache>/runs``."""
-    return env_folder("COLLAPSE_RUNS") or user_cache() / "runs"
+    """The default run store: ``$COLLAPSE_RUNS`` or :func:`user_runs_root`."""
+    return env_folder("COLLAPSE_RUNS") or user_runs_root()
+
+
+def user_runs_root() -> Path:
+    """The user's own run store, ``<user cache>/runs``: where ``python -m collapse_lib run`` writes when
+    ``$COLLAPSE_RUNS`` is unset; ``make book`` reads it but never clears it."""
+    return user_cache() / "runs"
 
 
 def offline() -> bool:

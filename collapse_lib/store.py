@@ -47,7 +47,7 @@ from typing import Callable
 
 import numpy as np
 
-from .environment import runs_root
+from .environment import runs_root, user_runs_root
 
 RESULT = "result.npz"
 SETTINGS = "settings.json"
@@ -518,6 +518,16 @@ class RunStore:
         (it may not exist yet); see :func:`collapse_lib.experiments.stored_run`."""
         key = settings_key(experiment, settings, seed, version, data)
         return Run(self.root / experiment / key, experiment, settings, seed, data, version)
+
+
+def search_stores() -> list[RunStore]:
+    """The run stores that runs made headless are looked for in, in this order: the default one
+    (:func:`default_root`: ``$COLLAPSE_RUNS``, which is ``_runs/`` inside ``make book``) and the user's own
+    (:func:`collapse_lib.environment.user_runs_root`, where ``python -m collapse_lib run`` writes by default and
+    which ``make book`` never clears), each folder once. A run's key holds its settings, seed, data and version, so
+    a run found in either is the run asked for."""
+    roots = list(dict.fromkeys(Path(root).expanduser().resolve() for root in (default_root(), user_runs_root())))
+    return [RunStore(root) for root in roots]
 
 
 # --- shared prerequisites (a base model, a classifier, a judge's scores): built once, whoever comes first ---

@@ -223,3 +223,33 @@ def test_stored_results_show_a_run_under_way_only_when_asked(tmp_path, monkeypat
     (_, _, whole), = cl.stored_results("gaussian", "smoke", 0, store, partial=True, **SETTINGS)
     assert whole["finished"] is True
     assert_same({k: v for k, v in whole.items() if k != "finished"}, straight)
+
+
+def test_stored_results_search_several_stores_finished_first_then_the_furthest_run(tmp_path, monkeypatch, straight):
+    """Runs made headless live in the user's store while a book reads its own (collapse_lib.store.search_stores):
+    a run is taken from the first store that holds it finished, else (partial=True) from the one where it got
+    furthest, and the result names its store."""
+    empty_store, behind, ahead = (cl.RunStore(tmp_path / name) for name in ("book", "behind", "ahead"))
+    stores = [empty_store, behind, ahead]
+    assert cl.stored_results("gaussian", "smoke", 0, stores, partial=True, **SETTINGS) == []
+    interrupted(behind, monkeypatch, at=5)
+    interrupted(ahead, monkeypatch, at=STOP)
+    assert cl.stored_results("gaussian", "smoke", 0, stores, **SETTINGS) == []  # finished runs only
+    (_, _, partial), = cl.stored_results("gaussian", "smoke", 0, stores, partial=True, **SETTINGS)
+    assert partial["finished"] is False and partial["store"] == str(ahead.root)
+    np.testing.assert_array_equal(partial["generation"], np.arange(STOP))
+    run(behind)  # finished in a later store than one where it is still under way: the finished one wins
+    (_, _, whole), = cl.stored_results("gaussian", "smoke", 0, stores, partial=True, **SETTINGS)
+    assert whole["finished"] is True and whole["store"] == str(behind.root)
+    assert_same({k: v for k, v in whole.items() if k not in ("finished", "store")}, straight)
+    (_, _, alone), = cl.stored_results("gaussian", "smoke", 0, behind, **SETTINGS)
+    assert "store" not in alone  # one store: results as before
+
+
+def test_search_stores_are_the_default_store_then_the_users_own_each_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLLAPSE_RUNS", str(tmp_path / "book_runs"))
+    assert [s.root for s in cl.store.search_stores()] == [(tmp_path / "book_runs").resolve(),
+                                                          (tmp_path / "cache" / "collapse_lib" / "runs").resolve()]
+    monkeypatch.delenv("COLLAPSE_RUNS")
+    assert [s.root for s in cl.store.search_stores()] == [(tmp_path / "cache" / "collapse_lib" / "runs").resolve()]

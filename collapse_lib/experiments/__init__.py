@@ -26,13 +26,13 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..profiles import Sweep, check_profile
 from ..spec import ExperimentSpec
-from ..store import RunStore, settings_key
+from ..store import Run, RunStore, settings_key
 from ..validation import SettingError, check_choice, check_finite_settings, check_seed
 
 
@@ -197,25 +197,36 @@ def stored_run(name: str, settings: dict, seed: int, store: RunStore | None = No
                                      data_identity(name, settings))
 
 
-def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | None = None, partial: bool = False,
-                   **overrides) -> list[tuple[dict, int, dict]]:
+def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | Sequence[RunStore] | None = None,
+                   partial: bool = False, **overrides) -> list[tuple[dict, int, dict]]:
     """``[(settings, seed, result)]`` of the runs of a sweep that are already finished in the run store; nothing
     is computed (for runs of hours that are made headless, e.g. ``language_model_pretrained``, and drawn by a
     chapter when present).
 
-    ``partial=True`` adds the runs still under way that have finished at least generation 0: their
-    ``result`` holds each recorded quantity stacked over the finished generations (``generation`` says which)
-    and ``"finished": False``; a finished run's result has ``"finished": True``.
+    ``store`` may be several stores (e.g. :func:`collapse_lib.store.search_stores`), searched in order: a run is
+    taken from the first that holds it finished. ``partial=True`` adds the runs still under way that have finished
+    at least generation 0 (from the store where most generations are finished): their ``result`` holds each
+    recorded quantity stacked over the finished generations (``generation`` says which) and
+    ``"finished": False``; a finished run's result has ``"finished": True``. With several stores every result
+    also says in ``"store"`` which folder it came from.
     """
+    stores = [store] if store is None or isinstance(store, RunStore) else list(store)
     found = []
     for settings, seed in validated_runs(name, profile, seeds, overrides):
-        run = stored_run(name, settings, seed, store)
-        if run.is_finished():
-            found.append((settings, seed, {**run.load_result(), "finished": True} if partial else run.load_result()))
-        elif partial and run.finished_generations():
-            records = [run.load_record(g) for g in range(run.finished_generations())]
+        runs = [stored_run(name, settings, seed, s) for s in stores]
+        done = next((run for run in runs if run.is_finished()), None)
+        under_way = max(runs, key=Run.finished_generations) if partial and done is None else None
+        if done is not None:
+            result = {**done.load_result(), **({"finished": True} if partial else {})}
+        elif under_way is not None and under_way.finished_generations():
+            records = [under_way.load_record(g) for g in range(under_way.finished_generations())]
             result = {key: np.stack([r[key] for r in records]) for key in records[0]}
-            found.append((settings, seed, {**result, "generation": np.arange(len(records)), "finished": False}))
+            result.update(generation=np.arange(len(records)), finished=False)
+        else:
+            continue
+        if len(stores) > 1:
+            result["store"] = str((done or under_way).store.root)
+        found.append((settings, seed, result))
     return found
 
 
