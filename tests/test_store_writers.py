@@ -140,6 +140,8 @@ PARENT = textwrap.dedent("""
 
     if sys.argv[2] == "fallback":  # the portable watcher thread instead of prctl
         experiments._set_parent_death_signal = lambda: False
+    if sys.argv[2] == "spawn":  # a fresh worker, as once PyTorch is loaded (worker_start_method)
+        experiments.worker_start_method = lambda: "spawn"
 
     def work(path):
         with open(path + ".tmp", "w") as handle:
@@ -163,10 +165,12 @@ def gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("how", ["prctl", "fallback"])
+@pytest.mark.parametrize("how", ["prctl", "fallback", "spawn"])
 def test_a_pool_worker_dies_when_its_parent_is_killed(tmp_path, how):
     pid_file = tmp_path / "worker.pid"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(pid_file), how])
+    script = tmp_path / "parent.py"  # a file: a spawned worker re-reads its parent's script to find `work`
+    script.write_text(PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(pid_file), how])
     worker = None
     try:
         wait_for(pid_file.exists, 60)
@@ -182,3 +186,33 @@ def test_a_pool_worker_dies_when_its_parent_is_killed(tmp_path, how):
         parent.kill()
         if worker is not None and not gone(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+def test_a_sweep_side_by_side_after_torch_has_run_here_finishes(tmp_path):
+    """Workers forked from a process that has already run PyTorch inherit its thread pool with locks held and
+    hung in their first torch call (a notebook that trains a VAE, then calls run_sweep(jobs=2)). Once torch is
+    loaded the pool starts fresh workers (worker_start_method), and the sweep finishes; before, this hung."""
+    script = tmp_path / "trained_then_sweeps.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import torch
+        import collapse_lib as cl
+        from collapse_lib.experiments import worker_start_method
+
+        if __name__ == "__main__":
+            x = torch.randn(256, 256, requires_grad=True)
+            for _ in range(10):
+                (x @ x).sum().backward()  # torch's thread pool is up, as after training a model
+            runs = cl.run_sweep("vae", "smoke", [0], jobs=2, store=cl.RunStore(sys.argv[1]))
+            print(worker_start_method(), [s["policy"] for s, _, _ in runs])
+    """))
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs")], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "spawn ['replace', 'mix']"
+
+
+def test_workers_are_forked_while_torch_is_not_loaded():
+    code = "import sys, collapse_lib.experiments as e; print(e.worker_start_method(), 'torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "fork False", done.stderr

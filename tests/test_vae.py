@@ -279,8 +279,7 @@ def test_runs_side_by_side_do_not_wait_on_each_others_classifier():
     """The two policies of a seed run in two processes (the chapter's and the scorecard's sweep); the digit
     classifier they share is built before they start, so neither waits on the other's lock and prints that wait
     on the built page (the book's scorecard page did). Run from a fresh process, as a chapter's kernel or the
-    command line runs it: workers forked from a process that has already run torch (this test session) can hang
-    (see the closing note of 2026-12-03)."""
+    command line runs it: stderr is then the sweep's alone."""
     code = ("import collapse_lib as cl; runs = cl.run_sweep('vae', 'smoke', [0], jobs=2); "
             "print([s['policy'] for s, _, _ in runs])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,

@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import itertools
 import json
+import multiprocessing
 import os
 import signal
 import sys
@@ -292,9 +293,25 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
 
 
+def worker_start_method() -> str:
+    """How :func:`worker_pool` starts its workers: ``"spawn"`` (a fresh interpreter) once this process has
+    loaded PyTorch, else ``"fork"``.
+
+    A process forked after its parent has run PyTorch (a VAE trained in a notebook, say) inherits PyTorch's
+    thread pool with its locks held and can hang in its first torch call. A fresh worker imports the library
+    again (about a second) and is still this process's child, so :func:`die_with_parent` holds; but a fresh
+    worker also re-reads the script that started it, so a script must call :func:`run_sweep` under
+    ``if __name__ == "__main__":`` (notebooks and ``python -m collapse_lib`` need nothing). Without PyTorch
+    loaded, forking is safe and costs nothing.
+    """
+    return "spawn" if "torch" in sys.modules else "fork"
+
+
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
-    """A pool of ``jobs`` processes that stop when this process dies (see :func:`die_with_parent`)."""
-    return ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent, initargs=(os.getpid(),))
+    """A pool of ``jobs`` processes that stop when this process dies (see :func:`die_with_parent`), started
+    as :func:`worker_start_method` says."""
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(worker_start_method()),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
 
 
 def run_sweep(name: str, profile: str = "book", seeds=0, *, store: RunStore | None = None, jobs: int = 1,
@@ -321,8 +338,8 @@ def run_validated(name: str, runs: list[tuple[dict, int]], *, store: RunStore | 
     if jobs > 1:
         pending = [(s, seed) for s, seed in runs if not stored_run(name, s, seed, store).is_finished()]
         with worker_pool(max(1, min(jobs, len(runs)))) as pool:
-            if len(pending) > 1:  # what the runs share, built once (in a worker: torch in this process would
-                # hang the workers forked after it) before they start side by side
+            if len(pending) > 1:  # what the runs share, built once (in a worker, so that this process stays
+                # free of torch and its workers can be forked) before they start side by side
                 pool.submit(_prepare_shared, name, pending, store.root).result()
             list(pool.map(_run_one_star, [(name, s, seed, store.root, progress) for s, seed in runs]))
     return [(s, seed, _run_one(name, s, seed, store, progress)) for s, seed in runs]
