@@ -15,7 +15,8 @@ atomically and resumes interrupted runs. One concept, one module:
     the figure helpers of the chapters (imported on its own: it loads matplotlib).
 
 The run helpers of the chapters that compute or load many runs at once are exported here:
-:func:`collapse_profile` (which definitions of collapse each run meets), and for the language-model
+:func:`collapse_profile` (which definitions of collapse each run meets), :func:`vae_chapter_runs` (the VAE's
+two policies side by side), and for the language-model
 chapter :func:`language_model_chapter_runs`, :func:`judge_generations`, :func:`generated_blocks` and the
 decoding ablation (:data:`DECODINGS`, :func:`decoding_runs`, :func:`decoding_command`).
 """
@@ -25,6 +26,7 @@ from .experiments import EXPERIMENTS, resolve_settings, run_experiment, run_swee
 from .experiments.debate import collapse_profile
 from .experiments.language_model import (DECODINGS, decoding_command, decoding_runs, generated_blocks,
                                          judge_generations, language_model_chapter_runs)
+from .experiments.vae import vae_chapter_runs
 from .loop import run_generations
 from .models import CategoricalModel, GaussianModel
 from .policies import POLICIES, DataPolicy, make_policy
@@ -43,4 +45,5 @@ __all__ = [
     "decoding_runs", "distributions", "generated_blocks", "generation_rng", "judge_generations",
     "language_model_chapter_runs", "make_policy", "metrics", "profile_from_env", "resolve_settings", "run_experiment",
     "run_generations", "run_sweep", "sample_size_schedule", "settings_table", "stored_results", "theory",
+    "vae_chapter_runs",
 ]

@@ -31,10 +31,9 @@ from scipy import stats
 
 from . import metrics, theory
 from .distributions import gmm_truth, zipf_probabilities
-from .environment import usable_cores
 from .experiments import resolve_settings, run_experiment, run_sweep
 from .experiments.prevention import gaussian_sample_sizes
-from .experiments.vae import LatentQuantile
+from .experiments.vae import LatentQuantile, vae_chapter_runs
 from .metrics import Quantile, data_perplexities, first_true, mixture_total_variance
 from .profiles import Sweep, check_profile
 
@@ -777,12 +776,10 @@ def check_gmm_policies_keep_variance(profile: str, seed: int) -> Verdict:
 
 
 def _vae(profile, seed, policy="replace"):
-    """The VAE run of ``policy``. The chapter's whole sweep (both policies) is run, side by side on two cores
-    as the chapter runs it, so that a build that reaches the scorecard before the VAE chapter (``make book``:
+    """The VAE run of ``policy``, from the chapter's whole sweep (:func:`collapse_lib.experiments.vae.vae_chapter_runs`:
+    both policies side by side), so that a build that reaches the scorecard before the VAE chapter (``make book``:
     the chapters in alphabetical order) computes the two runs at once instead of one after the other."""
-    jobs = 1 if profile == "smoke" else min(2, usable_cores())
-    runs = {s["policy"]: result for s, _, result in run_sweep("vae", profile, [seed], jobs=jobs)}
-    return runs[policy]
+    return vae_chapter_runs(profile, [seed])[(policy, seed)]
 
 
 #: What SI Fig. 7 / arXiv v2 Fig. 9 show (samples at generations 5, 10 and 20): varied digits at generation 5,

