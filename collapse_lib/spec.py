@@ -351,10 +351,14 @@ class ExperimentSpec:
         return None
 
     @classmethod
-    def prepare_shared(cls, runs: list, store) -> None:
-        """Build what the pending ``runs`` (``[(settings, seed)]``) share in the run ``store`` (a model every run
-        measures with, ...) before they start side by side in several processes, so that no run waits on another's
-        lock (and prints that wait on a chapter's page). Nothing by default (override)."""
+    def shared_builds(cls, runs: list, store) -> list[tuple]:
+        """What the pending ``runs`` (``[(settings, seed)]``) share in the run ``store`` (a model every run
+        measures with, a base model per seed, ...), as independent builds ``(function, args)``: a module-level
+        function and its picklable arguments, which builds one thing into the store (or finds it there).
+        :func:`collapse_lib.experiments.run_validated` runs them side by side in its worker pool before the runs
+        start side by side, so that no run waits on another's lock (and prints that wait on a chapter's page).
+        None by default (override)."""
+        return []
 
     @classmethod
     def parse(cls, name: str, text: str):

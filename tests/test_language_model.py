@@ -458,3 +458,20 @@ def test_the_chapters_runs_are_the_sweep_the_penalty_run_and_pure_sampling(tmp_p
         np.testing.assert_array_equal(result["test_perplexity"], stored["test_perplexity"])
     assert not np.array_equal(runs["sampling"]["data_tokens"], runs["main"][(1, 0)]["data_tokens"])
     assert len(list((tmp_path / "language_model_base").glob("*/base.npz"))) == 1  # one seed, one base
+
+
+def test_runs_side_by_side_build_one_base_per_seed_first_and_a_pretrained_base_once(tmp_path):
+    """Before a sweep's runs start side by side, run_validated builds what they share (ExperimentSpec.shared_builds):
+    the small model's base once per seed, not per setting, and a pretrained base (the same for every seed) once."""
+    from collapse_lib.experiments import get_experiment, validated_runs
+
+    store = cl.RunStore(tmp_path)
+    runs = validated_runs("language_model", "smoke", [0, 1], {})
+    builds = get_experiment("language_model").spec.shared_builds(runs, store)
+    assert len(runs) == 4 and sorted(args[0][2] for _, args in builds) == [0, 1]
+    assert all(args[0][1] == str(store.root) for _, args in builds)
+    pretrained = validated_runs("language_model_pretrained", "smoke", [0, 1], {})
+    assert len(pretrained) >= 2 and len(get_experiment("language_model_pretrained").spec.shared_builds(pretrained, store)) == 1
+    epochs = cl.resolve_settings("language_model", "smoke", setting=1)["base_epochs"] + 1
+    other = validated_runs("language_model", "smoke", [0], {"base_epochs": epochs})  # another base: built too
+    assert len(get_experiment("language_model").spec.shared_builds(runs + other, store)) == 3

@@ -326,10 +326,6 @@ def run_sweep(name: str, profile: str = "book", seeds=0, *, store: RunStore | No
                          progress=progress)
 
 
-def _prepare_shared(name: str, runs: list, root) -> None:
-    get_experiment(name).spec.prepare_shared(runs, RunStore(root))
-
-
 def run_validated(name: str, runs: list[tuple[dict, int]], *, store: RunStore | None = None, jobs: int = 1,
                   progress: bool = False) -> list[tuple[dict, int, dict]]:
     """Run (or load) validated ``(settings, seed)`` pairs (from :func:`validated_runs`, perhaps of several
@@ -338,9 +334,11 @@ def run_validated(name: str, runs: list[tuple[dict, int]], *, store: RunStore | 
     if jobs > 1:
         pending = [(s, seed) for s, seed in runs if not stored_run(name, s, seed, store).is_finished()]
         with worker_pool(max(1, min(jobs, len(runs)))) as pool:
-            if len(pending) > 1:  # what the runs share, built once (in a worker, so that this process stays
-                # free of torch and its workers can be forked) before they start side by side
-                pool.submit(_prepare_shared, name, pending, store.root).result()
+            if len(pending) > 1:  # what the runs share, built first, side by side (in workers, so that this
+                # process stays free of torch and its workers can be forked), then the runs side by side
+                builds = get_experiment(name).spec.shared_builds(pending, store)
+                for done in [pool.submit(build, *args) for build, args in builds]:
+                    done.result()
             list(pool.map(_run_one_star, [(name, s, seed, store.root, progress) for s, seed in runs]))
     return [(s, seed, _run_one(name, s, seed, store, progress)) for s, seed in runs]
 

@@ -211,6 +211,17 @@ class LanguageModelSpec(ExperimentSpec):
             identity += f"|smollm2:{smollm2.gguf_sha256()[:16]}"
         return identity
 
+    @classmethod
+    def shared_builds(cls, runs: list, store: RunStore) -> list[tuple]:
+        """The base model of each seed (the library's small model is pretrained once per seed), or a pretrained
+        base's converted weights once: built side by side before the runs, so that no run waits on another's."""
+        fingerprint = corpus_text().fingerprint
+        first = {}
+        for s, seed in runs:
+            key = (s["backend"], s["opt_model"]) if has_pretrained_base(s) else _base_key(s, fingerprint, seed)
+            first.setdefault(key, (s, seed))
+        return [(_prepare_in_worker, ((s, str(store.root), seed),)) for s, seed in first.values()]
+
 
 def data_policy_name(s: dict) -> str:
     """The data policy of a run: its ``policy``, else the setting's (``mix`` when it draws fresh real blocks)."""
@@ -348,6 +359,12 @@ def _build_base(s: dict, text, device: str, seed: int) -> dict:
     return arrays
 
 
+def has_pretrained_base(s: dict) -> bool:
+    """Whether the base of settings ``s`` is a pretrained model (SmolLM2, a Hugging Face OPT), the same for every
+    seed, rather than the library's small model, pretrained per seed ("random" OPT too)."""
+    return s["backend"] == "smollm2" or (s["backend"] == "opt" and s["opt_model"] != "random")  # opt_path.RANDOM
+
+
 def prepare(settings: dict, store: RunStore | None = None, *, seed: int) -> Corpus:
     """The corpus and base model of ``settings`` (one run's) and run seed ``seed``, built once and cached in the
     run store. A pretrained base (SmolLM2, OPT-125m) is the same for every seed."""
@@ -358,7 +375,7 @@ def prepare(settings: dict, store: RunStore | None = None, *, seed: int) -> Corp
     s = LanguageModelSpec.validate(settings) if "n_seeds" in settings else settings
     device = resolve_device(s["device"])
     text = corpus_text()
-    if s["backend"] == "smollm2" or (s["backend"] == "opt" and s["opt_model"] != opt_path.RANDOM):
+    if has_pretrained_base(s):
         if s["backend"] == "smollm2":
             from ..models import smollm2
 
@@ -598,22 +615,14 @@ def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = 
     "ablation": {penalty: result}, "sampling": result}``; the ablation's penalty 1.0 is the main run of
     setting 1.
     """
-    from . import resolve_settings, run_sweep, run_validated, validated_runs, worker_pool
+    from . import resolve_settings, run_sweep, run_validated, validated_runs
     from ..environment import usable_cores
 
     jobs = jobs or usable_cores()
     store = store or RunStore()
     single = resolve_settings("language_model", profile, setting=1)
     seeds = list(range(seed, seed + single["n_seeds"]))
-    # each seed's base first, in parallel, so that no run waits on another's base
-    requests = [(single, str(store.root), s) for s in seeds]
-    if jobs > 1 and len(seeds) > 1:
-        with worker_pool(min(jobs, len(seeds))) as pool:
-            list(pool.map(_prepare_in_worker, requests))
-    else:
-        for request in requests:
-            _prepare_in_worker(request)
-    corpus = prepare(single, store, seed=seed)
+    # each seed's base is built first, side by side (LanguageModelSpec.shared_builds), then the runs
     main = {(s["setting"], run_seed): result
             for s, run_seed, result in run_sweep("language_model", profile, seeds, store=store, jobs=jobs)}
     penalties = PENALTIES[1:] if profile == "paper" else PENALTIES[1:2]  # the code's 3.0: paper profile only
@@ -623,6 +632,7 @@ def language_model_chapter_runs(profile: str, seed: int = 0, jobs: int | None = 
     done = run_validated("language_model", penalty_runs + sampling_run, store=store, jobs=jobs)
     ablation = {s["repetition_penalty"]: result for s, _, result in done[:len(penalty_runs)]}
     (_, _, sampling), = done[len(penalty_runs):]
+    corpus = prepare(single, store, seed=seed)  # last: it loads torch here, after the workers have done their work
     return {"corpus": corpus, "main": main, "ablation": {PENALTIES[0]: main[(1, seed)], **ablation},
             "sampling": sampling}
 

@@ -175,11 +175,16 @@ class VAESpec(ExperimentSpec):
         return source_identity(data_source(settings["data"]))
 
     @classmethod
-    def prepare_shared(cls, runs: list, store: RunStore) -> None:
-        """The digit classifier that every run measures its samples with (one per data source and
-        ``classifier_epochs``), built in the store before the runs start side by side."""
-        for source, epochs in sorted({(data_source(s["data"]), s["classifier_epochs"]) for s, _ in runs}):
-            trained_classifier(mnist_data.load_source(source), epochs=epochs, store=store)
+    def shared_builds(cls, runs: list, store: RunStore) -> list[tuple]:
+        """The digit classifier that every run measures its samples with: one per data source and
+        ``classifier_epochs``."""
+        return [(_build_classifier, (source, epochs, str(store.root)))
+                for source, epochs in sorted({(data_source(s["data"]), s["classifier_epochs"]) for s, _ in runs})]
+
+
+def _build_classifier(source: str, epochs: int, root: str) -> None:
+    """Build (or find) the digit classifier of ``source`` in the run store at ``root``; a worker's task."""
+    trained_classifier(mnist_data.load_source(source), epochs=epochs, store=RunStore(root))
 
 
 def _check_sizes(s: dict) -> None:
