@@ -475,3 +475,18 @@ def test_runs_side_by_side_build_one_base_per_seed_first_and_a_pretrained_base_o
     epochs = cl.resolve_settings("language_model", "smoke", setting=1)["base_epochs"] + 1
     other = validated_runs("language_model", "smoke", [0], {"base_epochs": epochs})  # another base: built too
     assert len(get_experiment("language_model").spec.shared_builds(runs + other, store)) == 3
+
+
+def test_the_decoding_ablation_is_drawn_from_the_books_store_or_the_users_own(tmp_path, monkeypatch):
+    """The ablation's runs are computed headless by its printed command, which writes to the user's own run store
+    when COLLAPSE_RUNS is unset; a book build (COLLAPSE_RUNS=_runs/) still finds them there."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLLAPSE_RUNS", str(tmp_path / "book"))
+    assert cl.decoding_runs("smoke", 0) == {}
+    assert "--set n_beams=1" in cl.decoding_command("smoke", 0, cl.DECODINGS["greedy"])
+    users = cl.RunStore(tmp_path / "cache" / "collapse_lib" / "runs")
+    computed = cl.run_experiment("language_model", "smoke", 0, store=users, setting=1, **cl.DECODINGS["greedy"])
+    found = cl.decoding_runs("smoke", 0)
+    assert list(found) == ["greedy"] and found["greedy"]["store"] == str(users.root.resolve())
+    np.testing.assert_array_equal(found["greedy"]["test_perplexity"], computed["test_perplexity"])
+    assert list(cl.decoding_runs("smoke", 0, store=cl.RunStore(tmp_path / "book"))) == []  # one store: that one

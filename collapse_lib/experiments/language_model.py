@@ -582,13 +582,16 @@ def decoding_runs(profile: str, seed: int = 0, store: RunStore | None = None) ->
     """The runs of the decoding ablation (:data:`DECODINGS`) that are already in the run store, by name.
 
     Nothing is computed: these runs cost as much as the main ones each, so they are run headless
-    (:func:`decoding_command`) and the chapter draws those it finds.
+    (:func:`decoding_command`) and the chapter draws those it finds, in ``store`` or, by default, in the stores
+    of :func:`collapse_lib.store.search_stores` (the book's, then the user's own, where the command writes).
     """
     from . import stored_results
+    from ..store import search_stores
 
     found = {}
     for name, overrides in DECODINGS.items():
-        for _, _, result in stored_results("language_model", profile, seed, store, setting=1, **overrides):
+        for _, _, result in stored_results("language_model", profile, seed, store or search_stores(), setting=1,
+                                           **overrides):
             found[name] = result
     return found
 
