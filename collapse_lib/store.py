@@ -254,6 +254,11 @@ class Run:
 
     # --- the result ------------------------------------------------------------------------------
 
+    def saved_models(self) -> list[int]:
+        """The generations whose fitted model is saved: generation 0 and the newest two while the run is under way
+        (see :meth:`save_generation`), none once it is finished."""
+        return self._numbered(_PARAMS)
+
     def is_finished(self) -> bool:
         return (self.path / RESULT).exists()
 

@@ -490,3 +490,25 @@ def test_the_decoding_ablation_is_drawn_from_the_books_store_or_the_users_own(tm
     assert list(found) == ["greedy"] and found["greedy"]["store"] == str(users.root.resolve())
     np.testing.assert_array_equal(found["greedy"]["test_perplexity"], computed["test_perplexity"])
     assert list(cl.decoding_runs("smoke", 0, store=cl.RunStore(tmp_path / "book"))) == []  # one store: that one
+
+
+def test_a_saved_generations_model_continues_its_example_prompt_as_the_run_did(tmp_path, monkeypatch):
+    """saved_generation_model rebuilds a saved generation's fitted model (to continue other prompts with it): its
+    continuation of Example 1's prompt is the run's own; a generation whose model is not kept is named."""
+    from collapse_lib.experiments import validated_runs
+    from collapse_lib.experiments.language_model import saved_generation_model
+    from collapse_lib.store import Run
+
+    store = cl.RunStore(tmp_path)
+    keep_models = Run.save_result
+    monkeypatch.setattr(Run, "save_result", lambda self, result: cl.store.save_npz(self.path / "result.npz", result))
+    result = cl.run_experiment("language_model", "smoke", 0, store=store, setting=1)
+    (settings, seed), = validated_runs("language_model", "smoke", 0, {"setting": 1})
+    last = int(result["generation"][-1])
+    for g in (0, last):
+        model, corpus = saved_generation_model("language_model", settings, seed, g, store)
+        continued = model.continue_blocks(corpus.example_prompt[None], seed=0)[0]
+        np.testing.assert_array_equal(continued, result["example_tokens"][g])  # beam search: no seed involved
+    monkeypatch.setattr(Run, "save_result", keep_models)
+    with pytest.raises(cl.SettingError, match=r"generation=99: .* keeps the models of generations \[0"):
+        saved_generation_model("language_model", settings, seed, 99, store)

@@ -452,6 +452,36 @@ def generated_blocks(result: dict, generation: int) -> list:
     return [row[row >= 0] for row in rows]
 
 
+def fine_tuning(s: dict):
+    """The :class:`collapse_lib.models.language_model.FineTuning` of (resolved) settings ``s``."""
+    from ..models import language_model as lm
+
+    return lm.FineTuning(epochs=epochs_and_fraction(s)[0], lr=s["lr"], batch_size=s["batch_size"],
+                         weight_decay=s["weight_decay"], eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"],
+                         n_beams=s["n_beams"], repetition_penalty=s["repetition_penalty"],
+                         generate_batch_size=s["generate_batch_size"], eval_batch_size=s["eval_batch_size"],
+                         checkpoint=s["checkpoint"], decoding=s["decoding"], temperature=s["temperature"],
+                         top_p=s["top_p"])
+
+
+def saved_generation_model(name: str, settings: dict, seed: int, generation: int, store: RunStore | None = None):
+    """``(model, corpus)``: the fitted model of one saved generation of a language-model run (experiment ``name``,
+    validated ``settings``, ``seed``) and the run's corpus, to continue other prompts with it. A run under way keeps
+    generation 0's model and its newest two; a finished run keeps none (the error says so)."""
+    from . import resolve_run, stored_run
+    from ..models import language_model as lm
+
+    run = stored_run(name, settings, seed, store)
+    kept = run.saved_models()
+    if generation not in kept:
+        raise SettingError(f"generation={generation}: the run {run.path} keeps the models of generations {kept} "
+                           "(generation 0 and the newest two while under way; none once finished); pick one of those.")
+    s = resolve_run(name, settings)
+    corpus = prepare(s, run.store, seed=seed)
+    model = lm.LanguageModel(corpus.backbone, corpus.train_blocks, corpus.valid_blocks, fine_tuning(s))
+    return model.set_state(run.load_generation(generation)["params"]), corpus
+
+
 def run_language_model(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
     """One seed of one setting through :func:`collapse_lib.run_generations` (see the module docstring)."""
     from ..models import language_model as lm
@@ -460,11 +490,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
     s = settings
     epochs, fraction = epochs_and_fraction(s)
     corpus = prepare(s, None if run is None else run.store, seed=seed)  # the base model cached beside the run
-    tuning = lm.FineTuning(epochs=epochs, lr=s["lr"], batch_size=s["batch_size"], weight_decay=s["weight_decay"],
-                           eta_min=s["eta_min"], n_new_tokens=s["n_new_tokens"], n_beams=s["n_beams"],
-                           repetition_penalty=s["repetition_penalty"], generate_batch_size=s["generate_batch_size"],
-                           eval_batch_size=s["eval_batch_size"], checkpoint=s["checkpoint"],
-                           decoding=s["decoding"], temperature=s["temperature"], top_p=s["top_p"])
+    tuning = fine_tuning(s)
     policy = make_policy(data_policy_name(s), fraction)
     real = corpus.train_blocks
     size = len(real)
