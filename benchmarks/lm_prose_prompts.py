@@ -45,7 +45,7 @@ def main() -> None:
     else:
         sys.exit(f"no saved models of {args.experiment} ({args.profile}, seed {seed}, setting {args.setting}) in "
                  f"{cl.store.search_stores()}: a run keeps them only while it is under way")
-    generations = [run.saved_models()[0], run.saved_models()[-1]]
+    generations = sorted({run.saved_models()[0], run.saved_models()[-1]})
     print(f"run {run.path}; models of generations {generations}")
     prompts = None
     for g in generations:

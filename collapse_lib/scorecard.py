@@ -31,7 +31,7 @@ from scipy import stats
 
 from . import metrics, theory
 from .distributions import gmm_truth, zipf_probabilities
-from .experiments import resolve_settings, run_experiment, run_sweep
+from .experiments import resolve_settings, run_experiment
 from .experiments.prevention import gaussian_sample_sizes
 from .experiments.vae import LatentQuantile, vae_chapter_runs
 from .metrics import Quantile, data_perplexities, first_true, mixture_total_variance

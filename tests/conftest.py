@@ -7,14 +7,24 @@ import matplotlib
 import pytest
 from helpers import http_folder  # noqa: F401 (a fixture: a folder served on loopback)
 
+from collapse_lib.environment import user_cache
+
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: The user's cache before the tests move it: its data and models stay in use (no test downloads or converts again).
+USER_CACHE = user_cache()
+
+
 @pytest.fixture(autouse=True)
 def isolated_run_store(tmp_path, monkeypatch):
-    """Every test gets its own empty run store (no results leak between tests)."""
+    """Every test gets its own empty run store, and an empty user's run store (which chapters also search for
+    headless runs, collapse_lib.store.search_stores): no results leak between tests, or in from the machine."""
+    monkeypatch.setenv("COLLAPSE_CACHE", os.environ.get("COLLAPSE_CACHE") or str(USER_CACHE / "data"))
+    monkeypatch.setenv("COLLAPSE_MODELS", os.environ.get("COLLAPSE_MODELS") or str(USER_CACHE / "models"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user_cache"))
     monkeypatch.setenv("COLLAPSE_RUNS", str(tmp_path / "runs"))
     monkeypatch.delenv("COLLAPSE_PROFILE", raising=False)
     yield tmp_path / "runs"

@@ -484,7 +484,8 @@ def test_the_decoding_ablation_is_drawn_from_the_books_store_or_the_users_own(tm
     monkeypatch.setenv("COLLAPSE_RUNS", str(tmp_path / "book"))
     assert cl.decoding_runs("smoke", 0) == {}
     assert "--set n_beams=1" in cl.decoding_command("smoke", 0, cl.DECODINGS["greedy"])
-    users = cl.RunStore(tmp_path / "cache" / "collapse_lib" / "runs")
+    users = cl.RunStore(cl.environment.user_runs_root())
+    assert users.root.is_relative_to(tmp_path / "cache")
     computed = cl.run_experiment("language_model", "smoke", 0, store=users, setting=1, **cl.DECODINGS["greedy"])
     found = cl.decoding_runs("smoke", 0)
     assert list(found) == ["greedy"] and found["greedy"]["store"] == str(users.root.resolve())

@@ -244,12 +244,16 @@ def test_stored_results_search_several_stores_finished_first_then_the_furthest_r
     assert_same({k: v for k, v in whole.items() if k not in ("finished", "store")}, straight)
     (_, _, alone), = cl.stored_results("gaussian", "smoke", 0, behind, **SETTINGS)
     assert "store" not in alone  # one store: results as before
+    (_, _, listed), = cl.stored_results("gaussian", "smoke", 0, [behind], **SETTINGS)
+    assert listed["store"] == str(behind.root)  # a list, even of one: the result says where it came from
+    assert cl.stored_results("gaussian", "smoke", 0, [], partial=True, **SETTINGS) == []
 
 
 def test_search_stores_are_the_default_store_then_the_users_own_each_once(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("COLLAPSE_RUNS", str(tmp_path / "book_runs"))
-    assert [s.root for s in cl.store.search_stores()] == [(tmp_path / "book_runs").resolve(),
-                                                          (tmp_path / "cache" / "collapse_lib" / "runs").resolve()]
+    own = cl.environment.user_runs_root()
+    assert own.is_relative_to(tmp_path / "cache")
+    assert [s.root for s in cl.store.search_stores()] == [(tmp_path / "book_runs").resolve(), own.resolve()]
     monkeypatch.delenv("COLLAPSE_RUNS")
-    assert [s.root for s in cl.store.search_stores()] == [(tmp_path / "cache" / "collapse_lib" / "runs").resolve()]
+    assert [s.root for s in cl.store.search_stores()] == [own.resolve()]

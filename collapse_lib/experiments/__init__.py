@@ -204,19 +204,20 @@ def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | 
     is computed (for runs of hours that are made headless, e.g. ``language_model_pretrained``, and drawn by a
     chapter when present).
 
-    ``store`` may be several stores (e.g. :func:`collapse_lib.store.search_stores`), searched in order: a run is
+    ``store`` may be a list of stores (e.g. :func:`collapse_lib.store.search_stores`), searched in order: a run is
     taken from the first that holds it finished. ``partial=True`` adds the runs still under way that have finished
     at least generation 0 (from the store where most generations are finished): their ``result`` holds each
     recorded quantity stacked over the finished generations (``generation`` says which) and
-    ``"finished": False``; a finished run's result has ``"finished": True``. With several stores every result
-    also says in ``"store"`` which folder it came from.
+    ``"finished": False``; a finished run's result has ``"finished": True``. Given a list of stores, every
+    result also says in ``"store"`` which folder it came from.
     """
-    stores = [store] if store is None or isinstance(store, RunStore) else list(store)
+    several = not (store is None or isinstance(store, (RunStore, str, os.PathLike)))
+    stores = [s if isinstance(s, RunStore) else RunStore(s) for s in (store if several else [store or RunStore()])]
     found = []
     for settings, seed in validated_runs(name, profile, seeds, overrides):
         runs = [stored_run(name, settings, seed, s) for s in stores]
         done = next((run for run in runs if run.is_finished()), None)
-        under_way = max(runs, key=Run.finished_generations) if partial and done is None else None
+        under_way = max(runs, key=Run.finished_generations, default=None) if partial and done is None else None
         if done is not None:
             result = {**done.load_result(), **({"finished": True} if partial else {})}
         elif under_way is not None and under_way.finished_generations():
@@ -225,7 +226,7 @@ def stored_results(name: str, profile: str = "book", seeds=0, store: RunStore | 
             result.update(generation=np.arange(len(records)), finished=False)
         else:
             continue
-        if len(stores) > 1:
+        if several:
             result["store"] = str((done or under_way).store.root)
         found.append((settings, seed, result))
     return found

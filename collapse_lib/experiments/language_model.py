@@ -476,10 +476,14 @@ def saved_generation_model(name: str, settings: dict, seed: int, generation: int
     if generation not in kept:
         raise SettingError(f"generation={generation}: the run {run.path} keeps the models of generations {kept} "
                            "(generation 0 and the newest two while under way; none once finished); pick one of those.")
+    saved = run.load_generation(generation).get("params")
+    if saved is None:  # removed by the run's writer since (it keeps the newest two)
+        raise SettingError(f"generation={generation}: its model was removed from {run.path} while this read it (the "
+                           f"run moved on); pick one of {run.saved_models()}.")
     s = resolve_run(name, settings)
     corpus = prepare(s, run.store, seed=seed)
     model = lm.LanguageModel(corpus.backbone, corpus.train_blocks, corpus.valid_blocks, fine_tuning(s))
-    return model.set_state(run.load_generation(generation)["params"]), corpus
+    return model.set_state(saved), corpus
 
 
 def run_language_model(settings: dict, seed: int, run=None, progress: bool = False) -> dict:
