@@ -3,7 +3,8 @@
 The chapter's Example 1 prompt (real fine-tuning block 2: the paper's prompt is in WikiText-2's training split)
 ends in a list of taxonomic citations, and every generation's beam search loops on one. This asks whether
 the loop is the prompt's or the model's: it continues Example 1's prompt and the first ``--prose`` fine-tuning
-blocks that read as prose (fewer than 3 digits, fewer than 4 " , ", no "=") with the models a run keeps
+blocks that read as prose (``reads_as_prose``: fewer than 3 digits, fewer than 4 " , ", no "=" or line break) with
+the models a run keeps
 (generation 0 and the newest two while under way; :func:`collapse_lib.experiments.language_model.saved_generation_model`),
 by the run's own decoding. Not a benchmark: it prints text, for the chapter's prose.
 
@@ -22,11 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import collapse_lib as cl  # noqa: E402
 from collapse_lib.experiments import stored_run, validated_runs  # noqa: E402
-from collapse_lib.experiments.language_model import saved_generation_model  # noqa: E402
-
-
-def reads_as_prose(text: str) -> bool:
-    return sum(c.isdigit() for c in text) < 3 and text.count(" , ") < 4 and "=" not in text
+from collapse_lib.experiments.language_model import reads_as_prose, saved_generation_model  # noqa: E402
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ STREAMS = {
     "figure_samples": (4, 5),  # points a chapter draws from a stored model, for a figure only
     "base": (4, 6),            # language model: the small base model's initialisation and pretraining order
                                # (built before generation 0; a child of "data" like the streams above)
+    "prose_example": (4, 7),   # language model: the continuation of the prose prompt (decoding "sample")
 }
 
 #: Seeds of what is built once and shared by every run and seed (part of each artifact's cache key).

@@ -513,3 +513,39 @@ def test_a_saved_generations_model_continues_its_example_prompt_as_the_run_did(t
     monkeypatch.setattr(Run, "save_result", keep_models)
     with pytest.raises(cl.SettingError, match=r"generation=99: .* keeps the models of generations \[0"):
         saved_generation_model("language_model", settings, seed, 99, store)
+
+
+def test_the_prose_prompt_is_the_first_block_that_reads_as_prose():
+    from collapse_lib.experiments.language_model import prose_prompt, reads_as_prose
+
+    assert reads_as_prose(" and design of the horses was conceived and painted by local artists .")
+    assert not reads_as_prose(" Astacus marinus Fabricius , 1775 and Homarus vulgaris H. Milne @-@ Edwards , 1837")
+    assert not reads_as_prose(" = = History = = ")
+    codec = lm.train_tokenizer("a , b , c , d , e . the cat sat on the mat . 1 2 3 4", 260)
+    blocks = [codec.encode_span(t) for t in ("a , b , c , d , e", "the cat sat on the mat .")]
+    width = min(len(b) for b in blocks)
+    tokens, index = prose_prompt(codec, np.array([b[:width] for b in blocks]))
+    assert index == 1 and reads_as_prose(codec.decode(tokens))
+    assert prose_prompt(codec, np.array([blocks[0][:width]])) == (None, -1)
+
+
+def test_the_prose_prompts_continuations_move_no_other_number(tmp_path, monkeypatch):
+    """Every generation also continues the prose prompt, from its own random stream ("prose_example"): a run
+    without it has exactly the same numbers, with beam search and with sampling. Where the prose prompt is
+    Example 1's own block (at smoke), it is not continued twice."""
+    plain = cl.run_experiment("language_model", "smoke", 0, store=cl.RunStore(tmp_path / "plain"), setting=1)
+    assert "prose_example_text" not in plain  # the first prose block is Example 1's prompt here
+    for overrides in ({}, {"decoding": "sample"}):
+        with monkeypatch.context() as patch:  # the last fine-tuning block as the prose prompt
+            patch.setattr(lm_exp, "prose_prompt", lambda codec, blocks: (blocks[-1].astype(np.int32), len(blocks) - 1))
+            with_prose = cl.run_experiment("language_model", "smoke", 0, setting=1, **overrides,
+                                           store=cl.RunStore(tmp_path / f"with{len(overrides)}"))
+        assert len(with_prose["prose_example_text"]) == len(with_prose["generation"])
+        assert str(with_prose["prose_note"]).startswith("real fine-tuning block")
+        with monkeypatch.context() as patch:
+            patch.setattr(lm_exp, "prose_prompt", lambda codec, blocks: (None, -1))
+            without = cl.run_experiment("language_model", "smoke", 0, setting=1, **overrides,
+                                        store=cl.RunStore(tmp_path / f"without{len(overrides)}"))
+        assert "prose_example_text" not in without
+        for key in without:
+            np.testing.assert_array_equal(with_prose[key], without[key], err_msg=key)

@@ -296,6 +296,8 @@ class Corpus:
     example_note: str
     base_valid_losses: np.ndarray
     n_all_train_blocks: int
+    prose_prompt: np.ndarray | None = None  # a fine-tuning block that reads as prose (prose_prompt()), if any
+    prose_index: int = -1
 
     def describe(self) -> str:
         return "\n".join([
@@ -409,7 +411,29 @@ def prepare(settings: dict, store: RunStore | None = None, *, seed: int) -> Corp
     if min(len(train), len(valid), len(test)) == 0:
         raise SettingError("the text is too short for one block of each split; lower block_size.")
     example, note = example_prompt(text.train, codec, train, s["block_size"])
-    return Corpus(text, codec, backbone, train, valid, test, example, note, valid_losses, n_all)
+    prose, prose_index = prose_prompt(codec, train)
+    if prose is not None and np.array_equal(prose, example):  # Example 1's prompt is prose already
+        prose, prose_index = None, -1
+    return Corpus(text, codec, backbone, train, valid, test, example, note, valid_losses, n_all, prose, prose_index)
+
+
+def reads_as_prose(text: str) -> bool:
+    """Whether a block's text reads as prose: within one paragraph, no heading, fewer than 3 digits and fewer
+    than 4 commas (WikiText writes them " , "): not a list of names, dates or citations."""
+    return "\n" not in text and "=" not in text and sum(c.isdigit() for c in text) < 3 and text.count(" , ") < 4
+
+
+def prose_prompt(codec, train_blocks: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """``(tokens, index)`` of the first real fine-tuning block that :func:`reads_as_prose`, ``(None, -1)`` if none.
+
+    Every generation continues it beside Example 1's prompt (unless that is the same block): a pretrained model
+    continues prose fluently where a list of citations (the CPU data's Example 1) makes even its first generation
+    repeat one.
+    """
+    for index, block in enumerate(train_blocks):
+        if reads_as_prose(codec.decode(block)):
+            return train_blocks[index].astype(np.int32), index
+    return None, -1
 
 
 def example_prompt(train_text: str, codec, train_blocks: np.ndarray, block_size: int):
@@ -512,6 +536,11 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
         data, is_real = np.asarray(generation.data, dtype=np.int32), generation.real_rows  # real rows: the loop's
         example_seed = int(generation_rng(seed, generation.index, "example").integers(2**62))
         example = model.continue_blocks(corpus.example_prompt[None], seed=example_seed)[0]
+        prose = {}
+        if corpus.prose_prompt is not None:  # its own random stream: no other number moves
+            prose_seed = int(generation_rng(seed, generation.index, "prose_example").integers(2**62))
+            tokens = model.continue_blocks(corpus.prose_prompt[None], seed=prose_seed)[0]
+            prose = {"prose_example_tokens": tokens, "prose_example_text": np.asarray(corpus.codec.decode(tokens))}
         return {
             "test_perplexity": perplexity(test),
             "test_block_perplexity": np.exp(test).astype(np.float32),
@@ -524,6 +553,7 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
             "data_distinct_4grams": distinct_ngram_fraction(data[~is_real] if generation.index else data, 4),
             "example_tokens": example,
             "example_text": np.asarray(corpus.codec.decode(example)),
+            **prose,
         }
 
     with torch_threads(s["threads"]):
@@ -537,6 +567,9 @@ def run_language_model(settings: dict, seed: int, run=None, progress: bool = Fal
         "base_test_perplexity": np.asarray(base_test),
         "example_prompt_text": np.asarray(corpus.codec.decode(corpus.example_prompt)),
         "example_note": np.asarray(corpus.example_note),
+        **({} if corpus.prose_prompt is None else {
+            "prose_prompt_text": np.asarray(corpus.codec.decode(corpus.prose_prompt)),
+            "prose_note": np.asarray(f"real fine-tuning block {corpus.prose_index}, the first that reads as prose")}),
         "text_description": np.asarray(corpus.describe()),
         "epochs": np.asarray(epochs),
         "real_fraction": np.asarray(fraction),
