@@ -534,7 +534,11 @@ def test_the_prose_prompts_continuations_move_no_other_number(tmp_path, monkeypa
     without it has exactly the same numbers, with beam search and with sampling. Where the prose prompt is
     Example 1's own block (at smoke), it is not continued twice."""
     plain = cl.run_experiment("language_model", "smoke", 0, store=cl.RunStore(tmp_path / "plain"), setting=1)
-    assert "prose_example_text" not in plain  # the first prose block is Example 1's prompt here
+    if "prose_prompt_text" in plain:  # e.g. the paper's Example 1 (WikiText-2's training split), which has dates
+        assert str(plain["prose_prompt_text"]) != str(plain["example_prompt_text"])
+        assert len(plain["prose_example_text"]) == len(plain["generation"])
+    else:  # the first prose block is Example 1's prompt (the shared data: no training split): not continued twice
+        assert "prose_example_text" not in plain and lm_exp.reads_as_prose(str(plain["example_prompt_text"]))
     for overrides in ({}, {"decoding": "sample"}):
         with monkeypatch.context() as patch:  # the last fine-tuning block as the prose prompt
             patch.setattr(lm_exp, "prose_prompt", lambda codec, blocks: (blocks[-1].astype(np.int32), len(blocks) - 1))

@@ -44,7 +44,8 @@ class Experiment:
     meaning and paper value, the machine-only settings (``device``, ``threads``: left out of the run's key),
     the three profiles, and the hooks ``resolve`` (the settings as this machine runs them, called when a run
     starts) and ``data_identity`` (the data a run reads, part of its key). ``version`` is the version of the
-    runner's results: a change of what a run computes bumps it.
+    runner's results: a change that moves a number a run records bumps it (a newly recorded quantity that moves
+    no other need not: older runs then lack it).
     """
 
     name: str

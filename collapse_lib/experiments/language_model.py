@@ -35,7 +35,11 @@ Recorded per generation ``g`` (the model fine-tuned on dataset ``D_g``; ``D_0`` 
     or the last with ``checkpoint="last"``), and the training perplexity of that epoch (how well the
     model learnt its own dataset);
 ``example_tokens``, ``example_text``
-    this generation's continuation of the example prompt (the paper's Example 1).
+    this generation's continuation of the example prompt (the paper's Example 1);
+``prose_example_tokens``, ``prose_example_text``
+    its continuation of the prose prompt (:func:`prose_prompt`), where there is one besides Example 1's; from
+    its own random stream, so no other number depends on it (runs stored before it was added lack it, and the
+    run's ``prose_prompt_text`` and ``prose_note`` say which block it is).
 
 The base model is built once per base configuration and seed and cached in the run store
 (``<runs>/language_model_base/<key>/base.npz``) with its tokenizer and the tokenised text; its
